@@ -31,6 +31,7 @@ const (
 	ReasonRateLimited  = "rate_limited"  // message rate above the limit (throttled, then closed with 1008)
 	ReasonSlowConsumer = "slow_consumer" // outgoing queue full (connection dropped)
 	ReasonIdle         = "idle"          // no room joined within IdleTimeout (closed with 1000)
+	ReasonShutdown     = "shutdown"      // the server is closing (closed with 1001; not counted)
 )
 
 // Error is an "error" message received from the lobby.
@@ -47,10 +48,30 @@ func (e *Error) Error() string {
 }
 
 // Is reports whether target is an *Error with the same code, so that
-// errors.Is(err, &lobby.Error{Code: lobby.CodeRoomFull}) works.
+// errors.Is(err, &lobby.Error{Code: lobby.CodeRoomFull}) works, or the Store sentinel
+// of that code (ErrRoomNotFound, ErrRoomFull, ErrNoRoomAvailable).
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
+	if t, ok := target.(*Error); ok {
+		return t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
+	}
+	switch e.Code {
+	case CodeRoomNotFound:
+		return target == ErrRoomNotFound
+	case CodeRoomFull:
+		return target == ErrRoomFull
+	case CodeNoRoomAvailable:
+		return target == ErrNoRoomAvailable
+	}
+	return false
+}
+
+// ErrorCode returns the code of the lobby *Error in err's chain, or "" if there is none.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 // Client-side sentinels.

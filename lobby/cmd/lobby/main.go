@@ -1,0 +1,116 @@
+// Command lobby runs the Volley lobby: rooms and WebRTC signaling over WebSocket.
+//
+//	go run ./lobby/cmd/lobby -addr :8089 -origins https://game.example.com \
+//	    -stun stun:stun.example.com:3478 -turn turn:turn.example.com:3478 \
+//	    -turn-secret-env TURN_SECRET -host-secret-env LOBBY_HOST_SECRET
+//
+// It serves the WebSocket endpoint at /ws, /healthz and /metrics (Prometheus). Secrets
+// are best read from environment variables (named by the -*-env flags: LOBBY_TURN_SECRET
+// and LOBBY_HOST_SECRET by default) so that they do not show up in the process list.
+// Without a host secret anyone may create rooms, which suits development only. It
+// shuts down gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/volleynet/volley/lobby"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "lobby:", err)
+		os.Exit(1)
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// run serves until ctx ends; ready, if not nil, gets the listening address.
+func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr string)) error {
+	fs := flag.NewFlagSet("lobby", flag.ContinueOnError)
+	fs.SetOutput(logOut)
+	addr := fs.String("addr", "localhost:8089", "listen address")
+	origins := fs.String("origins", "", "comma-separated allowed Origins (\"*\" for any); default: same origin and localhost")
+	stun := fs.String("stun", "", "comma-separated STUN URLs sent to clients")
+	turn := fs.String("turn", "", "comma-separated TURN URLs sent to clients")
+	turnSecretEnv := fs.String("turn-secret-env", "LOBBY_TURN_SECRET", "environment variable holding the TURN REST shared secret")
+	turnTTL := fs.Duration("turn-ttl", 12*time.Hour, "lifetime of TURN credentials")
+	hostSecretEnv := fs.String("host-secret-env", "LOBBY_HOST_SECRET", "environment variable holding the secret required to create rooms (unset: anyone may)")
+	hostSecret := fs.String("host-secret", "", "secret required to create rooms (visible in the process list: prefer -host-secret-env)")
+	rate := fs.Float64("rate", 0, "messages per second per connection (0: default 50)")
+	maxConns := fs.Int("max-conns", 0, "maximum concurrent connections (0: default 10000)")
+	debug := fs.Bool("debug", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+
+	cfg := lobby.Config{
+		Logger:            log,
+		AllowedOrigins:    splitList(*origins),
+		TURNURLs:          splitList(*turn),
+		TURNSecret:        os.Getenv(*turnSecretEnv),
+		TURNCredentialTTL: *turnTTL,
+		HostSecret:        cmp.Or(*hostSecret, os.Getenv(*hostSecretEnv)),
+		MessagesPerSecond: *rate,
+		MaxConnections:    *maxConns,
+	}
+	if urls := splitList(*stun); len(urls) > 0 {
+		cfg.ICEServers = []lobby.ICEServer{{URLs: urls}}
+	}
+	srv := lobby.NewServer(cfg)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Mux(), ReadHeaderTimeout: 10 * time.Second}
+	log.Info("lobby listening", "addr", ln.Addr().String(), "hostSecret", cfg.HostSecret != "", "turn", len(cfg.TURNURLs) > 0)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("lobby shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = hs.Shutdown(sctx) // stops accepting; hijacked WebSockets are closed by srv.Close
+	srv.Close()
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}

@@ -1,0 +1,147 @@
+// Package lobby is Volley's rooms-and-signaling service and its Go client.
+//
+// A [Server] is an [net/http.Handler] that speaks a small JSON protocol over WebSocket:
+// hosts create rooms, players list and join them, and the lobby relays WebRTC signaling
+// (offer, answer, trickled ICE candidates) only between a player and the host of its
+// room, stamping the sender itself. It hands every connection the ICE server list, with
+// time-limited TURN credentials when a TURN secret is configured. Run it with
+// `go run ./lobby/cmd/lobby`, or mount it in your own server ([Server.Mux] serves /ws,
+// /healthz and /metrics).
+//
+// A [Client] speaks the protocol natively (gorilla/websocket) and, under GOOS=js
+// GOARCH=wasm, on the browser's WebSocket through syscall/js (the wasm build links
+// neither net/http nor gorilla). It plugs into netcode through [signaling.Signaler]:
+//
+//	// player
+//	c, _ := lobby.Dial(ctx, "wss://lobby.example.com/ws", lobby.ClientConfig{})
+//	c.QuickJoin(ctx)
+//	session, err := netcode.Dial(ctx, cfg, c.HostSignaler())
+//
+//	// host
+//	c, _ := lobby.Dial(ctx, url, lobby.ClientConfig{})
+//	c.Create(ctx, lobby.RoomOptions{Name: "arena", Capacity: 8})
+//	for {
+//		_, sig, err := c.AcceptMember(ctx) // one Signaler per member
+//		if err != nil { break }
+//		go server.Accept(ctx, sig)
+//	}
+//
+// # Protocol
+//
+// Connect a WebSocket to the lobby's endpoint (/ws for cmd/lobby). Every frame is a text
+// frame holding one JSON object with a "type" field. Unknown fields are ignored, so
+// later versions may add some. Per-message compression is not negotiated.
+//
+// Requests may carry a "ref" (a string of at most 64 bytes, chosen by the client); the
+// server copies it into the one reply to that request: the success reply named below,
+// or an "error" (whose "ref" is empty only when the frame was not readable JSON). The
+// server handles each connection's messages in order. "signal" has no success reply.
+//
+// IDs are opaque strings: connection IDs (starting with "c") and room IDs (starting
+// with "r"). A connection is in at most one room at a time, either as its host or as a
+// member (player). Capacity counts members, not the host.
+//
+// Server to client, first message on every connection:
+//
+//	{"type":"welcome","id":"c1f0e...","iceServers":[
+//	  {"urls":["stun:stun.example.com:3478"]},
+//	  {"urls":["turn:turn.example.com:3478"],"username":"1700043200:c1f0e...","credential":"base64..."}]}
+//
+// "id" is this connection's ID, the one peers see as "from"/"peer". "iceServers" has
+// the shape of RTCConfiguration.iceServers and is absent when empty. TURN credentials
+// follow the TURN REST API: username "expiry:id" (expiry in Unix seconds), credential
+// base64(HMAC-SHA1(secret, username)); see [TURNCredentials].
+//
+// create (become the host of a new room):
+//
+//	→ {"type":"create","ref":"1","name":"arena","capacity":8,"metadata":{"map":"dust"},"password":"optional","secret":"optional"}
+//	← {"type":"created","ref":"1","room":{"id":"r...","name":"arena","host":"c...","capacity":8,"members":0,"locked":true,"metadata":{"map":"dust"}}}
+//
+// "name" (≤ 64 bytes by default), "capacity" (0 or absent: 8; at most 256 by default),
+// "metadata" (any JSON value, ≤ 4096 bytes by default, shown in room lists) and
+// "password" (empty: open room) are optional. "secret" is the host secret when the
+// server requires one. Errors: forbidden, already_in_room, bad_request, too_many_rooms.
+//
+// list:
+//
+//	→ {"type":"list","ref":"2"}
+//	← {"type":"rooms","ref":"2","rooms":[{room object}, ...]}
+//
+// Rooms oldest first, at most 100 by default; "rooms" is absent when there are none.
+// Any connection may list, in a room or not.
+//
+// join (by room ID) and quick_join (the oldest unlocked room with space):
+//
+//	→ {"type":"join","ref":"3","roomId":"r...","password":"if locked"}
+//	→ {"type":"quick_join","ref":"3"}
+//	← {"type":"joined","ref":"3","room":{room object; "host" is the peer to signal}}
+//
+// The host then receives {"type":"member_joined","roomId":"r...","peer":"c..."}.
+// Errors: already_in_room, bad_request (join without roomId), room_not_found,
+// wrong_password, room_full, no_room_available (quick_join).
+//
+// leave:
+//
+//	→ {"type":"leave","ref":"4"}
+//	← {"type":"left","ref":"4","roomId":"r..."}
+//
+// A member leaving (or disconnecting) sends its host {"type":"member_left","roomId":"r...","peer":"c..."}.
+// A host leaving (or disconnecting) closes the room: each member receives
+// {"type":"room_closed","roomId":"r...","reason":"host_left"} and is in no room anymore.
+// Errors: not_in_room.
+//
+// signal (relay an offer, answer or ICE candidate):
+//
+//	→ {"type":"signal","to":"c...","signal":{"type":"offer","sdp":"v=0..."}}
+//	← (to the peer) {"type":"signal","from":"c...","signal":{"type":"offer","sdp":"v=0..."}}
+//
+// The payload keeps the browser's shapes: {"type":"offer","sdp":...},
+// {"type":"answer","sdp":...}, and {"type":"ice","candidate":"candidate:...",
+// "sdpMid":"0","sdpMLineIndex":0} (an RTCIceCandidateInit plus "type"; an empty
+// candidate marks the end of candidates); see [signaling.Signal]. SDPs are limited to
+// 64 KiB and candidates to 1 KiB. A member may only signal its host ("to" may be
+// omitted); a host only members of its own room ("to" required). "from" is always set
+// by the lobby; a "from" sent by a client is ignored. Errors: not_in_room,
+// invalid_signal, peer_not_found (any other target: unknown, foreign, self or empty).
+//
+// error:
+//
+//	← {"type":"error","ref":"3","code":"room_full","message":"room is full"}
+//
+// "code" is stable (the Code* constants): bad_message (not a JSON object of the
+// protocol), unknown_type, bad_request, forbidden, already_in_room, not_in_room,
+// room_not_found, room_full, wrong_password, no_room_available, too_many_rooms,
+// peer_not_found, invalid_signal, internal. "message" is for humans. An error never
+// changes state: a rejected request has no effect, and the connection stays open.
+//
+// # Limits and closes
+//
+// Each is a [Config] field; the defaults are documented there.
+//
+//   - Before the upgrade: an Origin not allowed (default: no Origin header, the same
+//     origin, or localhost/127.0.0.1/[::1]) gets HTTP 403; beyond MaxConnections, 503.
+//   - A frame larger than ReadLimit (128 KiB) closes the connection with 1009.
+//   - Messages beyond MessagesPerSecond (50/s, burst 100) are throttled (not read until
+//     the rate allows); a connection throttled without pause for ThrottleTimeout (2 s)
+//     is closed with 1008 "rate_limited".
+//   - Each connection's outgoing queue holds SendQueue (256) messages; a client that
+//     does not read fast enough to keep it from filling is disconnected at once.
+//   - The server pings every PingInterval (25 s) and closes a connection from which no
+//     frame arrived for PongTimeout (60 s). A connection in no room that sent nothing for
+//     IdleTimeout (5 min) is closed with 1000 "idle".
+//   - Server shutdown closes every connection with 1001 "shutdown" (no room_closed).
+//
+// Disconnecting for any reason is the same as "leave".
+//
+// # Implementation
+//
+// Each connection has exactly one reader goroutine (the ServeHTTP goroutine) and one
+// writer goroutine. Room state is changed only under one hub mutex, which never covers
+// I/O: replies and relays go into the bounded per-connection queues without blocking.
+// State lives behind the [Store] interface ([MemoryStore] by default), whose methods
+// are each atomic so that a shared implementation (Redis) can back several instances;
+// relaying across instances would then also need a message bus. Metrics use the
+// server's own Prometheus registry ([Server.Registry]): lobby_connections,
+// lobby_connections_total, lobby_rooms, lobby_messages_received_total{type},
+// lobby_messages_sent_total{type} and lobby_rejections_total{reason}.
+package lobby

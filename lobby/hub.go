@@ -1,0 +1,258 @@
+//go:build !js
+
+package lobby
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// handle runs one decoded client message. Everything but the host authorization runs
+// under the hub lock.
+func (s *Server) handle(c *conn, m Message) {
+	ctx := context.Background()
+	if m.Type == TypeCreate {
+		if code, msg := s.authorizeHost(c, m); code != "" {
+			c.sendError(m.Ref, code, msg)
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch m.Type {
+	case TypeCreate:
+		s.create(ctx, c, m)
+	case TypeList:
+		s.list(ctx, c, m)
+	case TypeJoin, TypeQuickJoin:
+		s.join(ctx, c, m)
+	case TypeLeave:
+		if c.room == "" {
+			c.sendError(m.Ref, CodeNotInRoom, "not in a room")
+			return
+		}
+		roomID := c.room
+		s.leaveLocked(ctx, c)
+		c.enqueue(Message{Type: TypeLeft, Ref: m.Ref, RoomID: roomID})
+	case TypeSignal:
+		s.signal(ctx, c, m)
+	}
+}
+
+func (s *Server) authorizeHost(c *conn, m Message) (code, msg string) {
+	if s.cfg.HostSecret != "" &&
+		subtle.ConstantTimeCompare([]byte(m.Secret), []byte(s.cfg.HostSecret)) != 1 {
+		return CodeForbidden, "a valid host secret is required to create rooms"
+	}
+	if s.cfg.AuthorizeHost != nil {
+		if err := s.cfg.AuthorizeHost(c.req.Context(), c.req, c.id, m.Secret); err != nil {
+			return CodeForbidden, err.Error()
+		}
+	}
+	return "", ""
+}
+
+func hashPassword(roomID, password string) []byte {
+	h := sha256.Sum256([]byte(roomID + "\x00" + password))
+	return h[:]
+}
+
+func (s *Server) storeError(c *conn, ref string, err error) {
+	switch {
+	case errors.Is(err, ErrRoomNotFound):
+		c.sendError(ref, CodeRoomNotFound, "no such room")
+	case errors.Is(err, ErrRoomFull):
+		c.sendError(ref, CodeRoomFull, "room is full")
+	case errors.Is(err, ErrNoRoomAvailable):
+		c.sendError(ref, CodeNoRoomAvailable, "no open room with space")
+	default:
+		s.log.Error("lobby: store", "err", err)
+		c.sendError(ref, CodeInternal, "store error")
+	}
+}
+
+func (s *Server) create(ctx context.Context, c *conn, m Message) {
+	cfg := &s.cfg
+	switch {
+	case c.room != "":
+		c.sendError(m.Ref, CodeAlreadyInRoom, "already in room "+c.room)
+		return
+	case len(m.Name) > cfg.MaxNameBytes || !utf8.ValidString(m.Name):
+		c.sendError(m.Ref, CodeBadRequest, fmt.Sprintf("name must be valid UTF-8 of at most %d bytes", cfg.MaxNameBytes))
+		return
+	case m.Capacity < 0 || m.Capacity > cfg.MaxCapacity:
+		c.sendError(m.Ref, CodeBadRequest, fmt.Sprintf("capacity must be between 1 and %d", cfg.MaxCapacity))
+		return
+	case len(m.Metadata) > cfg.MaxMetadataBytes:
+		c.sendError(m.Ref, CodeBadRequest, fmt.Sprintf("metadata exceeds %d bytes", cfg.MaxMetadataBytes))
+		return
+	case len(m.Password) > cfg.MaxPasswordBytes:
+		c.sendError(m.Ref, CodeBadRequest, fmt.Sprintf("password exceeds %d bytes", cfg.MaxPasswordBytes))
+		return
+	}
+	n, err := s.store.CountRooms(ctx)
+	if err != nil {
+		s.storeError(c, m.Ref, err)
+		return
+	}
+	if n >= cfg.MaxRooms {
+		c.sendError(m.Ref, CodeTooManyRooms, "room limit reached")
+		return
+	}
+	r := Room{ID: newID("r"), Name: m.Name, Host: c.id, Capacity: m.Capacity, Metadata: m.Metadata}
+	if r.Capacity == 0 {
+		r.Capacity = cfg.DefaultCapacity
+	}
+	if string(r.Metadata) == "null" {
+		r.Metadata = nil
+	}
+	if m.Password != "" {
+		r.PasswordHash = hashPassword(r.ID, m.Password)
+	}
+	if err := s.store.CreateRoom(ctx, r); err != nil {
+		s.storeError(c, m.Ref, err)
+		return
+	}
+	c.room, c.host = r.ID, true
+	c.inRoom.Store(true)
+	s.m.rooms.Inc()
+	info := r.Info()
+	c.enqueue(Message{Type: TypeCreated, Ref: m.Ref, Room: &info})
+	s.log.Debug("lobby: room created", "room", r.ID, "host", c.id)
+}
+
+func (s *Server) list(ctx context.Context, c *conn, m Message) {
+	rooms, err := s.store.ListRooms(ctx, s.cfg.MaxListRooms)
+	if err != nil {
+		s.storeError(c, m.Ref, err)
+		return
+	}
+	infos := make([]RoomInfo, len(rooms))
+	for i, r := range rooms {
+		infos[i] = r.Info()
+	}
+	// "rooms" is omitted from the JSON when empty; clients treat absence as [].
+	c.enqueue(Message{Type: TypeRooms, Ref: m.Ref, Rooms: infos})
+}
+
+func (s *Server) join(ctx context.Context, c *conn, m Message) {
+	if c.room != "" {
+		c.sendError(m.Ref, CodeAlreadyInRoom, "already in room "+c.room)
+		return
+	}
+	var r Room
+	var err error
+	if m.Type == TypeQuickJoin {
+		r, err = s.store.QuickJoin(ctx, c.id)
+	} else {
+		if m.RoomID == "" {
+			c.sendError(m.Ref, CodeBadRequest, "roomId is required")
+			return
+		}
+		r, err = s.store.Room(ctx, m.RoomID)
+		if err == nil && r.PasswordHash != nil &&
+			subtle.ConstantTimeCompare(hashPassword(r.ID, m.Password), r.PasswordHash) != 1 {
+			c.sendError(m.Ref, CodeWrongPassword, "wrong password")
+			return
+		}
+		if err == nil {
+			r, err = s.store.AddMember(ctx, r.ID, c.id)
+		}
+	}
+	if err != nil {
+		s.storeError(c, m.Ref, err)
+		return
+	}
+	c.room, c.host = r.ID, false
+	c.inRoom.Store(true)
+	info := r.Info()
+	c.enqueue(Message{Type: TypeJoined, Ref: m.Ref, Room: &info})
+	if h := s.conns[r.Host]; h != nil {
+		h.enqueue(Message{Type: TypeMemberJoined, RoomID: r.ID, Peer: c.id})
+	}
+}
+
+// leaveLocked takes c out of its room: a host closes the room and tells its members,
+// a member tells the host. Called with s.mu held.
+func (s *Server) leaveLocked(ctx context.Context, c *conn) {
+	roomID, wasHost := c.room, c.host
+	c.room, c.host = "", false
+	c.inRoom.Store(false)
+	if wasHost {
+		r, err := s.store.DeleteRoom(ctx, roomID)
+		if err != nil {
+			s.log.Error("lobby: delete room", "room", roomID, "err", err)
+			return
+		}
+		s.m.rooms.Dec()
+		for _, id := range r.Members {
+			if mc := s.conns[id]; mc != nil && mc.room == roomID {
+				mc.room = ""
+				mc.inRoom.Store(false)
+				mc.enqueue(Message{Type: TypeRoomClosed, RoomID: roomID, Reason: RoomClosedHostLeft})
+			}
+		}
+		s.log.Debug("lobby: room closed", "room", roomID)
+		return
+	}
+	r, err := s.store.RemoveMember(ctx, roomID, c.id)
+	if err != nil {
+		return // the room is already gone
+	}
+	if h := s.conns[r.Host]; h != nil {
+		h.enqueue(Message{Type: TypeMemberLeft, RoomID: roomID, Peer: c.id})
+	}
+}
+
+func (s *Server) signal(ctx context.Context, c *conn, m Message) {
+	if c.room == "" {
+		c.sendError(m.Ref, CodeNotInRoom, "join or create a room before signaling")
+		return
+	}
+	if m.Signal == nil {
+		c.sendError(m.Ref, CodeInvalidSignal, "signal is required")
+		return
+	}
+	if err := m.Signal.Validate(); err != nil {
+		c.sendError(m.Ref, CodeInvalidSignal, err.Error())
+		return
+	}
+	r, err := s.store.Room(ctx, c.room)
+	if err != nil {
+		c.sendError(m.Ref, CodeNotInRoom, "room is gone")
+		return
+	}
+	to := m.To
+	if c.host {
+		if to == "" || to == c.id || !r.hasMember(to) {
+			c.sendError(m.Ref, CodePeerNotFound, "not a member of your room")
+			return
+		}
+	} else {
+		if to != "" && to != r.Host {
+			c.sendError(m.Ref, CodePeerNotFound, "players may only signal their room's host")
+			return
+		}
+		to = r.Host
+	}
+	t := s.conns[to]
+	if t == nil || t.room != c.room {
+		c.sendError(m.Ref, CodePeerNotFound, "peer is not connected here")
+		return
+	}
+	t.enqueue(Message{Type: TypeSignal, From: c.id, Signal: m.Signal})
+}
+
+// disconnect removes c after its reader ended.
+func (s *Server) disconnect(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.room != "" {
+		s.leaveLocked(context.Background(), c)
+	}
+	delete(s.conns, c.id)
+}

@@ -1,0 +1,150 @@
+package lobby
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/volleynet/volley/signaling"
+)
+
+// Message types. The first group is sent by clients, the second by the server.
+const (
+	TypeCreate    = "create"
+	TypeList      = "list"
+	TypeJoin      = "join"
+	TypeQuickJoin = "quick_join"
+	TypeLeave     = "leave"
+	TypeSignal    = "signal" // both directions
+
+	TypeWelcome      = "welcome"
+	TypeCreated      = "created"
+	TypeRooms        = "rooms"
+	TypeJoined       = "joined"
+	TypeLeft         = "left"
+	TypeMemberJoined = "member_joined"
+	TypeMemberLeft   = "member_left"
+	TypeRoomClosed   = "room_closed"
+	TypeError        = "error"
+)
+
+// RoomClosedHostLeft is the reason carried by "room_closed": the host sent "leave" or
+// disconnected.
+const RoomClosedHostLeft = "host_left"
+
+// MaxRefBytes bounds the client-chosen "ref" that the server echoes in its reply.
+const MaxRefBytes = 64
+
+// Message is the JSON envelope of every lobby message in both directions. Each message
+// type uses a few of its fields (see the package documentation); the others are omitted.
+type Message struct {
+	Type string `json:"type"`
+	Ref  string `json:"ref,omitempty"`
+
+	// welcome
+	ID         string      `json:"id,omitempty"`
+	ICEServers []ICEServer `json:"iceServers,omitempty"`
+
+	// create
+	Name     string          `json:"name,omitempty"`
+	Capacity int             `json:"capacity,omitempty"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	Password string          `json:"password,omitempty"`
+	Secret   string          `json:"secret,omitempty"`
+
+	// join, left, member_joined, member_left, room_closed
+	RoomID string `json:"roomId,omitempty"`
+	// created, joined
+	Room *RoomInfo `json:"room,omitempty"`
+	// rooms
+	Rooms []RoomInfo `json:"rooms,omitempty"`
+
+	// signal
+	To     string            `json:"to,omitempty"`
+	From   string            `json:"from,omitempty"`
+	Signal *signaling.Signal `json:"signal,omitempty"`
+
+	// member_joined, member_left
+	Peer string `json:"peer,omitempty"`
+
+	// error
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// room_closed
+	Reason string `json:"reason,omitempty"`
+}
+
+// ICEServer is one entry of the ICE server list, shaped like the browser's RTCIceServer.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// RoomInfo describes a room as "created", "joined" and "rooms" report it.
+type RoomInfo struct {
+	ID       string          `json:"id"`
+	Name     string          `json:"name"`
+	Host     string          `json:"host"`
+	Capacity int             `json:"capacity"`
+	Members  int             `json:"members"`
+	Locked   bool            `json:"locked"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+}
+
+var clientTypes = map[string]bool{
+	TypeCreate: true, TypeList: true, TypeJoin: true, TypeQuickJoin: true, TypeLeave: true, TypeSignal: true,
+}
+
+var serverTypes = map[string]bool{
+	TypeWelcome: true, TypeCreated: true, TypeRooms: true, TypeJoined: true, TypeLeft: true,
+	TypeSignal: true, TypeMemberJoined: true, TypeMemberLeft: true, TypeRoomClosed: true, TypeError: true,
+}
+
+// ProtocolError is returned by DecodeMessage; Code is the error code the server answers with.
+type ProtocolError struct {
+	Code   string
+	Ref    string // the message's ref, when it could be read
+	Detail string
+}
+
+func (e *ProtocolError) Error() string { return fmt.Sprintf("lobby: %s: %s", e.Code, e.Detail) }
+func (e *ProtocolError) Unwrap() error { return ErrBadMessage }
+
+// DecodeMessage parses one client-to-server frame. It never panics; its errors are
+// *ProtocolError values wrapping ErrBadMessage, with Code set to CodeBadMessage
+// (not a JSON object), CodeUnknownType (missing or non-client type) or CodeBadRequest
+// (an oversized ref).
+func DecodeMessage(data []byte) (Message, error) {
+	return decode(data, clientTypes)
+}
+
+// decodeServerMessage parses one server-to-client frame (used by Client).
+func decodeServerMessage(data []byte) (Message, error) {
+	return decode(data, serverTypes)
+}
+
+func decode(data []byte, types map[string]bool) (Message, error) {
+	var m Message
+	d := bytes.TrimLeft(data, " \t\r\n")
+	if len(d) == 0 || d[0] != '{' {
+		return Message{}, &ProtocolError{Code: CodeBadMessage, Detail: "not a JSON object"}
+	}
+	if err := json.Unmarshal(d, &m); err != nil {
+		return Message{}, &ProtocolError{Code: CodeBadMessage, Detail: err.Error()}
+	}
+	if len(m.Ref) > MaxRefBytes {
+		return Message{}, &ProtocolError{Code: CodeBadRequest, Detail: fmt.Sprintf("ref longer than %d bytes", MaxRefBytes)}
+	}
+	if !types[m.Type] {
+		return Message{}, &ProtocolError{Code: CodeUnknownType, Ref: m.Ref, Detail: fmt.Sprintf("unknown message type %q", truncate(m.Type, 32))}
+	}
+	return m, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,6 +1,262 @@
 package main
 
-import "errors"
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
 
-// runBandwidth is a placeholder until the bandwidth benchmark lands.
-func runBandwidth(args []string) error { return errors.New("bandwidth: not implemented yet") }
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/volleynet/volley/internal/arenatrace"
+	"github.com/volleynet/volley/snapshot"
+)
+
+// bandwidthResult is one row of the bandwidth table.
+type bandwidthResult struct {
+	Name       string  `json:"name"`
+	BPS        float64 `json:"bps"` // bytes per second per client
+	Packets    int     `json:"packets"`
+	MaxPacket  int     `json:"max_packet_bytes"`
+	Sends      int     `json:"sends"`
+	Deferred   int     `json:"deferred_entities"` // entities that waited for a later send
+	Mismatches int     `json:"mismatches"`        // lossless sends after which client != host
+	Loss       float64 `json:"loss"`
+}
+
+type bandwidthOpts struct {
+	seconds, players, ackDelay, maxPacket int
+	seed                                  uint64
+}
+
+// runBandwidth measures bytes per second per client on the arena trace: msgpack of the
+// full state each send, the snapshot codec without deltas, and with deltas at 0%, 5% and
+// 20% packet loss (acks lost at the same rate, seeded).
+func runBandwidth(args []string) error {
+	fs := flag.NewFlagSet("bandwidth", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a Markdown table")
+	var o bandwidthOpts
+	fs.IntVar(&o.seconds, "seconds", 60, "simulated seconds of the trace")
+	fs.IntVar(&o.players, "players", 64, "players in the arena")
+	fs.IntVar(&o.ackDelay, "ack-delay", 3, "sends between a snapshot and its ack reaching the host (3 = 100 ms RTT at 30 Hz)")
+	fs.IntVar(&o.maxPacket, "max-packet", snapshot.DefaultMaxPacketBytes, "packet size cap in bytes")
+	fs.Uint64Var(&o.seed, "seed", 1, "trace and loss seed")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.seconds <= 0 || o.ackDelay < 1 {
+		return fmt.Errorf("bandwidth: -seconds and -ack-delay must be positive")
+	}
+
+	mpMap, mpMapMax, err := msgpackBPS(o, false)
+	if err != nil {
+		return err
+	}
+	mpArr, mpArrMax, err := msgpackBPS(o, true)
+	if err != nil {
+		return err
+	}
+	rows := []bandwidthResult{
+		{Name: "msgpack full state (struct maps)", BPS: mpMap, MaxPacket: mpMapMax, Sends: o.seconds * arenatrace.SendRate, Packets: o.seconds * arenatrace.SendRate},
+		{Name: "msgpack full state (as_array)", BPS: mpArr, MaxPacket: mpArrMax, Sends: o.seconds * arenatrace.SendRate, Packets: o.seconds * arenatrace.SendRate},
+	}
+	runs := []struct {
+		name    string
+		noDelta bool
+		loss    float64
+	}{
+		{"snapshot, no deltas", true, 0},
+		{"snapshot, deltas, 0% loss", false, 0},
+		{"snapshot, deltas, 5% loss", false, 0.05},
+		{"snapshot, deltas, 20% loss", false, 0.20},
+	}
+	maxPkt := 0
+	for _, r := range runs {
+		res, err := codecBPS(o, r.noDelta, r.loss)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		res.Name = r.name
+		rows = append(rows, res)
+		maxPkt = max(maxPkt, res.MaxPacket)
+	}
+
+	if *asJSON {
+		out := map[string]any{
+			"msgpack_full_bps":    rows[0].BPS,
+			"msgpack_array_bps":   rows[1].BPS,
+			"full_bps":            rows[2].BPS,
+			"delta_0_bps":         rows[3].BPS,
+			"delta_5_bps":         rows[4].BPS,
+			"delta_20_bps":        rows[5].BPS,
+			"max_packet_bytes":    maxPkt,
+			"msgpack_max_message": mpMapMax,
+			"delta_0_vs_msgpack":  rows[3].BPS / rows[0].BPS,
+			"delta_5_vs_delta_0":  rows[4].BPS / rows[3].BPS,
+			"delta_20_vs_delta_0": rows[5].BPS / rows[3].BPS,
+			"full_packets":        rows[2].Packets,
+			"delta_0_packets":     rows[3].Packets,
+			"delta_5_packets":     rows[4].Packets,
+			"delta_20_packets":    rows[5].Packets,
+			"sends":               rows[3].Sends,
+			"lossless_mismatches": rows[2].Mismatches + rows[3].Mismatches + rows[4].Mismatches + rows[5].Mismatches,
+			"rows":                rows,
+			"seconds":             o.seconds,
+			"players":             o.players,
+			"seed":                o.seed,
+			"ack_delay_sends":     o.ackDelay,
+			"send_rate_hz":        arenatrace.SendRate,
+			"tick_rate_hz":        arenatrace.TickRate,
+			"packet_cap_bytes":    o.maxPacket,
+		}
+		enc := json.NewEncoder(os.Stdout)
+		return enc.Encode(out)
+	}
+	fmt.Printf("Arena trace: %d players, %d s, ticks %d Hz, sends %d Hz, seed %d, acks arrive %d sends later, packets <= %d bytes.\n\n",
+		o.players, o.seconds, arenatrace.TickRate, arenatrace.SendRate, o.seed, o.ackDelay, o.maxPacket)
+	fmt.Println("| encoding | bytes/s per client | vs msgpack | packets (msgpack: messages) | largest packet | deferred | lossless-send mismatches |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %.0f | %.3f | %d | %d | %d | %d |\n", r.Name, r.BPS, r.BPS/rows[0].BPS, r.Packets, r.MaxPacket, r.Deferred, r.Mismatches)
+	}
+	return nil
+}
+
+// msgpackBPS marshals the whole state every send.
+func msgpackBPS(o bandwidthOpts, asArray bool) (bps float64, maxMsg int, err error) {
+	sim := arenatrace.New(arenatrace.Config{Players: o.players, Seed: o.seed})
+	var buf bytesBuffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.UseArrayEncodedStructs(asArray)
+	total := 0
+	for range o.seconds * arenatrace.TickRate {
+		sim.Step()
+		if sim.Tick()%(arenatrace.TickRate/arenatrace.SendRate) != 0 {
+			continue
+		}
+		buf = buf[:0]
+		if err := enc.Encode(sim.State()); err != nil {
+			return 0, 0, err
+		}
+		total += len(buf)
+		maxMsg = max(maxMsg, len(buf))
+	}
+	return float64(total) / float64(o.seconds), maxMsg, nil
+}
+
+type bytesBuffer []byte
+
+func (b *bytesBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+// newArenaRegistry registers the trace's entity types.
+func newArenaRegistry() (*snapshot.Registry, error) {
+	reg := snapshot.NewRegistry()
+	if _, err := reg.Register(arenatrace.PlayerType, arenatrace.Player{}); err != nil {
+		return nil, err
+	}
+	if _, err := reg.Register(arenatrace.ProjectileType, arenatrace.Projectile{}); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+// syncWorld makes w hold the trace state, removing entities that are gone.
+func syncWorld(w *snapshot.World, st *arenatrace.State, live map[snapshot.EntityID]bool) error {
+	clear(live)
+	for i := range st.Players {
+		p := &st.Players[i]
+		live[snapshot.EntityID(p.ID)] = true
+		if err := w.Set(snapshot.EntityID(p.ID), arenatrace.PlayerType, p); err != nil {
+			return err
+		}
+	}
+	for i := range st.Projectiles {
+		p := &st.Projectiles[i]
+		live[snapshot.EntityID(p.ID)] = true
+		if err := w.Set(snapshot.EntityID(p.ID), arenatrace.ProjectileType, p); err != nil {
+			return err
+		}
+	}
+	var gone []snapshot.EntityID
+	w.Range(func(id snapshot.EntityID, _ snapshot.TypeID, _ []uint32) bool {
+		if !live[id] {
+			gone = append(gone, id)
+		}
+		return true
+	})
+	for _, id := range gone {
+		w.Remove(id)
+	}
+	return nil
+}
+
+// codecBPS runs the snapshot codec for one client over the trace with seeded loss of
+// snapshot packets and of acks (acks travel ackDelay sends).
+func codecBPS(o bandwidthOpts, noDelta bool, loss float64) (bandwidthResult, error) {
+	res := bandwidthResult{Loss: loss}
+	reg, err := newArenaRegistry()
+	if err != nil {
+		return res, err
+	}
+	sim := arenatrace.New(arenatrace.Config{Players: o.players, Seed: o.seed})
+	world := snapshot.NewWorld(reg)
+	enc := snapshot.NewEncoder(reg, snapshot.EncoderConfig{MaxPacketBytes: o.maxPacket, DisableDelta: noDelta})
+	dec := snapshot.NewDecoder(reg)
+	rng := rand.New(rand.NewPCG(o.seed, 0x5eed))
+	live := map[snapshot.EntityID]bool{}
+	acks := make([]*snapshot.Ack, o.ackDelay) // in flight, by send index mod ackDelay
+	var pkts [][]byte
+	total := 0
+	for range o.seconds * arenatrace.TickRate {
+		sim.Step()
+		if sim.Tick()%(arenatrace.TickRate/arenatrace.SendRate) != 0 {
+			continue
+		}
+		slot := res.Sends % o.ackDelay
+		if a := acks[slot]; a != nil {
+			if err := enc.Ack(*a); err != nil {
+				return res, err
+			}
+			acks[slot] = nil
+		}
+		if err := syncWorld(world, sim.State(), live); err != nil {
+			return res, err
+		}
+		pkts, err = enc.Encode(pkts[:0], world, sim.Tick())
+		if err != nil {
+			return res, err
+		}
+		res.Sends++
+		res.Deferred += enc.Stats().Deferred
+		lossless := true
+		for _, p := range pkts {
+			total += len(p)
+			res.Packets++
+			res.MaxPacket = max(res.MaxPacket, len(p))
+			if rng.Float64() < loss {
+				lossless = false
+				continue
+			}
+			if _, err := dec.Decode(p); err != nil {
+				return res, err
+			}
+		}
+		if lossless && enc.Stats().Deferred == 0 && !dec.World().Equal(world) {
+			res.Mismatches++
+		}
+		if rng.Float64() >= loss {
+			wire := snapshot.AppendAck(nil, dec.Ack())
+			a, _, err := snapshot.DecodeAck(wire)
+			if err != nil {
+				return res, err
+			}
+			acks[slot] = &a
+		}
+	}
+	res.BPS = float64(total) / float64(o.seconds)
+	if res.Mismatches > 0 {
+		return res, fmt.Errorf("client state differed from host after %d lossless sends", res.Mismatches)
+	}
+	return res, nil
+}

@@ -1,0 +1,74 @@
+package snapshot
+
+import "encoding/binary"
+
+// bitWriter appends a bit stream to a byte slice, least significant bit first: bit i of the
+// stream is bit i%8 of byte i/8.
+type bitWriter struct {
+	buf []byte
+	acc uint64 // pending bits, low bits first
+	n   uint   // number of pending bits (< 32 between calls)
+}
+
+func (w *bitWriter) reset(buf []byte) { w.buf, w.acc, w.n = buf, 0, 0 }
+
+// write appends the low nbits (0..32) of v.
+func (w *bitWriter) write(v uint32, nbits uint) {
+	w.acc |= (uint64(v) & (1<<nbits - 1)) << w.n
+	w.n += nbits
+	if w.n >= 32 {
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(w.acc))
+		w.acc >>= 32
+		w.n -= 32
+	}
+}
+
+// flush pads with zero bits to a byte boundary and returns the buffer.
+func (w *bitWriter) flush() []byte {
+	for w.n > 0 {
+		w.buf = append(w.buf, byte(w.acc))
+		w.acc >>= 8
+		w.n -= min(w.n, 8)
+	}
+	w.acc = 0
+	return w.buf
+}
+
+// bitReader reads a bit stream written by bitWriter.
+type bitReader struct {
+	buf []byte
+	pos uint // bit position
+	end uint // total bits
+	bad bool // a read ran past the end
+}
+
+func (r *bitReader) reset(buf []byte) {
+	r.buf, r.pos, r.end, r.bad = buf, 0, uint(len(buf))*8, false
+}
+
+// read returns the next nbits (0..32) bits; past the end it sets r.bad and returns 0.
+func (r *bitReader) read(nbits uint) uint32 {
+	if nbits == 0 {
+		return 0
+	}
+	if r.end-r.pos < nbits || r.pos > r.end {
+		r.bad = true
+		r.pos = r.end
+		return 0
+	}
+	byteI := r.pos >> 3
+	shift := r.pos & 7
+	var x uint64
+	if byteI+8 <= uint(len(r.buf)) {
+		x = binary.LittleEndian.Uint64(r.buf[byteI:])
+	} else {
+		for i := uint(0); byteI+i < uint(len(r.buf)); i++ {
+			x |= uint64(r.buf[byteI+i]) << (8 * i)
+		}
+	}
+	r.pos += nbits
+	// shift+nbits <= 7+32 < 64, so the 8 loaded bytes always cover the value.
+	return uint32((x >> shift) & (1<<nbits - 1))
+}
+
+func (r *bitReader) remaining() uint { return r.end - r.pos }

@@ -1,0 +1,118 @@
+package snapshot
+
+import (
+	"encoding/hex"
+	"errors"
+	"testing"
+)
+
+type classes struct {
+	B   bool    `snap:"bool"`                           // 1 bit: flip
+	S   int     `snap:"int,min=0,max=7"`                // 3 bits: raw
+	M   int     `snap:"int,min=0,max=200"`              // 8 bits: z:4 or raw
+	A   float32 `snap:"angle,bits=10"`                  // 10 bits, wraps: z:4, z:8 or raw
+	L   float64 `snap:"float,min=0,max=100,prec=0.001"` // 17 bits: all classes
+	U32 uint32  `snap:"int,min=0,max=4294967295"`       // 32 bits
+}
+
+// TestChangeClasses pins the encoding of each change class (golden hex) and checks that
+// the decoder reverses it.
+func TestChangeClasses(t *testing.T) {
+	r := NewRegistry()
+	_, err := r.Register(5, classes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []uint32{0, 3, 100, 1020, 50000, 4000000000}
+	tests := []struct {
+		name string
+		cur  []uint32
+		want string // the packet's bit stream after the header
+	}{
+		{"unchanged: acked version is current, entity not sent", []uint32{0, 3, 100, 1020, 50000, 4000000000}, "0000"},
+		{"flip and raw", []uint32{1, 6, 100, 1020, 50000, 4000000000}, "0154b201"},
+		{"small deltas", []uint32{0, 3, 108, 1, 49992, 3999999999}, "0154425fe601"},
+		{"8-bit deltas, angle wrap", []uint32{0, 3, 100, 100, 50128, 4000000128}, "0154823def7fff00"},
+		{"12-bit class", []uint32{0, 3, 100, 1020, 52048, 4000000000}, "015402f7ff00"},
+		{"big changes: whole is cheaper", []uint32{0, 3, 0, 500, 52048, 1}, "00581618007d50cb0200000000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := NewWorld(r)
+			enc := NewEncoder(r, EncoderConfig{})
+			dec := NewDecoder(r)
+			if err := w.SetQuantized(9, 5, base); err != nil {
+				t.Fatal(err)
+			}
+			pk, _ := enc.Encode(nil, w, 1)
+			if _, err := dec.Decode(pk[0]); err != nil {
+				t.Fatal(err)
+			}
+			enc.Ack(dec.Ack())
+			w.SetQuantized(9, 5, tt.cur)
+			pk, _ = enc.Encode(nil, w, 2)
+			if got := hex.EncodeToString(pk[0][HeaderLen:]); got != tt.want {
+				t.Errorf("stream %s, want %s", got, tt.want)
+			}
+			if _, err := dec.Decode(pk[0]); err != nil {
+				t.Fatal(err)
+			}
+			if !dec.World().Equal(w) {
+				_, q, _ := dec.World().Quantized(9)
+				t.Fatalf("decoded %v, want %v", q, tt.cur)
+			}
+		})
+	}
+}
+
+// TestUnknownTypeAtDecoder: a host registry with a type the client lacks.
+func TestUnknownTypeAtDecoder(t *testing.T) {
+	host := testRegistry(t)
+	host.Register(7, classes{})
+	client := testRegistry(t)
+	w := NewWorld(host)
+	w.SetQuantized(1, 7, make([]uint32, 6))
+	pk, _ := NewEncoder(host, EncoderConfig{}).Encode(nil, w, 1)
+	if _, err := NewDecoder(client).Decode(pk[0]); !errors.Is(err, ErrUnknownType) {
+		t.Fatal(err)
+	}
+}
+
+// TestPredictionGolden: an entity moving linearly is predicted from its two acknowledged
+// versions; the prediction is exact, so every field costs one bit.
+func TestPredictionGolden(t *testing.T) {
+	r := NewRegistry()
+	if _, err := r.Register(5, classes{}); err != nil {
+		t.Fatal(err)
+	}
+	w := NewWorld(r)
+	enc := NewEncoder(r, EncoderConfig{})
+	dec := NewDecoder(r)
+	var got []string
+	for i, tick := range []uint32{10, 20, 30, 35} {
+		// L moves 1000 steps per 10 ticks; A turns 10 steps per 10 ticks (past 1023 to 6).
+		w.SetQuantized(9, 5, []uint32{0, 3, 100, uint32(1020+10*tick/10) % 1024, 50000 + 100*(tick-10), 7})
+		pk, _ := enc.Encode(nil, w, tick)
+		got = append(got, hex.EncodeToString(pk[0][HeaderLen:]))
+		if _, err := dec.Decode(pk[0]); err != nil {
+			t.Fatal(err)
+		}
+		if !dec.World().Equal(w) {
+			t.Fatalf("send %d: client differs", i)
+		}
+		enc.Ack(dec.Ack())
+	}
+	want := []string{
+		"00581618990150c30e00000000", // whole
+		"0154824ddcf301",             // delta against seq 1, no prediction
+		// common=1, commonPrev=2; delta, base "0", predicted "1 0"; six unchanged fields.
+		"41540a00",
+		// 5 ticks later: prediction from seqs 2 and 3 scaled by 5/10, still exact.
+		"41540a00",
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("send %d: stream %s, want %s", i, got[i], want[i])
+		}
+	}
+}

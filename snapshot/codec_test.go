@@ -1,0 +1,142 @@
+package snapshot
+
+import (
+	"encoding/hex"
+	"math/rand/v2"
+	"testing"
+)
+
+type unit struct {
+	X      float32 `snap:"float,min=-100,max=100,prec=0.01"`
+	Y      float32 `snap:"float,min=-100,max=100,prec=0.01"`
+	Dir    float32 `snap:"angle,bits=9"`
+	HP     int     `snap:"int,min=0,max=200,teleport"`
+	Team   uint8   `snap:"int,min=0,max=3"`
+	Alive  bool    `snap:"bool"`
+	Serial int64   `snap:"int,min=0,max=4294967295"`
+}
+
+type shot struct {
+	X float32 `snap:"float,min=-100,max=100,prec=0.1"`
+	Y float32 `snap:"float,min=-100,max=100,prec=0.1"`
+}
+
+func testRegistry(t testing.TB) *Registry {
+	r := NewRegistry()
+	if _, err := r.Register(1, unit{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Register(2, shot{}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// randomQ returns valid random quantized values for typ, close to old when given.
+func randomQ(rng *rand.Rand, t *Type, old []uint32, q []uint32) []uint32 {
+	q = q[:0]
+	for i, f := range t.fields {
+		var v uint32
+		switch {
+		case old != nil && rng.IntN(3) == 0:
+			v = old[i] // unchanged
+		case old != nil && rng.IntN(2) == 0:
+			d := int64(rng.IntN(5000)) - 2500
+			if rng.IntN(2) == 0 {
+				d /= 100
+			}
+			x := int64(old[i]) + d
+			if f.Kind == KindAngle {
+				x &= int64(f.maxQ)
+			}
+			v = uint32(max(0, min(int64(f.maxQ), x)))
+		default:
+			v = uint32(rng.Uint64N(uint64(f.maxQ) + 1))
+		}
+		q = append(q, v)
+	}
+	return q
+}
+
+// mutate changes a world randomly: updates, adds, removals, type changes.
+func mutate(rng *rand.Rand, w *World, maxID int, churn float64) {
+	var q []uint32
+	for id := EntityID(1); id <= EntityID(maxID); id++ {
+		typ, old, ok := w.Quantized(id)
+		switch {
+		case !ok:
+			if rng.Float64() < churn {
+				typ = TypeID(1 + rng.IntN(2))
+				q = randomQ(rng, w.reg.Type(typ), nil, q)
+				w.SetQuantized(id, typ, q)
+			}
+		case rng.Float64() < churn/2:
+			w.Remove(id)
+		case rng.Float64() < churn/10:
+			typ = 3 - typ // same ID, other type
+			q = randomQ(rng, w.reg.Type(typ), nil, q)
+			w.SetQuantized(id, typ, q)
+		case rng.IntN(2) == 0:
+			q = randomQ(rng, w.reg.Type(typ), old, q)
+			w.SetQuantized(id, typ, q)
+		}
+	}
+}
+
+func TestGoldenWire(t *testing.T) {
+	r := testRegistry(t)
+	w := NewWorld(r)
+	enc := NewEncoder(r, EncoderConfig{})
+	dec := NewDecoder(r)
+	w.Set(1, 1, unit{X: 1.5, Y: -2, Dir: 1, HP: 100, Team: 2, Alive: true, Serial: 77})
+	w.Set(4, 2, shot{X: 10, Y: 20})
+	var got []string
+	send := func(tick uint32) {
+		pk, err := enc.Encode(nil, w, tick)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pk {
+			got = append(got, hex.EncodeToString(p))
+			if _, err := dec.Decode(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !dec.World().Equal(w) {
+			t.Fatal("client differs")
+		}
+		if err := enc.Ack(dec.Ack()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(100)                                                                          // both whole
+	w.Set(1, 1, unit{X: 1.6, Y: -2, Dir: 1, HP: 90, Team: 2, Alive: true, Serial: 77}) // small X change, HP change
+	send(101)                                                                          // unit delta; shot unchanged and acked: not sent
+	w.Remove(4)
+	send(102) // removal; unit unchanged
+	send(103) // nothing
+	want := []string{
+		// seq 1, tick 100: common=0, commonPrev=0; id 1 whole (type 1, 7 fields); id 4 whole (type 2); end.
+		"01010064000000" + "005804989e904c51c8dc0400006022c0445802",
+		// seq 2, tick 101: common=1, commonPrev=0; id 1 delta vs seq 1 (base "0", no prediction
+		// "0"): X +10 steps ("1 0" z:8), HP -10 (8-bit field: raw "1 1 1" value:8), other fields unchanged (one 0
+		// bit each); end.
+		"01020065000000" + "0154b0095e0b00",
+		// seq 3, tick 102: common=0, commonPrev=0; id 4 removal: op 3, gap "1 0" 0100; end.
+		"01030066000000" + "001c01",
+		// seq 4, tick 103: common=0, commonPrev=0, end, 4 zero bits of padding.
+		"01040067000000" + "0000",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d packets: %q", len(got), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("packet %d:\n got %s\nwant %s", i, got[i], want[i])
+		}
+	}
+	ack := AppendAck(nil, Ack{Latest: 0x1234, Mask: 0x80000001})
+	if h := hex.EncodeToString(ack); h != "01341201000080" {
+		t.Errorf("ack %s", h)
+	}
+}

@@ -1,0 +1,254 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"testing"
+)
+
+// primed returns a registry, a host world and encoder, a decoder that has received some
+// packets (so deltas can find baselines), and the packets of the next send.
+func primed(t testing.TB) (*Decoder, [][]byte) {
+	r := testRegistry(t)
+	w := NewWorld(r)
+	enc := NewEncoder(r, EncoderConfig{MaxPacketBytes: 300})
+	dec := NewDecoder(r)
+	rng := rand.New(rand.NewPCG(9, 9))
+	var pkts [][]byte
+	for s := 0; s < 5; s++ {
+		mutate(rng, w, 30, 0.3)
+		pkts, _ = enc.Encode(nil, w, uint32(s))
+		for _, p := range pkts {
+			if _, err := dec.Decode(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		enc.Ack(dec.Ack())
+	}
+	mutate(rng, w, 30, 0.3)
+	pkts, _ = enc.Encode(nil, w, 99)
+	return dec, pkts
+}
+
+func TestDecodeErrors(t *testing.T) {
+	_, pkts := primed(t)
+	good := pkts[0]
+	with := func(f func(p []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
+	tests := []struct {
+		name string
+		pkt  []byte
+		want error
+	}{
+		{"empty", nil, ErrTruncated},
+		{"short header", good[:5], ErrTruncated},
+		{"header only", good[:HeaderLen], ErrTruncated},
+		{"cut", good[:len(good)-2], ErrTruncated},
+		{"oversized", make([]byte, MaxPacketBytesLimit+1), ErrOversized},
+		{"version", with(func(p []byte) []byte { p[0] = 2; return p }), ErrVersion},
+		{"seq 0", with(func(p []byte) []byte { p[1], p[2] = 0, 0; return p }), ErrCorrupt},
+		{"trailing byte", with(func(p []byte) []byte { return append(p, 0) }), ErrCorrupt},
+		{"unknown type", stream(func(w *bitWriter) {
+			w.write(0, 10)
+			w.write(opWhole, 2)
+			w.write(0, 1)
+			w.write(250, 8)
+			w.write(0, 32)
+		}), ErrUnknownType},
+		{"padding", stream(func(w *bitWriter) { w.write(0, 12); w.write(1, 1) }), ErrCorrupt},
+		{"delta, common baseline 0", stream(func(w *bitWriter) { w.write(0, 10); w.write(opDelta, 2); w.write(0, 1); w.write(0, 1) }), ErrCorrupt},
+		{"delta, distance 0", stream(func(w *bitWriter) { w.write(0, 10); w.write(opDelta, 2); w.write(0, 1); w.write(1, 1); w.write(0, 5) }), ErrCorrupt},
+		{"delta, no baseline held", stream(func(w *bitWriter) { w.write(0, 10); w.write(opDelta, 2); w.write(0, 1); w.write(1, 1); w.write(3, 5) }), ErrMissingBaseline},
+		{"IDs beyond 32 bits", stream(func(w *bitWriter) {
+			w.write(0, 10)
+			for range 2 {
+				w.write(opRemove, 2)
+				w.write(7, 3)
+				w.write(0xffffffff, 32)
+			}
+			w.write(0, 2)
+		}), ErrCorrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dec, _ := primed(t)
+			before := NewWorld(dec.reg)
+			before.CopyFrom(dec.World())
+			ack := dec.Ack()
+			_, err := dec.Decode(tt.pkt)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if !dec.World().Equal(before) || dec.Ack() != ack {
+				t.Fatal("a rejected packet changed state")
+			}
+		})
+	}
+	// A delta for a decoder that never saw the baseline.
+	var delta []byte
+	for _, p := range pkts {
+		d := NewDecoder(testRegistry(t))
+		if _, err := d.Decode(p); errors.Is(err, ErrMissingBaseline) {
+			delta = p
+		}
+	}
+	if delta == nil {
+		t.Fatal("no packet needed a baseline")
+	}
+}
+
+// stream builds a packet (seq 1, tick 0) around a hand-written bit stream.
+func stream(f func(w *bitWriter)) []byte {
+	var w bitWriter
+	w.reset([]byte{Version, 1, 0, 0, 0, 0, 0})
+	f(&w)
+	return w.flush()
+}
+
+// checkValid asserts the decoder's world only holds in-range values of known types.
+func checkValid(t *testing.T, d *Decoder) {
+	d.World().Range(func(id EntityID, typ TypeID, q []uint32) bool {
+		tp := d.reg.Type(typ)
+		if tp == nil {
+			t.Fatalf("entity %d has unknown type %d", id, typ)
+		}
+		if err := tp.check(q); err != nil {
+			t.Fatalf("entity %d: %v", id, err)
+		}
+		return true
+	})
+}
+
+func FuzzDecode(f *testing.F) {
+	_, pkts := primed(f)
+	for _, p := range pkts {
+		f.Add(p)
+		f.Add(p[:len(p)/2])
+	}
+	f.Add([]byte{1, 1, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{1, 0xff, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		dec, _ := primed(t)
+		if _, err := dec.Decode(pkt); err != nil {
+			return
+		}
+		checkValid(t, dec)
+		// Decoding the same bytes again is harmless.
+		dec.Decode(pkt)
+		checkValid(t, dec)
+	})
+}
+
+func FuzzDecodeAck(f *testing.F) {
+	f.Add(AppendAck(nil, Ack{Latest: 7, Mask: 3}))
+	f.Add([]byte{1, 2, 3})
+	f.Add([]byte{2, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, n, err := DecodeAck(b)
+		if err != nil {
+			return
+		}
+		if n != AckLen {
+			t.Fatal(n)
+		}
+		if got := AppendAck(nil, a); string(got) != string(b[:n]) {
+			t.Fatalf("re-encode %x != %x", got, b[:n])
+		}
+	})
+}
+
+// FuzzEncoderAck feeds arbitrary acks to an encoder between honest traffic: whatever it
+// accepts or rejects, the client must still decode every later packet and converge.
+func FuzzEncoderAck(f *testing.F) {
+	f.Add(AppendAck(nil, Ack{Latest: 3, Mask: 1}))
+	f.Add(AppendAck(nil, Ack{Latest: 9, Mask: 0xffffffff}))
+	f.Add(AppendAck(nil, Ack{Latest: 60000}))
+	f.Add(append(AppendAck(nil, Ack{Latest: 5}), AppendAck(nil, Ack{Latest: 6, Mask: 0x10})...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := testRegistry(t)
+		w := NewWorld(r)
+		enc := NewEncoder(r, EncoderConfig{})
+		dec := NewDecoder(r)
+		rng := rand.New(rand.NewPCG(1, 1))
+		var pkts [][]byte
+		for s := 0; s < 12; s++ {
+			mutate(rng, w, 20, 0.2)
+			pkts, _ = enc.Encode(pkts[:0], w, uint32(s))
+			for i, p := range pkts {
+				if s%4 == 1 && i == 0 {
+					continue // lost
+				}
+				if _, err := dec.Decode(p); err != nil {
+					t.Fatalf("send %d: %v", s, err)
+				}
+			}
+			if s%4 != 1 && !dec.World().Equal(w) {
+				t.Fatalf("send %d: client differs", s)
+			}
+			// Forged acks, then the honest one.
+			for off := 0; off+AckLen <= len(b) && off < 8*AckLen; off += AckLen {
+				if a, _, err := DecodeAck(b[off:]); err == nil {
+					// Acks for packets that the client really received are not forged; only
+					// keep those that claim nothing beyond what the client has.
+					if lies(a, dec.Ack()) {
+						continue
+					}
+					enc.Ack(a)
+				}
+			}
+			enc.Ack(dec.Ack())
+		}
+	})
+}
+
+// lies reports whether a claims a packet the honest ack h does not (a client that lies
+// about receiving packets only hurts itself; forged future/never-sent acks are checked
+// by TestForgedAcks).
+func lies(a, h Ack) bool {
+	claimed := func(x Ack, seq uint16) bool {
+		d := uint16(x.Latest - seq)
+		return x.Latest != 0 && (d == 0 || (d <= 32 && x.Mask&(1<<(d-1)) != 0))
+	}
+	for d := 0; d <= 32; d++ {
+		seq := a.Latest - uint16(d)
+		if claimed(a, seq) && !claimed(h, seq) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzRoundTrip drives random worlds and network schedules from the fuzz input.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add(uint64(1), uint8(0), uint8(0), uint8(0), uint16(1100), uint8(4))
+	f.Add(uint64(2), uint8(50), uint8(20), uint8(20), uint16(200), uint8(3))
+	f.Add(uint64(3), uint8(10), uint8(0), uint8(60), uint16(64), uint8(1))
+	f.Fuzz(func(t *testing.T, seed uint64, loss, dup, delay uint8, maxBytes uint16, maxPk uint8) {
+		rng := rand.New(rand.NewPCG(seed, 77))
+		ns := netSchedule{loss: float64(loss%80) / 256, dup: float64(dup%80) / 256, delay: float64(delay%80) / 256}
+		cfg := EncoderConfig{MaxPacketBytes: int(maxBytes), MaxPacketsPerSend: int(maxPk % 9)}
+		simulate(t, rng, cfg, ns, 60, 40, 0.1)
+	})
+}
+
+func TestAckMaskBits(t *testing.T) {
+	// Decoder ack bookkeeping: bit i of the mask is Latest-1-i.
+	r := testRegistry(t)
+	dec := NewDecoder(r)
+	pkt := func(seq uint16) []byte {
+		p := []byte{1, 0, 0, 0, 0, 0, 0, 0, 0}
+		binary.LittleEndian.PutUint16(p[1:], seq)
+		return p
+	}
+	for _, s := range []uint16{10, 12, 11, 20, 5, 65535} {
+		dec.Decode(pkt(s))
+	}
+	// Sequence numbers wrap: 65535 is 21 packets before 20.
+	want := Ack{Latest: 20, Mask: 1<<(20-1-12) | 1<<(20-1-11) | 1<<(20-1-10) | 1<<(20-1-5) | 1<<20}
+	if info, _ := dec.Decode(pkt(65000)); !info.Stale {
+		t.Fatal("packet far behind the newest not stale")
+	}
+	if got := dec.Ack(); got != want {
+		t.Fatalf("ack %+v, want %+v", got, want)
+	}
+}

@@ -1,0 +1,678 @@
+package netcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/volleynet/volley/internal/clock"
+	"github.com/volleynet/volley/internal/msgguard"
+	"github.com/volleynet/volley/signaling"
+	"github.com/volleynet/volley/snapshot"
+)
+
+// clientInbox bounds the unreliable messages waiting for the client goroutine; when
+// full, new ones are dropped (DropQueueFull): stale snapshots are worthless.
+const clientInbox = 256
+
+// Client is a connection to a host. Its methods are safe for concurrent use.
+type Client struct {
+	cfg      ClientConfig
+	clk      Clock
+	log      *slog.Logger
+	pc       *webrtc.PeerConnection
+	unrel    *webrtc.DataChannel
+	rel      *webrtc.DataChannel
+	sigw     *sigWriter
+	cands    *remoteCandidates
+	epoch    time.Time // local epoch of ping times
+	stats    counters
+	id       ClientID
+	tickRate int
+	sendRate int
+	tickDur  time.Duration
+
+	ctx    context.Context // lifetime of the client's goroutines
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	opened   atomic.Int32
+	open     chan struct{} // closed when both channels are open
+	welcomed chan welcome  // the host's welcome, once
+	peerGone chan struct{}
+	goneOnce sync.Once
+
+	in      chan []byte // unreliable messages for run
+	events  chan Event
+	updates chan struct{}
+
+	endOnce sync.Once
+	ending  chan struct{}
+	reason  error
+	done    chan struct{}
+
+	lastHeard atomic.Int64
+	txSeq     atomic.Uint32
+
+	// run goroutine.
+	dec *snapshot.Decoder
+	rx  seqTracker
+
+	// mu guards the clock estimate, the ack and the input queue.
+	mu          sync.Mutex
+	sync        clockSync
+	ack         snapshot.Ack
+	pending     []inputMsg // unacknowledged inputs, ascending ticks
+	lastStamp   uint32
+	haveStamp   bool
+	applied     uint32 // last input tick applied + 1, from the host
+	updateBuf   []byte
+	lastSnapAck time.Time
+
+	imu    sync.Mutex
+	interp *interpBuffer
+}
+
+// Dial connects to a host through sig: it creates both data channels, sends the offer,
+// trickles candidates both ways and returns once the channels are open and the host's
+// welcome has arrived. Late candidates keep being handled until the client closes.
+func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Client, error) {
+	if cfg.Registry == nil {
+		return nil, fmt.Errorf("%w: Registry is required", ErrConfig)
+	}
+	if cfg.BufferedSnapshots <= 1 {
+		cfg.BufferedSnapshots = 32
+	}
+	if cfg.InputRedundancy <= 0 {
+		cfg.InputRedundancy = 16
+	}
+	if cfg.EventQueue <= 0 {
+		cfg.EventQueue = 4096
+	}
+	if cfg.MaxEventBytes <= 0 {
+		cfg.MaxEventBytes = 64 << 10
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 250 * time.Millisecond
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	api, err := NewWebRTCAPI(cfg.Transport)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: cfg.Transport.ICE.Servers})
+	if err != nil {
+		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		cfg:      cfg,
+		clk:      cfg.Clock,
+		log:      cfg.Logger,
+		pc:       pc,
+		sigw:     newSigWriter(),
+		cands:    &remoteCandidates{pc: pc},
+		ctx:      cctx,
+		cancel:   cancel,
+		open:     make(chan struct{}),
+		welcomed: make(chan welcome, 1),
+		peerGone: make(chan struct{}),
+		in:       make(chan []byte, clientInbox),
+		events:   make(chan Event, cfg.EventQueue),
+		updates:  make(chan struct{}, 1),
+		ending:   make(chan struct{}),
+		done:     make(chan struct{}),
+		dec:      snapshot.NewDecoder(cfg.Registry),
+		interp:   newInterpBuffer(cfg.Registry, cfg.BufferedSnapshots),
+	}
+	c.epoch = c.clk.Now()
+	c.lastHeard.Store(c.epoch.UnixNano())
+	if err := c.connect(ctx, sig); err != nil {
+		c.end(err)
+		c.shutdown()
+		<-c.done
+		return nil, err
+	}
+	c.wg.Add(1)
+	go c.run()
+	return c, nil
+}
+
+func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
+	unordered := false
+	zero := uint16(0)
+	unrel, err := c.pc.CreateDataChannel(LabelUnreliable, &webrtc.DataChannelInit{Ordered: &unordered, MaxRetransmits: &zero})
+	if err != nil {
+		return fmt.Errorf("netcode: create channel: %w", err)
+	}
+	rel, err := c.pc.CreateDataChannel(LabelReliable, nil)
+	if err != nil {
+		return fmt.Errorf("netcode: create channel: %w", err)
+	}
+	c.unrel, c.rel = unrel, rel
+	onOpen := func() {
+		if c.opened.Add(1) == 2 {
+			close(c.open)
+		}
+	}
+	unrel.OnOpen(onOpen)
+	rel.OnOpen(onOpen)
+	unrel.OnMessage(c.onUnreliable)
+	rel.OnMessage(c.onReliable)
+	rel.OnClose(func() {
+		c.goneOnce.Do(func() { close(c.peerGone) })
+		c.end(fmt.Errorf("%w: reliable channel closed", ErrConnectionLost))
+	})
+	c.pc.OnICECandidate(c.sigw.candidate)
+	c.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		switch st {
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			c.end(fmt.Errorf("%w: peer connection %s", ErrConnectionLost, st))
+		}
+	})
+	offer, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("%w: create offer: %w", ErrSignaling, err)
+	}
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("%w: set local description: %w", ErrSignaling, err)
+	}
+	c.sigw.description(offer)
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		c.sigw.run(c.ctx, sig)
+	}()
+	answered := make(chan error, 1)
+	go func() {
+		defer c.wg.Done()
+		c.readSignals(sig, answered)
+	}()
+	select {
+	case err := <-answered:
+		if err != nil {
+			return err
+		}
+	case <-c.ending:
+		return c.reason
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for answer: %w", ErrSignaling, ctx.Err())
+	}
+	var w welcome
+	select {
+	case w = <-c.welcomed:
+	case <-c.ending:
+		return c.reason
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for the host: %w", ErrSignaling, ctx.Err())
+	}
+	select {
+	case <-c.open:
+	case <-c.ending:
+		return c.reason
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for channels: %w", ErrSignaling, ctx.Err())
+	}
+	if w.TickRate <= 0 || w.SendRate <= 0 || w.SendRate > w.TickRate {
+		return fmt.Errorf("%w: welcome with tick rate %d, send rate %d", ErrProtocol, w.TickRate, w.SendRate)
+	}
+	c.id, c.tickRate, c.sendRate = ClientID(w.ID), w.TickRate, w.SendRate
+	c.tickDur = time.Second / time.Duration(w.TickRate)
+	return nil
+}
+
+// readSignals applies the answer (reported on answered) and then trickled candidates.
+func (c *Client) readSignals(sig signaling.Signaler, answered chan<- error) {
+	haveAnswer := false
+	for {
+		sg, err := sig.RecvSignal(c.ctx)
+		if err != nil {
+			if !haveAnswer {
+				answered <- fmt.Errorf("%w: waiting for answer: %w", ErrSignaling, err)
+			}
+			return
+		}
+		if err := sg.Validate(); err != nil {
+			c.log.Debug("ignoring invalid signal", "err", err)
+			continue
+		}
+		switch sg.Type {
+		case signaling.TypeAnswer:
+			if haveAnswer {
+				continue
+			}
+			haveAnswer = true
+			answered <- c.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sg.SDP})
+		case signaling.TypeICE:
+			if err := c.cands.add(sg); err != nil {
+				c.log.Debug("bad candidate", "err", err)
+			}
+		}
+	}
+}
+
+func (c *Client) onUnreliable(msg webrtc.DataChannelMessage) {
+	c.stats.in(len(msg.Data))
+	select {
+	case c.in <- msg.Data:
+	default:
+		c.stats.drop(DropQueueFull)
+	}
+}
+
+func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
+	b := msg.Data
+	c.stats.in(len(b))
+	c.lastHeard.Store(c.clk.Now().UnixNano())
+	if len(b) == 0 || msg.IsString {
+		c.stats.drop(DropMalformed)
+		return
+	}
+	body := b[1:]
+	switch b[0] {
+	case kindEvent:
+		if len(body) > c.cfg.MaxEventBytes {
+			c.stats.drop(DropTooLarge)
+			return
+		}
+		if err := msgguard.Check(body, c.cfg.MaxEventBytes); err != nil {
+			c.stats.drop(DropMalformed)
+			return
+		}
+		select {
+		case c.events <- Event{Data: body, max: c.cfg.MaxEventBytes}:
+		default:
+			c.end(fmt.Errorf("%w: %d events unread", ErrSlowConsumer, cap(c.events)))
+		}
+	case kindWelcome:
+		var w welcome
+		if err := msgguard.Unmarshal(body, 1024, &w); err != nil {
+			c.end(fmt.Errorf("%w: welcome: %w", ErrProtocol, err))
+			return
+		}
+		select {
+		case c.welcomed <- w:
+		default:
+			c.stats.drop(DropUnknownKind)
+		}
+	case kindBye:
+		var m bye
+		_ = msgguard.Unmarshal(body, 4096, &m)
+		err := errOfCode(m.Code)
+		if errors.Is(err, ErrClosed) {
+			err = ErrServerClosed
+		}
+		c.end(fmt.Errorf("%w: host says: %s", err, m.Reason))
+	default:
+		c.stats.drop(DropUnknownKind)
+	}
+}
+
+// run is the client goroutine: it decodes snapshots, acknowledges them, pings, and
+// watches for the host going quiet.
+func (c *Client) run() {
+	defer c.wg.Done()
+	defer c.shutdown()
+	ping := c.clk.NewTimer(0)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.ending:
+			return
+		case b := <-c.in:
+			c.handleUnreliable(b)
+		case <-ping.C():
+			now := c.clk.Now()
+			if now.UnixNano()-c.lastHeard.Load() > c.cfg.Timeout.Nanoseconds() {
+				c.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, c.cfg.Timeout))
+				return
+			}
+			c.sendPing(now)
+			c.stats.updateRates(now)
+			ping.Reset(c.cfg.PingInterval)
+		}
+	}
+}
+
+func (c *Client) handleUnreliable(b []byte) {
+	kind, seq, err := readHeader(b)
+	if err != nil {
+		c.stats.drop(DropMalformed)
+		return
+	}
+	now := c.clk.Now()
+	if c.cfg.observe != nil {
+		c.cfg.observe(kind, seq, len(b))
+	}
+	switch kind {
+	case kindSnapshot:
+		lastInput, pkt, err := decodeSnapshotHeader(b)
+		if err != nil {
+			c.stats.drop(DropMalformed)
+			return
+		}
+		c.rx.add(seq)
+		c.lastHeard.Store(now.UnixNano())
+		info, err := c.dec.Decode(pkt)
+		if err != nil {
+			c.stats.drop(DropSnapshotDecode)
+			return
+		}
+		c.stats.snaps.Add(1)
+		if info.Stale {
+			c.stats.drop(DropStale)
+			return
+		}
+		c.imu.Lock()
+		c.interp.store(info.Tick, c.dec.World())
+		c.imu.Unlock()
+		c.mu.Lock()
+		c.ack = c.dec.Ack()
+		if lastInput > c.applied || (c.applied-lastInput) > 1<<31 {
+			c.applied = lastInput
+		}
+		c.trimInputsLocked()
+		c.sendUpdateLocked()
+		c.mu.Unlock()
+		select {
+		case c.updates <- struct{}{}:
+		default:
+		}
+	case kindPong:
+		p, err := decodePong(b)
+		if err != nil {
+			c.stats.drop(DropMalformed)
+			return
+		}
+		c.rx.add(seq)
+		c.lastHeard.Store(now.UnixNano())
+		c.stats.setLossOut(p.Recv, p.Lost)
+		recv, lost := c.rx.counts()
+		c.stats.setLossIn(recv, lost)
+		c.mu.Lock()
+		c.sync.add(time.Duration(p.ClientTime), now.Sub(c.epoch), time.Duration(p.HostTime))
+		c.stats.rtt.Store(int64(c.sync.rtt))
+		c.stats.jitter.Store(int64(c.sync.jitter))
+		c.mu.Unlock()
+	default:
+		c.stats.drop(DropUnknownKind)
+	}
+}
+
+func (c *Client) sendPing(now time.Time) {
+	recv, lost := c.rx.counts()
+	c.stats.setLossIn(recv, lost)
+	c.mu.Lock()
+	rtt, jitter := c.sync.rtt, c.sync.jitter
+	c.mu.Unlock()
+	var buf [pingBytes]byte
+	msg := appendPing(buf[:0], c.txSeq.Add(1)-1, pingMsg{
+		ClientTime: uint64(now.Sub(c.epoch)),
+		Recv:       recv,
+		Lost:       lost,
+		RTT:        uint32(rtt.Microseconds()),
+		Jitter:     uint32(jitter.Microseconds()),
+	})
+	c.sendUnreliable(msg)
+}
+
+func (c *Client) sendUnreliable(b []byte) {
+	if err := c.unrel.Send(b); err == nil {
+		c.stats.out(len(b))
+	}
+}
+
+// trimInputsLocked forgets inputs the host has applied (or whose tick has passed).
+func (c *Client) trimInputsLocked() {
+	i := 0
+	for i < len(c.pending) && int32(c.pending[i].Tick+1-c.applied) <= 0 {
+		i++
+	}
+	if i > 0 {
+		n := copy(c.pending, c.pending[i:])
+		c.pending = c.pending[:n]
+	}
+}
+
+func (c *Client) sendUpdateLocked() {
+	c.updateBuf = appendUpdate(c.updateBuf[:0], c.txSeq.Add(1)-1, c.ack, c.pending)
+	c.sendUnreliable(c.updateBuf)
+}
+
+// ID returns the client's ID on its host.
+func (c *Client) ID() ClientID { return c.id }
+
+// TickRate returns the host's tick rate.
+func (c *Client) TickRate() int { return c.tickRate }
+
+// SendRate returns the host's snapshot send rate.
+func (c *Client) SendRate() int { return c.sendRate }
+
+// Send encodes v with msgpack and sends it to the host as a command, on the reliable
+// channel: it arrives exactly once and in order, in Tick.Commands.
+func (c *Client) Send(v any) error {
+	select {
+	case <-c.ending:
+		return fmt.Errorf("%w: %w", ErrNotConnected, c.reason)
+	default:
+	}
+	msg, err := marshalMessage(kindCommand, v)
+	if err != nil {
+		return err
+	}
+	return c.sendRaw(msg)
+}
+
+// sendRaw sends a message as is on the reliable channel.
+func (c *Client) sendRaw(msg []byte) error {
+	if len(msg) > c.cfg.Transport.withDefaults().MaxMessageBytes {
+		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(msg))
+	}
+	if err := c.rel.Send(msg); err != nil {
+		return fmt.Errorf("%w: %w", ErrConnectionLost, err)
+	}
+	c.stats.out(len(msg))
+	return nil
+}
+
+// sendUnreliableRaw sends a message as is on the unreliable channel (tests).
+func (c *Client) sendUnreliableRaw(msg []byte) error { return c.unrel.Send(msg) }
+
+// InputTick returns the host tick an input sent now should be stamped with: the
+// estimated host tick when it arrives, plus a margin for jitter.
+func (c *Client) InputTick() uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inputTickLocked(c.clk.Now())
+}
+
+func (c *Client) inputTickLocked(now time.Time) uint32 {
+	host := now.Sub(c.epoch) + c.sync.offset + c.sync.rtt/2 + 2*c.sync.jitter + c.tickDur
+	if host < 0 {
+		return 0
+	}
+	return uint32(host / c.tickDur)
+}
+
+// SendInput sends one tick's input (at most MaxInputBytes) on the unreliable channel,
+// stamped with InputTick, and repeats it in every update until the host has applied
+// it. Calling it again before the stamped tick changes replaces that tick's input. It
+// returns the tick the input is for (for client-side prediction).
+func (c *Client) SendInput(data []byte) (uint32, error) {
+	if len(data) > MaxInputBytes {
+		return 0, fmt.Errorf("%w: input of %d bytes (max %d)", ErrTooLarge, len(data), MaxInputBytes)
+	}
+	select {
+	case <-c.ending:
+		return 0, fmt.Errorf("%w: %w", ErrNotConnected, c.reason)
+	default:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tick := c.inputTickLocked(c.clk.Now())
+	if c.haveStamp && int32(tick-c.lastStamp) <= 0 {
+		tick = c.lastStamp
+	}
+	if n := len(c.pending); n > 0 && c.pending[n-1].Tick == tick {
+		c.pending[n-1].Data = append(c.pending[n-1].Data[:0], data...)
+	} else {
+		if len(c.pending) >= c.cfg.InputRedundancy {
+			n := copy(c.pending, c.pending[1:])
+			c.pending = c.pending[:n]
+		}
+		c.pending = append(c.pending, inputMsg{Tick: tick, Data: append([]byte(nil), data...)})
+	}
+	c.lastStamp, c.haveStamp = tick, true
+	c.sendUpdateLocked()
+	return tick, nil
+}
+
+// LastAppliedInput returns the last input tick the host has applied, as reported in
+// the newest snapshot; ok is false until the host applied one.
+func (c *Client) LastAppliedInput() (tick uint32, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.applied == 0 {
+		return 0, false
+	}
+	return c.applied - 1, true
+}
+
+// Events returns the events the host sent, in order. It is never closed: select on
+// Done as well. Read it: if EventQueue
+// events pile up unread the client disconnects with ErrSlowConsumer.
+func (c *Client) Events() <-chan Event { return c.events }
+
+// Updates returns a wake-up channel that receives (without blocking the sender; one
+// pending signal at most) after each decoded snapshot.
+func (c *Client) Updates() <-chan struct{} { return c.updates }
+
+// Latest copies the newest decoded world into dst and returns its tick; ok is false
+// before the first snapshot.
+func (c *Client) Latest(dst *snapshot.World) (tick uint32, ok bool) {
+	c.imu.Lock()
+	defer c.imu.Unlock()
+	e := c.interp.newest()
+	if e == nil {
+		return 0, false
+	}
+	dst.CopyFrom(e.world)
+	return e.tick, true
+}
+
+// Clock returns the current estimate of the host clock.
+func (c *Client) Clock() ClockEstimate {
+	now := c.clk.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	host := now.Sub(c.epoch) + c.sync.offset
+	return ClockEstimate{
+		Synced:   c.sync.have,
+		RTT:      c.sync.rtt,
+		Jitter:   c.sync.jitter,
+		Offset:   c.sync.offset,
+		HostTick: float64(host) / float64(c.tickDur),
+	}
+}
+
+// InterpolationDelay returns how far behind the estimated host time Interpolate
+// renders: ClientConfig.InterpolationDelay, or by default two send intervals plus twice
+// the jitter, at least 50 ms.
+func (c *Client) InterpolationDelay() time.Duration {
+	if c.cfg.InterpolationDelay > 0 {
+		return c.cfg.InterpolationDelay
+	}
+	c.mu.Lock()
+	j := c.sync.jitter
+	c.mu.Unlock()
+	return max(50*time.Millisecond, 2*time.Second/time.Duration(c.sendRate)+2*j)
+}
+
+// Interpolate writes into dst (a World on the same Registry) the world sampled at
+// the render time, InterpolationDelay behind the estimated host time, and returns
+// that time as a fractional tick. Floats are blended linearly, angles the short way
+// round; integers and booleans and entities whose teleport field changed are not
+// blended. Before clock sync it returns the newest snapshot. ok is false before the
+// first snapshot.
+func (c *Client) Interpolate(dst *snapshot.World) (renderTick float64, ok bool) {
+	est := c.Clock()
+	delay := c.InterpolationDelay()
+	c.imu.Lock()
+	defer c.imu.Unlock()
+	if !est.Synced {
+		e := c.interp.newest()
+		if e == nil {
+			return 0, false
+		}
+		dst.CopyFrom(e.world)
+		return float64(e.tick), true
+	}
+	rt := est.HostTick - float64(delay)/float64(c.tickDur)
+	return rt, c.interp.sample(dst, rt)
+}
+
+// Stats returns the client's statistics.
+func (c *Client) Stats() Stats { return c.stats.stats() }
+
+// Done is closed once the client has disconnected and released everything.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns why the client disconnected (nil while connected): wrapping ErrClosed
+// after Close, ErrServerClosed, ErrKicked, ErrTimeout, ErrConnectionLost...
+func (c *Client) Err() error {
+	select {
+	case <-c.ending:
+		return c.reason
+	default:
+		return nil
+	}
+}
+
+// Close says goodbye to the host, waits (at most a second) for it to close the
+// connection, and releases everything. It returns nil.
+func (c *Client) Close() error {
+	c.end(ErrClosed)
+	<-c.done
+	return nil
+}
+
+func (c *Client) end(reason error) {
+	c.endOnce.Do(func() {
+		c.reason = reason
+		close(c.ending)
+	})
+}
+
+// shutdown runs once, on the run goroutine (or in Dial on failure).
+func (c *Client) shutdown() {
+	if errors.Is(c.reason, ErrClosed) && c.opened.Load() == 2 {
+		if msg, err := marshalMessage(kindBye, bye{Reason: "client closed", Code: codeOf(ErrClientLeft)}); err == nil && c.sendRaw(msg) == nil {
+			t := time.NewTimer(byeWait)
+			select {
+			case <-c.peerGone:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	_ = c.pc.Close()
+	c.cancel()
+	go func() {
+		c.wg.Wait()
+		close(c.done)
+	}()
+}

@@ -1,0 +1,140 @@
+package netcode
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/pion/transport/v4"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/volleynet/volley/internal/clock"
+	"github.com/volleynet/volley/snapshot"
+)
+
+// Limits of the wire protocol.
+const (
+	// MaxUnreliableBytes bounds every message on the unreliable channel, headers
+	// included, so that it fits in one SCTP chunk (pion puts about 1,160 bytes in
+	// one SCTP packet; a fragmented message dies with any lost fragment).
+	MaxUnreliableBytes = 1100
+	// MaxInputBytes bounds one tick's input.
+	MaxInputBytes = 64
+	// snapshotHeaderBytes precede every snapshot packet: kind, seq, lastInput.
+	snapshotHeaderBytes = 9
+	// MaxSnapshotPacketBytes is what the snapshot encoder may use per packet.
+	MaxSnapshotPacketBytes = MaxUnreliableBytes - snapshotHeaderBytes
+)
+
+// Data channel labels.
+const (
+	LabelUnreliable = "unreliable"
+	LabelReliable   = "reliable"
+)
+
+// Clock is the time source netcode uses; see internal/clock for the real and fake ones.
+type Clock = clock.Clock
+
+// ICEConfig selects how ICE gathers and checks candidates.
+type ICEConfig struct {
+	// LoopbackOnly restricts ICE to 127.0.0.1: loopback candidates included,
+	// every non-loopback local and remote address filtered out, mDNS off, UDP4
+	// only. A headless Chromium on the same machine reaches such a peer. Use it
+	// for tests, benchmarks and a localhost game; never for a public host.
+	// Default false. Ignored when TransportConfig.Net is set (a vnet).
+	LoopbackOnly bool
+	// Servers are the STUN/TURN servers (for example the lobby's list).
+	// Default none.
+	Servers []webrtc.ICEServer
+	// PublicIPs rewrites host candidates to these addresses (1:1 NAT, a host
+	// behind a port-forwarding firewall or container). Default none. Native only.
+	PublicIPs []string
+}
+
+// TransportConfig holds the pion settings shared by hosts and clients. The zero value
+// works. Most fields apply natively only: a browser's RTCPeerConnection (GOOS=js)
+// chooses its own.
+type TransportConfig struct {
+	ICE ICEConfig
+	// Net is the network pion uses, e.g. a vnet from internal/netsim. Default:
+	// the operating system's network.
+	Net transport.Net
+	// MaxMessageBytes caps one data channel message on both channels (SCTP max
+	// message size). Default 64 KiB. Unreliable messages are further capped at
+	// MaxUnreliableBytes by netcode itself.
+	MaxMessageBytes int
+	// SCTPRTOMax caps the SCTP retransmission timeout, so one lost packet on the
+	// reliable channel stalls it for at most about this long. Default 200 ms
+	// (pion's own floor is about 1 s).
+	SCTPRTOMax time.Duration
+	// DTLSHandshakeTimeout bounds the DTLS handshake. Default 10 s.
+	DTLSHandshakeTimeout time.Duration
+	// ICEDisconnectedTimeout: no traffic for this long marks ICE disconnected.
+	// Default 3 s.
+	ICEDisconnectedTimeout time.Duration
+	// ICEFailedTimeout: disconnected for this long marks ICE failed, which ends
+	// the session. Default 10 s.
+	ICEFailedTimeout time.Duration
+	// ICEKeepaliveInterval is how often ICE sends keepalives. Default 1 s.
+	ICEKeepaliveInterval time.Duration
+}
+
+func (c TransportConfig) withDefaults() TransportConfig {
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 64 << 10
+	}
+	if c.SCTPRTOMax <= 0 {
+		c.SCTPRTOMax = 200 * time.Millisecond
+	}
+	if c.DTLSHandshakeTimeout <= 0 {
+		c.DTLSHandshakeTimeout = 10 * time.Second
+	}
+	if c.ICEDisconnectedTimeout <= 0 {
+		c.ICEDisconnectedTimeout = 3 * time.Second
+	}
+	if c.ICEFailedTimeout <= 0 {
+		c.ICEFailedTimeout = 10 * time.Second
+	}
+	if c.ICEKeepaliveInterval <= 0 {
+		c.ICEKeepaliveInterval = time.Second
+	}
+	return c
+}
+
+// ClientConfig configures a Client. Only Registry is required.
+type ClientConfig struct {
+	// Registry holds the entity types; it must match the host's.
+	Registry *snapshot.Registry
+	// Transport configures pion.
+	Transport TransportConfig
+	// InterpolationDelay is how far behind the estimated host time Interpolate
+	// samples the world. Default: two send intervals plus 2 × jitter, at least
+	// 50 ms.
+	InterpolationDelay time.Duration
+	// BufferedSnapshots is how many decoded snapshots the interpolation buffer
+	// keeps. Default 32.
+	BufferedSnapshots int
+	// InputRedundancy is the most unacknowledged inputs repeated in each update.
+	// Default 16.
+	InputRedundancy int
+	// EventQueue bounds the Events channel; when the application does not keep up
+	// and it is full, the client disconnects with ErrSlowConsumer (events are
+	// exactly-once, so they are never dropped silently). Default 4096.
+	EventQueue int
+	// MaxEventBytes caps one event message. Default 64 KiB.
+	MaxEventBytes int
+	// PingInterval is how often the client measures the round trip. Default 250 ms.
+	PingInterval time.Duration
+	// Timeout closes the client (ErrTimeout) when nothing arrives from the host for
+	// this long. Default 5 s.
+	Timeout time.Duration
+	// Clock is the time source. Default: the real clock.
+	Clock Clock
+	// Logger receives connection events. Default: discard.
+	Logger *slog.Logger
+
+	// observe, if set (tests), sees the kind, sequence number and size of every
+	// unreliable message the client goroutine handles.
+	observe func(kind byte, seq uint32, size int)
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

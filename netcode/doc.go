@@ -1,0 +1,162 @@
+// Package netcode runs Volley game sessions over WebRTC (pion/webrtc v4): an
+// authoritative host ([Server]) that steps the game at a fixed tick rate and streams
+// delta-compressed snapshots to each [Client], and a client that connects through any
+// [signaling.Signaler], acknowledges snapshots, estimates the host clock, interpolates
+// the world for rendering and sends inputs and commands.
+//
+// # Channels
+//
+// The client creates two data channels in-band before its offer; the host accepts
+// exactly these and rejects any other:
+//
+//	label        settings                           carries
+//	"unreliable" ordered: false, maxRetransmits: 0   snapshots, acks, inputs, pings
+//	"reliable"   ordered: true, fully reliable       msgpack commands and events, control
+//
+// # A minimal host and client
+//
+// (Example, in example_test.go, is this program, runnable over loopback.)
+//
+//	type Ball struct {
+//		X float32 `snap:"float,min=-100,max=100,prec=0.01"`
+//	}
+//	type Push struct{ DX float32 }
+//
+//	reg := snapshot.NewRegistry()
+//	reg.Register(1, Ball{})
+//	loopback := netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}}
+//
+//	// The host: Step runs on the tick goroutine (60 Hz) and owns t.World, which is
+//	// snapshotted to every client at the send rate (30 Hz).
+//	srv, err := netcode.NewServer(netcode.ServerConfig{
+//		Registry:  reg,
+//		Transport: loopback,
+//		Step: func(t *netcode.Tick) {
+//			for _, id := range t.Joined {
+//				t.World.Set(snapshot.EntityID(id), 1, Ball{})
+//			}
+//			for _, l := range t.Left { // l.Reason: ErrClientLeft, ErrTimeout...
+//				t.World.Remove(snapshot.EntityID(l.Client))
+//			}
+//			for _, c := range t.Commands {
+//				var p Push
+//				if c.Decode(&p) != nil {
+//					continue
+//				}
+//				var b Ball
+//				t.World.Get(snapshot.EntityID(c.Client), &b)
+//				b.X += p.DX
+//				t.World.Set(snapshot.EntityID(c.Client), 1, b)
+//				t.Send(c.Client, fmt.Sprintf("ball at %.2f", b.X)) // an event
+//			}
+//		},
+//	})
+//	defer srv.Close()
+//
+//	// Signaling: an in-process pipe here; the lobby hands the host one Signaler per
+//	// joining player (call Accept once for each, typically in a goroutine).
+//	hostSig, clientSig := signaling.Pipe()
+//	go srv.Accept(ctx, hostSig)
+//
+//	// The client (native, or GOOS=js GOARCH=wasm in a browser).
+//	c, err := netcode.Dial(ctx, netcode.ClientConfig{Registry: reg, Transport: loopback}, clientSig)
+//	defer c.Close()
+//	c.Send(Push{DX: 1.5})      // a command: reliable, exactly once, in order
+//	var msg string
+//	(<-c.Events()).Decode(&msg) // "ball at 1.50"
+//
+//	view := snapshot.NewWorld(reg)
+//	for range c.Updates() {     // one wake-up per decoded snapshot
+//		c.Interpolate(view)     // the world at the render time (or c.Latest)
+//		var b Ball
+//		view.Get(snapshot.EntityID(c.ID()), &b)
+//		draw(b)
+//	}
+//
+// # Inputs and prediction
+//
+// Inputs are per-tick bytes (at most [MaxInputBytes]; encode them as you like).
+// [Client.SendInput] stamps one with the host tick it should arrive for
+// ([Client.InputTick]: the estimated host tick plus half the round trip and a jitter
+// margin) and repeats it in every update on the unreliable channel until the host
+// reports, in every snapshot, the last input tick it applied
+// ([Client.LastAppliedInput], what client-side prediction replays from). The host
+// hands each input to the game on exactly its tick ([Tick.Inputs]); one that arrives
+// after its tick ran is dropped and counted ([DropLateInput]), one too far ahead is
+// rejected ([DropFutureInput]).
+//
+// # Time
+//
+// Tick n of the host is due n/TickRate seconds after the host started, computed from n
+// each time, so the schedule never drifts; when the host falls behind it runs at most
+// [ServerConfig.MaxCatchUp] ticks back to back and skips the rest ([LoopStats]).
+// Clocks are injectable ([ServerConfig.Clock], [ClientConfig.Clock]); tests drive the
+// loop with the fake clock of internal/clock. Clients ping every 250 ms: the
+// round trip, its jitter and the host clock offset come from the fastest recent
+// samples ([Client.Clock]), and [Client.Interpolate] renders
+// [Client.InterpolationDelay] behind the estimated host time: floats blended
+// linearly, angles the short way round, integers and booleans held, and no blending
+// across a change of a `teleport` field.
+//
+// # Goroutines and queues
+//
+// The tick goroutine owns the world and every client's snapshot encoder; pion's
+// callbacks parse messages and hand them to it through bounded per-client queues.
+// The loop never blocks on I/O: if a client's unreliable channel still holds the
+// previous snapshots, the new one is dropped and counted ([DropBackpressure]); a
+// client whose reliable channel backs up past [ServerConfig.MaxReliableBuffered] is
+// disconnected with [ErrSlowConsumer]. The client's own goroutine decodes snapshots
+// and acknowledges each one at once.
+//
+// # Bad input
+//
+// Every message is size-checked and parsed defensively; a malformed or oversized
+// message, an unknown kind, a forged or future ack, an input for a far-future tick
+// is dropped, counted by reason ([Stats].Drops) and survived. Commands go through a
+// per-client token bucket: over it they are dropped ([DropRateLimited]) and after
+// [ServerConfig.FloodLimit] such drops the client is disconnected ([ErrFlood]); too
+// many bad messages disconnect it with [ErrProtocol]. Other clients are not affected.
+//
+// # Wire format of the unreliable channel
+//
+// Every message starts with a kind byte and a big-endian uint32 sequence number per
+// direction (used for loss statistics); integers are big-endian.
+//
+//	0x01 snapshot  host→client  kind seq u32 | lastInput u32 | snapshot packet
+//	0x02 update    client→host  kind seq u32 | ack (snapshot.AppendAck) | n u8 |
+//	                            n × (tick u32, len u8, len bytes)
+//	0x03 ping      client→host  kind seq u32 | clientTime u64 ns | recv u32 | lost u32 |
+//	                            rtt u32 µs | jitter u32 µs
+//	0x04 pong      host→client  kind seq u32 | clientTime u64 ns | hostTime u64 ns since
+//	                            tick 0 | recv u32 | lost u32
+//
+// lastInput is the last input tick applied plus one (0: none yet). The client sends an
+// update after every snapshot it decodes (acknowledging it) and with every
+// [Client.SendInput]; inputs are listed in ascending ticks, the newest that fit. The
+// host drops a client that sends no update for [ServerConfig.Timeout]. recv and lost
+// are the sender's counts of received and missing messages on the other direction, so
+// each side knows the loss both ways (see [Stats]). A whole message is at most
+// [MaxUnreliableBytes] bytes so it fits one SCTP chunk: snapshot packets get
+// [MaxSnapshotPacketBytes] and a send at most [ServerConfig.MaxPacketsPerSend] of
+// them (the per-client byte budget).
+//
+// # Reliable channel
+//
+// Every message is a kind byte followed by msgpack: 0x10 welcome (host→client, a
+// map with the client ID, tick rate and send rate), 0x11 command (client→host), 0x12
+// event (host→client), 0x13 bye (either way, a map with a reason code and text: the
+// side that ends a session says why, and the other side closes the connection).
+// Every msgpack payload is
+// pre-scanned by internal/msgguard before decoding, so a claimed container length
+// larger than the bytes that remain is rejected without allocating.
+//
+// # Transport settings
+//
+// [NewWebRTCAPI] builds the pion API from a [TransportConfig]: SCTP maximum message
+// size, SCTP RTO max, DTLS handshake deadline and ICE timeouts, each with a documented
+// default; [ICEConfig.LoopbackOnly] restricts ICE to 127.0.0.1 (tests, benchmarks, a
+// localhost game); [ServerConfig.ListenUDP] puts all clients on one UDP port;
+// [ICEConfig.PublicIPs] rewrites host candidates to a public address. Under GOOS=js
+// the browser's RTCPeerConnection applies its own limits and the client API is the
+// same. [Server.Collector] exports the host's totals to Prometheus.
+package netcode

@@ -1,0 +1,100 @@
+//go:build !js
+
+package netcode_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/volleynet/volley/netcode"
+	"github.com/volleynet/volley/signaling"
+	"github.com/volleynet/volley/snapshot"
+)
+
+// Ball is an entity type: its fields travel quantized in snapshots.
+type Ball struct {
+	X float32 `snap:"float,min=-100,max=100,prec=0.01"`
+}
+
+// Push is a command from a client.
+type Push struct {
+	DX float32 `msgpack:"dx"`
+}
+
+// A complete host and client over loopback WebRTC: the client pushes its ball, the
+// host moves it, answers with an event, and the client sees the new position in a
+// snapshot.
+func Example() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	reg := snapshot.NewRegistry()
+	if _, err := reg.Register(1, Ball{}); err != nil {
+		panic(err)
+	}
+	loopback := netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}}
+
+	// The host. Step runs on the tick goroutine, 60 times a second.
+	srv, err := netcode.NewServer(netcode.ServerConfig{
+		Registry:  reg,
+		Transport: loopback,
+		Step: func(t *netcode.Tick) {
+			for _, id := range t.Joined {
+				_ = t.World.Set(snapshot.EntityID(id), 1, Ball{})
+			}
+			for _, l := range t.Left {
+				t.World.Remove(snapshot.EntityID(l.Client))
+			}
+			for _, c := range t.Commands {
+				var p Push
+				if c.Decode(&p) != nil {
+					continue
+				}
+				var b Ball
+				_, _ = t.World.Get(snapshot.EntityID(c.Client), &b)
+				b.X += p.DX
+				_ = t.World.Set(snapshot.EntityID(c.Client), 1, b)
+				_ = t.Send(c.Client, fmt.Sprintf("ball at %.2f", b.X))
+			}
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+
+	// Signaling: an in-process pipe; a lobby would hand the host one per player.
+	hostSig, clientSig := signaling.Pipe()
+	go func() { _, _ = srv.Accept(ctx, hostSig) }()
+
+	// The client.
+	c, err := netcode.Dial(ctx, netcode.ClientConfig{Registry: reg, Transport: loopback}, clientSig)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	if err := c.Send(Push{DX: 1.5}); err != nil {
+		panic(err)
+	}
+	var msg string
+	if err := (<-c.Events()).Decode(&msg); err != nil {
+		panic(err)
+	}
+	fmt.Println("event:", msg)
+
+	view := snapshot.NewWorld(reg)
+	for {
+		<-c.Updates()
+		var b Ball
+		c.Latest(view)
+		if ok, _ := view.Get(snapshot.EntityID(c.ID()), &b); ok && b.X != 0 {
+			fmt.Printf("snapshot: ball at %.2f\n", b.X)
+			break
+		}
+	}
+	// Output:
+	// event: ball at 1.50
+	// snapshot: ball at 1.50
+}

@@ -1,0 +1,469 @@
+//go:build !js
+
+package netcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/volleynet/volley/internal/clock"
+	"github.com/volleynet/volley/signaling"
+	"github.com/volleynet/volley/snapshot"
+)
+
+// Server is an authoritative game host: it accepts clients, runs the fixed-step tick
+// loop that calls ServerConfig.Step, and streams snapshots of the world to every
+// client. Its methods are safe for concurrent use.
+type Server struct {
+	cfg       ServerConfig
+	api       *webrtc.API
+	clk       Clock
+	log       *slog.Logger
+	udp       net.PacketConn // single-port mode
+	mux       ice.UDPMux
+	epoch     time.Time
+	tickDur   time.Duration
+	sendEvery uint32
+
+	curTick atomic.Uint32 // the tick being run, read by session callbacks
+	ticks   atomic.Uint64
+	late    atomic.Uint64
+	skipped atomic.Uint64
+
+	mu       sync.Mutex
+	sessions map[ClientID]*session // registered sessions
+	nextID   ClientID
+	pending  int // Accepts in progress
+	closed   bool
+	joins    []*session  // registered, not yet seen by the tick goroutine
+	leaves   []Departure // gone, not yet seen by the tick goroutine
+	totals   totals      // counters of departed sessions
+
+	wg       sync.WaitGroup // Accepts and session goroutines
+	closing  context.Context
+	abort    context.CancelFunc // cancels closing: aborts handshakes in progress
+	stop     chan struct{}
+	loopDone chan struct{}
+}
+
+// NewServer validates cfg, applies its defaults and starts the tick loop. Close it to
+// disconnect every client and stop the loop.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Registry == nil {
+		return nil, fmt.Errorf("%w: Registry is required", ErrConfig)
+	}
+	if cfg.Step == nil {
+		cfg.Step = func(*Tick) {}
+	}
+	if cfg.TickRate <= 0 {
+		cfg.TickRate = 60
+	}
+	if cfg.SendRate <= 0 {
+		cfg.SendRate = 30
+	}
+	if cfg.SendRate > cfg.TickRate {
+		return nil, fmt.Errorf("%w: SendRate %d above TickRate %d", ErrConfig, cfg.SendRate, cfg.TickRate)
+	}
+	if cfg.MaxCatchUp <= 0 {
+		cfg.MaxCatchUp = 5
+	}
+	if cfg.MaxPacketsPerSend <= 0 {
+		cfg.MaxPacketsPerSend = 4
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 30 * time.Second
+	}
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = 256
+	}
+	if cfg.MaxCommandBytes <= 0 {
+		cfg.MaxCommandBytes = 16 << 10
+	}
+	if cfg.CommandRate <= 0 {
+		cfg.CommandRate = 120
+	}
+	if cfg.CommandBurst <= 0 {
+		cfg.CommandBurst = 240
+	}
+	if cfg.FloodLimit <= 0 {
+		cfg.FloodLimit = 64
+	}
+	if cfg.MaxBadMessages <= 0 {
+		cfg.MaxBadMessages = 100
+	}
+	if cfg.MaxInputLead <= 0 {
+		cfg.MaxInputLead = 2 * cfg.TickRate
+	}
+	if cfg.MaxReliableBuffered <= 0 {
+		cfg.MaxReliableBuffered = 1 << 20
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	cfg.Transport = cfg.Transport.withDefaults()
+	s := &Server{
+		cfg:       cfg,
+		clk:       cfg.Clock,
+		log:       cfg.Logger,
+		tickDur:   time.Second / time.Duration(cfg.TickRate),
+		sendEvery: uint32(cfg.TickRate / cfg.SendRate),
+		sessions:  make(map[ClientID]*session),
+		nextID:    1,
+		stop:      make(chan struct{}),
+		loopDone:  make(chan struct{}),
+	}
+	s.closing, s.abort = context.WithCancel(context.Background())
+	if cfg.ListenUDP != "" {
+		var err error
+		if cfg.Transport.Net != nil {
+			s.udp, err = cfg.Transport.Net.ListenPacket("udp4", cfg.ListenUDP)
+		} else {
+			s.udp, err = net.ListenPacket("udp4", cfg.ListenUDP)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("netcode: listen %s: %w", cfg.ListenUDP, err)
+		}
+		s.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: s.udp, Net: cfg.Transport.Net})
+	}
+	api, err := newAPI(cfg.Transport, s.mux)
+	if err != nil {
+		s.closeMux()
+		s.abort()
+		return nil, err
+	}
+	s.api = api
+	s.epoch = s.clk.Now()
+	go s.run()
+	return s, nil
+}
+
+// Addr returns the UDP address of single-port mode, or nil.
+func (s *Server) Addr() net.Addr {
+	if s.udp == nil {
+		return nil
+	}
+	return s.udp.LocalAddr()
+}
+
+func (s *Server) closeMux() {
+	if s.mux != nil {
+		_ = s.mux.Close()
+	}
+	if s.udp != nil {
+		_ = s.udp.Close()
+	}
+}
+
+// Accept runs the host side of one client's connection: it reads the offer from sig,
+// answers, trickles candidates both ways, and returns once both data channels are open
+// and the client has been welcomed. It keeps handling late candidates from sig until
+// the session ends. The client joins the game at the next tick (Tick.Joined).
+func (s *Server) Accept(ctx context.Context, sig signaling.Signaler) (ClientID, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, ErrClosed
+	}
+	if len(s.sessions)+s.pending >= s.cfg.MaxClients {
+		s.mu.Unlock()
+		return 0, ErrServerFull
+	}
+	id := s.nextID
+	s.nextID++
+	s.pending++
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	defer context.AfterFunc(s.closing, cancel)()
+	sess := newSession(s, id)
+	err := sess.handshake(ctx, sig)
+	s.mu.Lock()
+	s.pending--
+	if err == nil && s.closed {
+		err = ErrClosed
+	}
+	if err != nil {
+		s.mu.Unlock()
+		sess.teardown()
+		s.wg.Done()
+		return 0, err
+	}
+	s.sessions[id] = sess
+	s.joins = append(s.joins, sess)
+	s.mu.Unlock()
+	go sess.run()
+	s.log.Info("client connected", "client", id)
+	return id, nil
+}
+
+// Send encodes v with msgpack and sends it as an event to one client, on the reliable
+// channel (exactly once, in order). A client whose reliable channel holds more than
+// MaxReliableBuffered bytes is disconnected with ErrSlowConsumer.
+func (s *Server) Send(id ClientID, v any) error {
+	s.mu.Lock()
+	sess := s.sessions[id]
+	s.mu.Unlock()
+	if sess == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownClient, id)
+	}
+	msg, err := marshalMessage(kindEvent, v)
+	if err != nil {
+		return err
+	}
+	return sess.sendReliable(msg)
+}
+
+// Broadcast sends v as an event to every connected client.
+func (s *Server) Broadcast(v any) error {
+	msg, err := marshalMessage(kindEvent, v)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	list := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		list = append(list, sess)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, sess := range list {
+		if err := sess.sendReliable(msg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Kick disconnects a client; the reason reported to game code and to the client wraps
+// ErrKicked.
+func (s *Server) Kick(id ClientID, reason string) error {
+	s.mu.Lock()
+	sess := s.sessions[id]
+	s.mu.Unlock()
+	if sess == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownClient, id)
+	}
+	sess.end(fmt.Errorf("%w: %s", ErrKicked, reason))
+	return nil
+}
+
+// Clients returns the IDs of the connected clients.
+func (s *Server) Clients() []ClientID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]ClientID, 0, len(s.sessions))
+	for id := range s.sessions {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// ClientStats returns the statistics of one client's session as the host sees it.
+func (s *Server) ClientStats(id ClientID) (Stats, bool) {
+	s.mu.Lock()
+	sess := s.sessions[id]
+	s.mu.Unlock()
+	if sess == nil {
+		return Stats{}, false
+	}
+	return sess.stats.stats(), true
+}
+
+// LoopStats returns the tick loop's counters.
+func (s *Server) LoopStats() LoopStats {
+	s.mu.Lock()
+	n := len(s.sessions)
+	s.mu.Unlock()
+	return LoopStats{Tick: s.curTick.Load(), Ticks: s.ticks.Load(), Late: s.late.Load(), Skipped: s.skipped.Load(), Clients: n}
+}
+
+// TickRate returns the configured tick rate.
+func (s *Server) TickRate() int { return s.cfg.TickRate }
+
+// Close says goodbye to every client (ErrServerClosed on their side, ErrClosed in
+// Tick.Left... which no Step will see), closes their connections, stops the tick loop
+// and waits for every goroutine the Server started.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.loopDone
+		return nil
+	}
+	s.closed = true
+	s.abort()
+	list := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		list = append(list, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range list {
+		sess.end(ErrClosed)
+	}
+	s.wg.Wait()
+	close(s.stop)
+	<-s.loopDone
+	s.closeMux()
+	return nil
+}
+
+// hostTime is the host's clock as sent in pongs: time since tick 0.
+func (s *Server) hostTime() time.Duration { return s.clk.Now().Sub(s.epoch) }
+
+// removeSession is called once by a session that was registered.
+func (s *Server) removeSession(sess *session, reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sessions, sess.id)
+	s.totals.add(sess.stats.stats())
+	if s.totals.departures == nil {
+		s.totals.departures = map[string]uint64{}
+	}
+	s.totals.departures[codeOf(reason)]++
+	s.leaves = append(s.leaves, Departure{Client: sess.id, Reason: reason})
+}
+
+// run is the tick goroutine. It owns the world, the Tick and, through loopState,
+// each session's encoder and input schedule.
+func (s *Server) run() {
+	defer close(s.loopDone)
+	sched := scheduler{epoch: s.epoch, rate: uint64(s.cfg.TickRate), maxCatchUp: uint64(s.cfg.MaxCatchUp)}
+	world := snapshot.NewWorld(s.cfg.Registry)
+	t := &Tick{World: world, srv: s, Dt: s.tickDur}
+	var active []*session
+	timer := s.clk.NewTimer(0)
+	defer timer.Stop()
+	lastRates := s.clk.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-timer.C():
+		}
+		now := s.clk.Now()
+		first, n, skipped := sched.due(now)
+		if skipped > 0 {
+			s.skipped.Add(skipped)
+		}
+		if n > 1 {
+			s.late.Add(n - 1)
+		}
+		for i := uint64(0); i < n; i++ {
+			active = s.step(uint32(first+i), t, active, now)
+		}
+		if now.Sub(lastRates) >= time.Second {
+			lastRates = now
+			for _, sess := range active {
+				sess.stats.updateRates(now)
+			}
+		}
+		timer.ResetAt(sched.at(sched.next))
+	}
+}
+
+// step runs one tick: gather joins, leaves, inputs and commands, call Step, check
+// timeouts, and send snapshots on send ticks.
+func (s *Server) step(n uint32, t *Tick, active []*session, now time.Time) []*session {
+	s.curTick.Store(n)
+	t.N = n
+	t.Joined, t.Left, t.Inputs, t.Commands = t.Joined[:0], t.Left[:0], t.Inputs[:0], t.Commands[:0]
+
+	s.mu.Lock()
+	for _, sess := range s.joins {
+		sess.enc = snapshot.NewEncoder(s.cfg.Registry, snapshot.EncoderConfig{
+			MaxPacketBytes:    MaxSnapshotPacketBytes,
+			MaxPacketsPerSend: s.cfg.MaxPacketsPerSend,
+		})
+		active = append(active, sess)
+		t.Joined = append(t.Joined, sess.id)
+	}
+	clear(s.joins)
+	s.joins = s.joins[:0]
+	t.Left = append(t.Left, s.leaves...)
+	clear(s.leaves)
+	s.leaves = s.leaves[:0]
+	s.mu.Unlock()
+	if len(t.Left) > 0 {
+		kept := active[:0]
+		for _, sess := range active {
+			gone := false
+			for _, d := range t.Left {
+				if d.Client == sess.id {
+					gone = true
+					break
+				}
+			}
+			if !gone {
+				kept = append(kept, sess)
+			}
+		}
+		clear(active[len(kept):])
+		active = kept
+	}
+
+	for _, sess := range active {
+		sess.collect(n, t)
+	}
+	s.cfg.Step(t)
+	s.ticks.Add(1)
+
+	timeout := s.cfg.Timeout.Nanoseconds()
+	for _, sess := range active {
+		if now.UnixNano()-sess.lastHeard.Load() > timeout {
+			sess.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, s.cfg.Timeout))
+		}
+	}
+	if n%s.sendEvery == 0 {
+		for _, sess := range active {
+			sess.sendSnapshot(t.World, n)
+		}
+	}
+	return active
+}
+
+// Tick is what game code receives once per simulation step. It and its slices are
+// valid only during the Step call.
+type Tick struct {
+	// N is the tick number: tick N is scheduled at N/TickRate seconds after the
+	// host started. N skips ahead when the host falls more than MaxCatchUp ticks
+	// behind.
+	N uint32
+	// Dt is the fixed step, 1/TickRate.
+	Dt time.Duration
+	// World is the authoritative state; Step mutates it and the host snapshots it.
+	World *snapshot.World
+	// Joined lists clients connected since the previous tick.
+	Joined []ClientID
+	// Left lists clients gone since the previous tick, with the reason.
+	Left []Departure
+	// Inputs holds the inputs stamped for this tick, at most one per client.
+	Inputs []Input
+	// Commands holds the commands that arrived since the previous tick, in arrival
+	// order per client, each exactly once.
+	Commands []Command
+
+	srv *Server
+}
+
+// Send sends an event to one client; see Server.Send.
+func (t *Tick) Send(id ClientID, v any) error { return t.srv.Send(id, v) }
+
+// Broadcast sends an event to every client; see Server.Broadcast.
+func (t *Tick) Broadcast(v any) error { return t.srv.Broadcast(v) }

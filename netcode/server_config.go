@@ -1,0 +1,70 @@
+//go:build !js
+
+package netcode
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/volleynet/volley/snapshot"
+)
+
+// ServerConfig configures a Server. Only Registry is required.
+type ServerConfig struct {
+	// Registry holds the entity types of the world. Required.
+	Registry *snapshot.Registry
+	// Step is the game: it runs once per tick on the tick goroutine with the
+	// tick number, the world, and what arrived for this tick. Default: a no-op.
+	Step func(t *Tick)
+	// TickRate is the number of simulation steps per second. Default 60.
+	TickRate int
+	// SendRate is the number of snapshot sends per second per client, at most
+	// TickRate; a send happens on ticks that are multiples of TickRate/SendRate.
+	// Default 30.
+	SendRate int
+	// MaxCatchUp is the most ticks run back to back when the loop falls behind;
+	// older due ticks are skipped (and counted). Default 5.
+	MaxCatchUp int
+	// MaxPacketsPerSend caps snapshot packets per client per send, so the
+	// per-client snapshot budget is MaxPacketsPerSend × MaxUnreliableBytes bytes
+	// per send. Default 4.
+	MaxPacketsPerSend int
+	// Timeout drops a client that has sent no update (acknowledgement) for this
+	// long; clients send one per snapshot received. Default 5 s.
+	Timeout time.Duration
+	// HandshakeTimeout bounds Accept, from the offer to open channels, on top of
+	// the caller's context. Default 30 s.
+	HandshakeTimeout time.Duration
+	// MaxClients caps connected clients (and handshakes in progress). Default 256.
+	MaxClients int
+	// MaxCommandBytes caps one command message. Default 16 KiB.
+	MaxCommandBytes int
+	// CommandRate and CommandBurst form a token bucket per client: a command over
+	// the bucket is dropped and counted; FloodLimit such drops disconnect the
+	// client with ErrFlood. Defaults 120 per second, burst 240, limit 64.
+	CommandRate  float64
+	CommandBurst int
+	FloodLimit   int
+	// MaxBadMessages malformed or unknown messages from one client over
+	// its session disconnect it with ErrProtocol. Default 100.
+	MaxBadMessages int
+	// MaxInputLead rejects inputs for ticks more than this many ticks ahead of
+	// the host's tick. Default 2 × TickRate (two seconds).
+	MaxInputLead int
+	// MaxReliableBuffered disconnects a client (ErrSlowConsumer) whose reliable
+	// channel holds more than this many unsent bytes. Default 1 MiB.
+	MaxReliableBuffered int
+	// ListenUDP, if set (e.g. ":7000" or "127.0.0.1:0"), puts every client on this
+	// one UDP port (pion's ICE UDP mux): one firewall rule or container port.
+	// Default: one ephemeral port per client.
+	ListenUDP string
+	// Transport configures pion.
+	Transport TransportConfig
+	// Clock drives the tick loop and timeouts. Default: the real clock.
+	Clock Clock
+	// Logger receives connection events. Default: discard.
+	Logger *slog.Logger
+
+	// observeDrop, if set (tests), sees every drop counted for a client.
+	observeDrop func(id ClientID, r DropReason)
+}

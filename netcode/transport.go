@@ -1,0 +1,49 @@
+//go:build !js
+
+package netcode
+
+import (
+	"context"
+	"net"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// NewWebRTCAPI returns a pion API configured exactly as netcode configures its own
+// peers: the limits of cfg (SCTP max message size and RTO max, DTLS handshake deadline,
+// ICE timeouts), its network (cfg.Net, e.g. a vnet) and its ICE mode (loopback only,
+// public IPs). A benchmark's raw-pion baseline uses it to compare like with like.
+func NewWebRTCAPI(cfg TransportConfig) (*webrtc.API, error) {
+	return newAPI(cfg, nil)
+}
+
+func newAPI(cfg TransportConfig, mux ice.UDPMux) (*webrtc.API, error) {
+	cfg = cfg.withDefaults()
+	var se webrtc.SettingEngine
+	se.SetSCTPMaxMessageSize(uint32(cfg.MaxMessageBytes))
+	se.SetSCTPRTOMax(cfg.SCTPRTOMax)
+	se.SetICETimeouts(cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout, cfg.ICEKeepaliveInterval)
+	hs := cfg.DTLSHandshakeTimeout
+	se.SetDTLSConnectContextMaker(func() (context.Context, func()) {
+		return context.WithTimeout(context.Background(), hs)
+	})
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if cfg.Net != nil {
+		se.SetNet(cfg.Net)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	} else if cfg.ICE.LoopbackOnly {
+		loopback := func(ip net.IP) bool { return ip.IsLoopback() }
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(loopback)
+		se.SetRemoteIPFilter(loopback)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	if len(cfg.ICE.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.ICE.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	if mux != nil {
+		se.SetICEUDPMux(mux)
+	}
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se)), nil
+}

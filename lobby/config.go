@@ -15,7 +15,9 @@ import (
 type Config struct {
 	// Logger receives connection and room events. Default: discard.
 	Logger *slog.Logger
-	// Store holds room state. Default: NewMemoryStore().
+	// Store holds room state. Default: NewMemoryStore() (one instance). A RedisStore
+	// lets several instances serve the same rooms; the Server then also relays signals
+	// and room events to connections held by the other instances.
 	Store Store
 	// Now is the clock used for TURN credential expiry. Default: time.Now.
 	Now func() time.Time

@@ -171,8 +171,11 @@ func (s *Server) join(ctx context.Context, c *conn, m Message) {
 	c.inRoom.Store(true)
 	info := r.Info()
 	c.enqueue(Message{Type: TypeJoined, Ref: m.Ref, Room: &info})
+	joined := Message{Type: TypeMemberJoined, RoomID: r.ID, Peer: c.id}
 	if h := s.conns[r.Host]; h != nil {
-		h.enqueue(Message{Type: TypeMemberJoined, RoomID: r.ID, Peer: c.id})
+		h.enqueue(joined)
+	} else {
+		s.relayTo(ctx, r.Host, r.ID, joined)
 	}
 }
 
@@ -189,11 +192,16 @@ func (s *Server) leaveLocked(ctx context.Context, c *conn) {
 			return
 		}
 		s.m.rooms.Dec()
+		closed := Message{Type: TypeRoomClosed, RoomID: roomID, Reason: RoomClosedHostLeft}
 		for _, id := range r.Members {
-			if mc := s.conns[id]; mc != nil && mc.room == roomID {
-				mc.room = ""
-				mc.inRoom.Store(false)
-				mc.enqueue(Message{Type: TypeRoomClosed, RoomID: roomID, Reason: RoomClosedHostLeft})
+			if mc := s.conns[id]; mc != nil {
+				if mc.room == roomID {
+					mc.room = ""
+					mc.inRoom.Store(false)
+					mc.enqueue(closed)
+				}
+			} else {
+				s.relayTo(ctx, id, roomID, closed)
 			}
 		}
 		s.log.Debug("lobby: room closed", "room", roomID)
@@ -203,8 +211,11 @@ func (s *Server) leaveLocked(ctx context.Context, c *conn) {
 	if err != nil {
 		return // the room is already gone
 	}
+	left := Message{Type: TypeMemberLeft, RoomID: roomID, Peer: c.id}
 	if h := s.conns[r.Host]; h != nil {
-		h.enqueue(Message{Type: TypeMemberLeft, RoomID: roomID, Peer: c.id})
+		h.enqueue(left)
+	} else {
+		s.relayTo(ctx, r.Host, roomID, left)
 	}
 }
 
@@ -239,12 +250,21 @@ func (s *Server) signal(ctx context.Context, c *conn, m Message) {
 		}
 		to = r.Host
 	}
+	out := Message{Type: TypeSignal, From: c.id, Signal: m.Signal}
 	t := s.conns[to]
-	if t == nil || t.room != c.room {
+	if t == nil {
+		// Held by another instance sharing the store (which checks the room on arrival),
+		// or gone.
+		if !s.relayTo(ctx, to, c.room, out) {
+			c.sendError(m.Ref, CodePeerNotFound, "peer is not connected")
+		}
+		return
+	}
+	if t.room != c.room {
 		c.sendError(m.Ref, CodePeerNotFound, "peer is not connected here")
 		return
 	}
-	t.enqueue(Message{Type: TypeSignal, From: c.id, Signal: m.Signal})
+	t.enqueue(out)
 }
 
 // disconnect removes c after its reader ended.

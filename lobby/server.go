@@ -35,6 +35,7 @@ type Server struct {
 	log      *slog.Logger
 	store    Store
 	m        *metrics
+	relay    *relayState // nil unless the Store is shared (relayOpener)
 	upgrader websocket.Upgrader
 	nconns   atomic.Int64
 
@@ -62,6 +63,9 @@ func NewServer(cfg Config) *Server {
 		// The Origin is checked (and counted) in ServeHTTP before the upgrade.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
+	if o, ok := cfg.Store.(relayOpener); ok {
+		s.startRelay(o)
+	}
 	return s
 }
 
@@ -73,7 +77,8 @@ func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 }
 
-// HealthHandler answers 200 "ok" while the server runs and 503 once it is closed.
+// HealthHandler answers 200 "ok" while the server runs and 503 once it is closed (or,
+// with a shared store, until this instance has joined the relay).
 func (s *Server) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
@@ -81,6 +86,10 @@ func (s *Server) HealthHandler() http.Handler {
 		s.mu.Unlock()
 		if closed {
 			http.Error(w, "closed", http.StatusServiceUnavailable)
+			return
+		}
+		if !s.relayReady() {
+			http.Error(w, "store not ready", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -99,9 +108,11 @@ func (s *Server) Mux() *http.ServeMux {
 
 // Close disconnects every client (close code 1001, going away), closing their rooms,
 // and waits for all connection goroutines to end. Later connections get HTTP 503.
+// With a shared store (RedisStore) it then unregisters this instance from the relay.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	s.stopRelay()
 	conns := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)
@@ -111,6 +122,7 @@ func (s *Server) Close() error {
 		c.shutdown(websocket.CloseGoingAway, ReasonShutdown)
 	}
 	s.wg.Wait()
+	s.closeRelay()
 	return nil
 }
 
@@ -145,6 +157,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	if !s.waitRelay(r.Context()) {
+		http.Error(w, "lobby: store not ready", http.StatusServiceUnavailable)
+		return
+	}
 
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -152,7 +168,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{
 		s:    s,
-		id:   newID("c"),
+		id:   s.newConnID(),
 		ws:   ws,
 		req:  r,
 		send: make(chan []byte, s.cfg.SendQueue),

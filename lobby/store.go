@@ -41,8 +41,9 @@ func (r Room) hasMember(id string) bool { return slices.Contains(r.Members, id) 
 // same rooms; the server never holds a lock across calls that the store must honour.
 // Returned Rooms are copies the caller may keep.
 //
-// Relaying between instances also needs a message bus, which the in-memory
-// deployment does not: today a Server delivers only to connections it holds.
+// Relaying between instances also needs a message bus: a Store that is shared between
+// instances brings one (RedisStore relays over Redis pub/sub); with any other Store a
+// Server delivers only to connections it holds.
 type Store interface {
 	// CreateRoom adds r (with no members). ErrRoomExists if the ID is taken.
 	CreateRoom(ctx context.Context, r Room) error

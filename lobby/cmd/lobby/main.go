@@ -9,6 +9,14 @@
 // and LOBBY_HOST_SECRET by default) so that they do not show up in the process list.
 // Without a host secret anyone may create rooms, which suits development only. It
 // shuts down gracefully on SIGINT or SIGTERM.
+//
+// Several instances behind one load balancer serve the same rooms when they share a
+// Redis (rooms, membership and signaling relayed between instances):
+//
+//	go run ./lobby/cmd/lobby -addr :8089 -redis redis://redis.internal:6379/0
+//
+// The URL may carry a password (redis://:password@host:6379/0) or TLS (rediss://); a
+// password is better read from the variable named by -redis-env (LOBBY_REDIS_URL).
 package main
 
 import (
@@ -27,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/volleynet/volley/lobby"
 )
 
@@ -63,6 +72,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	hostSecret := fs.String("host-secret", "", "secret required to create rooms (visible in the process list: prefer -host-secret-env)")
 	rate := fs.Float64("rate", 0, "messages per second per connection (0: default 50)")
 	maxConns := fs.Int("max-conns", 0, "maximum concurrent connections (0: default 10000)")
+	redisURL := fs.String("redis", "", "Redis URL (redis://host:6379/0) shared by several lobby instances; default: rooms in memory, one instance")
+	redisEnv := fs.String("redis-env", "LOBBY_REDIS_URL", "environment variable holding the Redis URL when -redis is not given")
+	redisPrefix := fs.String("redis-prefix", "", "prefix of the Redis keys and channels (default \"volley:lobby:\"; the same on every instance)")
+	redisTTL := fs.Duration("redis-ttl", 0, "how long a crashed instance's rooms outlive it (default 30s; the same on every instance)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,7 +99,24 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	if urls := splitList(*stun); len(urls) > 0 {
 		cfg.ICEServers = []lobby.ICEServer{{URLs: urls}}
 	}
+	if u := cmp.Or(*redisURL, os.Getenv(*redisEnv)); u != "" {
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			return fmt.Errorf("-redis: %w", err)
+		}
+		rdb := redis.NewClient(opt)
+		defer rdb.Close()
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = rdb.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("redis %s: %w", opt.Addr, err)
+		}
+		cfg.Store = lobby.NewRedisStore(rdb, lobby.RedisStoreConfig{Prefix: *redisPrefix, TTL: *redisTTL})
+		log.Info("lobby: shared store", "redis", opt.Addr)
+	}
 	srv := lobby.NewServer(cfg)
+	defer srv.Close() // on early returns; idempotent
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

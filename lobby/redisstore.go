@@ -1,0 +1,494 @@
+//go:build !js
+
+package lobby
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisStoreConfig configures a RedisStore. The zero value works.
+type RedisStoreConfig struct {
+	// Prefix starts every Redis key and pub/sub channel the store uses, so that several
+	// lobbies (or other applications) can share one Redis. Lobby instances that serve the
+	// same rooms must use the same Prefix. Default: "volley:lobby:".
+	Prefix string
+	// TTL is how long the records of a lobby instance (its liveness key, the rooms its
+	// connections host) outlive its last heartbeat; each Server sharing the store
+	// refreshes them every TTL/3. When an instance crashes, its rooms vanish and its
+	// connections stop counting as room members at most TTL later. Use the same TTL on
+	// every instance. Default: 30 s.
+	TTL time.Duration
+}
+
+// RedisStore is a Store shared by several lobby instances through one Redis (a single
+// node, or a primary with replicas behind Sentinel; not Redis Cluster). Each Store
+// method is one Lua script, so it is atomic across instances: capacity holds under
+// concurrent joins through different instances.
+//
+// A Server whose Store is a RedisStore also relays hub events (signals, member_joined,
+// member_left, room_closed) to connections held by other instances, over Redis pub/sub
+// (see the package documentation). Give every instance a RedisStore on the same Redis
+// with the same Prefix; one RedisStore may also back several Servers in one process.
+// The store never closes the client it was given.
+//
+// A Server calls the store under its hub lock, so the client's timeouts (ReadTimeout,
+// WriteTimeout, MaxRetries; go-redis defaults 3 s and 3 retries) bound how long a Redis
+// outage stalls an instance; a request whose store call fails is answered "internal"
+// (when only the reply was lost, its change may still have been made).
+type RedisStore struct {
+	rdb    redis.UniversalClient
+	prefix string
+	ttl    time.Duration
+}
+
+// NewRedisStore returns a Store that keeps rooms in Redis through client.
+func NewRedisStore(client redis.UniversalClient, cfg RedisStoreConfig) *RedisStore {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "volley:lobby:"
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 30 * time.Second
+	}
+	return &RedisStore{rdb: client, prefix: cfg.Prefix, ttl: cfg.TTL}
+}
+
+// Keys (all under the prefix P):
+//
+//	P inst:<instance>   string, PX TTL: the instance is alive (refreshed by its heartbeat)
+//	P rooms             sorted set: room IDs scored by creation sequence (oldest first)
+//	P seq               counter for that sequence
+//	P room:<id>         hash name, host, cap, meta, pw; PX TTL refreshed by the host's instance
+//	P members:<id>      list of member connection IDs in join order; same TTL
+//	P relay:<instance>  pub/sub channel of the instance (see relay.go)
+//
+// A connection ID names its instance (see connInstance), so a script can tell that a
+// host or member belongs to a dead instance: such a room is deleted and such a member
+// dropped whenever a script meets them. The rooms index is pruned the same way.
+const luaPrelude = `
+local P = ARGV[1]
+local live = {}
+local function alive(id)
+  local inst = string.sub(id, 2, 9)
+  local v = live[inst]
+  if v == nil then
+    v = redis.call('EXISTS', P .. 'inst:' .. inst) == 1
+    live[inst] = v
+  end
+  return v
+end
+local function drop(id)
+  redis.call('DEL', P .. 'room:' .. id, P .. 'members:' .. id)
+  redis.call('ZREM', P .. 'rooms', id)
+end
+local function exists(id)
+  local host = redis.call('HGET', P .. 'room:' .. id, 'host')
+  if not host or not alive(host) then
+    drop(id)
+    return false
+  end
+  return true
+end
+local function load(id)
+  local h = redis.call('HMGET', P .. 'room:' .. id, 'name', 'host', 'cap', 'meta', 'pw')
+  if not h[2] or not alive(h[2]) then
+    drop(id)
+    return nil
+  end
+  local mk = P .. 'members:' .. id
+  local members = {}
+  for _, m in ipairs(redis.call('LRANGE', mk, 0, -1)) do
+    if alive(m) then
+      members[#members + 1] = m
+    else
+      redis.call('LREM', mk, 0, m)
+    end
+  end
+  return {id, h[1] or '', h[2], tonumber(h[3]), h[4] or '', h[5] or '', members}
+end
+local function contains(list, x)
+  for _, v in ipairs(list) do
+    if v == x then return true end
+  end
+  return false
+end
+`
+
+// Script results: a room array, or one of these integers.
+const (
+	luaOK          = 0
+	luaNotFound    = 1
+	luaFull        = 2
+	luaExists      = 3
+	luaNoneToQuick = 4
+)
+
+var (
+	// ARGV: P, id, name, host, cap, meta, pw, ttl ms
+	scriptCreate = redis.NewScript(luaPrelude + `
+local rk = P .. 'room:' .. ARGV[2]
+if redis.call('EXISTS', rk) == 1 then return 3 end
+redis.call('HSET', rk, 'name', ARGV[3], 'host', ARGV[4], 'cap', ARGV[5], 'meta', ARGV[6], 'pw', ARGV[7])
+redis.call('PEXPIRE', rk, ARGV[8])
+redis.call('DEL', P .. 'members:' .. ARGV[2])
+redis.call('ZADD', P .. 'rooms', redis.call('INCR', P .. 'seq'), ARGV[2])
+return 0
+`)
+	// ARGV: P, id
+	scriptRoom = redis.NewScript(luaPrelude + `
+local r = load(ARGV[2])
+if not r then return 1 end
+return r
+`)
+	// ARGV: P, limit
+	scriptList = redis.NewScript(luaPrelude + `
+local limit = tonumber(ARGV[2])
+local out = {}
+if limit <= 0 then return out end
+for _, id in ipairs(redis.call('ZRANGE', P .. 'rooms', 0, -1)) do
+  local r = load(id)
+  if r then
+    out[#out + 1] = r
+    if #out >= limit then break end
+  end
+end
+return out
+`)
+	// ARGV: P
+	scriptCount = redis.NewScript(luaPrelude + `
+local n = 0
+for _, id in ipairs(redis.call('ZRANGE', P .. 'rooms', 0, -1)) do
+  if exists(id) then n = n + 1 end
+end
+return n
+`)
+	// ARGV: P, id, peer, ttl ms
+	scriptAdd = redis.NewScript(luaPrelude + `
+local r = load(ARGV[2])
+if not r then return 1 end
+local members = r[7]
+if #members >= r[4] then return 2 end
+if not contains(members, ARGV[3]) then
+  local mk = P .. 'members:' .. ARGV[2]
+  redis.call('RPUSH', mk, ARGV[3])
+  redis.call('PEXPIRE', mk, ARGV[4])
+  members[#members + 1] = ARGV[3]
+end
+return r
+`)
+	// ARGV: P, peer, ttl ms
+	scriptQuickJoin = redis.NewScript(luaPrelude + `
+for _, id in ipairs(redis.call('ZRANGE', P .. 'rooms', 0, -1)) do
+  local r = load(id)
+  if r and r[6] == '' and #r[7] < r[4] and r[3] ~= ARGV[2] then
+    local mk = P .. 'members:' .. id
+    redis.call('RPUSH', mk, ARGV[2])
+    redis.call('PEXPIRE', mk, ARGV[3])
+    r[7][#r[7] + 1] = ARGV[2]
+    return r
+  end
+end
+return 4
+`)
+	// ARGV: P, id, peer
+	scriptRemove = redis.NewScript(luaPrelude + `
+local r = load(ARGV[2])
+if not r then return 1 end
+redis.call('LREM', P .. 'members:' .. ARGV[2], 0, ARGV[3])
+local rest = {}
+for _, m in ipairs(r[7]) do
+  if m ~= ARGV[3] then rest[#rest + 1] = m end
+end
+r[7] = rest
+return r
+`)
+	// ARGV: P, id
+	scriptDelete = redis.NewScript(luaPrelude + `
+local r = load(ARGV[2])
+if not r then return 1 end
+drop(ARGV[2])
+return r
+`)
+)
+
+func (s *RedisStore) run(ctx context.Context, script *redis.Script, args ...any) (any, error) {
+	v, err := script.Run(ctx, s.rdb, nil, append([]any{s.prefix}, args...)...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("lobby: redis store: %w", err)
+	}
+	return v, nil
+}
+
+func (s *RedisStore) ttlMillis() int64 { return s.ttl.Milliseconds() }
+
+// result turns a script reply into a Room or the matching Store error.
+func result(v any) (Room, error) {
+	if code, ok := v.(int64); ok {
+		switch code {
+		case luaNotFound:
+			return Room{}, ErrRoomNotFound
+		case luaFull:
+			return Room{}, ErrRoomFull
+		case luaExists:
+			return Room{}, ErrRoomExists
+		case luaNoneToQuick:
+			return Room{}, ErrNoRoomAvailable
+		}
+		return Room{}, fmt.Errorf("lobby: redis store: unexpected reply %d", code)
+	}
+	return parseRoom(v)
+}
+
+var errBadReply = errors.New("lobby: redis store: malformed script reply")
+
+func parseRoom(v any) (Room, error) {
+	a, ok := v.([]any)
+	if !ok || len(a) != 7 {
+		return Room{}, errBadReply
+	}
+	var str [6]string
+	for i, j := range []int{0, 1, 2, 4, 5} {
+		s, ok := a[j].(string)
+		if !ok {
+			return Room{}, errBadReply
+		}
+		str[i] = s
+	}
+	capacity, ok := a[3].(int64)
+	members, ok2 := a[6].([]any)
+	if !ok || !ok2 {
+		return Room{}, errBadReply
+	}
+	r := Room{ID: str[0], Name: str[1], Host: str[2], Capacity: int(capacity)}
+	if str[3] != "" {
+		r.Metadata = []byte(str[3])
+	}
+	if str[4] != "" {
+		r.PasswordHash = []byte(str[4])
+	}
+	for _, m := range members {
+		id, ok := m.(string)
+		if !ok {
+			return Room{}, errBadReply
+		}
+		r.Members = append(r.Members, id)
+	}
+	return r, nil
+}
+
+// CreateRoom implements Store.
+func (s *RedisStore) CreateRoom(ctx context.Context, r Room) error {
+	v, err := s.run(ctx, scriptCreate, r.ID, r.Name, r.Host, r.Capacity,
+		string(r.Metadata), string(r.PasswordHash), s.ttlMillis())
+	if err != nil {
+		return err
+	}
+	if v == int64(luaOK) {
+		return nil
+	}
+	_, err = result(v)
+	return err
+}
+
+// Room implements Store.
+func (s *RedisStore) Room(ctx context.Context, id string) (Room, error) {
+	v, err := s.run(ctx, scriptRoom, id)
+	if err != nil {
+		return Room{}, err
+	}
+	return result(v)
+}
+
+// ListRooms implements Store.
+func (s *RedisStore) ListRooms(ctx context.Context, limit int) ([]Room, error) {
+	v, err := s.run(ctx, scriptList, limit)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := v.([]any)
+	if !ok {
+		return nil, errBadReply
+	}
+	out := make([]Room, 0, len(a))
+	for _, e := range a {
+		r, err := parseRoom(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// CountRooms implements Store. It walks the room index (pruning rooms whose host's
+// instance is gone), so it costs O(rooms) inside Redis.
+func (s *RedisStore) CountRooms(ctx context.Context) (int, error) {
+	v, err := s.run(ctx, scriptCount)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return 0, errBadReply
+	}
+	return int(n), nil
+}
+
+// AddMember implements Store.
+func (s *RedisStore) AddMember(ctx context.Context, roomID, peer string) (Room, error) {
+	v, err := s.run(ctx, scriptAdd, roomID, peer, s.ttlMillis())
+	if err != nil {
+		return Room{}, err
+	}
+	return result(v)
+}
+
+// QuickJoin implements Store.
+func (s *RedisStore) QuickJoin(ctx context.Context, peer string) (Room, error) {
+	v, err := s.run(ctx, scriptQuickJoin, peer, s.ttlMillis())
+	if err != nil {
+		return Room{}, err
+	}
+	return result(v)
+}
+
+// RemoveMember implements Store.
+func (s *RedisStore) RemoveMember(ctx context.Context, roomID, peer string) (Room, error) {
+	v, err := s.run(ctx, scriptRemove, roomID, peer)
+	if err != nil {
+		return Room{}, err
+	}
+	return result(v)
+}
+
+// DeleteRoom implements Store.
+func (s *RedisStore) DeleteRoom(ctx context.Context, roomID string) (Room, error) {
+	v, err := s.run(ctx, scriptDelete, roomID)
+	if err != nil {
+		return Room{}, err
+	}
+	return result(v)
+}
+
+func (s *RedisStore) instKey(inst string) string    { return s.prefix + "inst:" + inst }
+func (s *RedisStore) channel(inst string) string    { return s.prefix + "relay:" + inst }
+func (s *RedisStore) roomKey(id string) string      { return s.prefix + "room:" + id }
+func (s *RedisStore) membersKey(id string) string   { return s.prefix + "members:" + id }
+func (s *RedisStore) heartbeatEvery() time.Duration { return s.ttl / 3 }
+
+// register claims a fresh instance ID: its liveness key, set only if absent.
+func (s *RedisStore) register(ctx context.Context) (string, error) {
+	for range 8 {
+		var b [instanceIDLen / 2]byte
+		_, _ = rand.Read(b[:])
+		inst := hex.EncodeToString(b[:])
+		ok, err := s.rdb.SetNX(ctx, s.instKey(inst), "1", s.ttl).Result()
+		if err != nil {
+			return "", fmt.Errorf("lobby: redis store: register instance: %w", err)
+		}
+		if ok {
+			return inst, nil
+		}
+	}
+	return "", errors.New("lobby: redis store: no free instance ID")
+}
+
+// refresh extends the TTL of the instance's liveness key and of the rooms it hosts.
+func (s *RedisStore) refresh(ctx context.Context, inst string, rooms []string) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.instKey(inst), "1", s.ttl)
+		for _, id := range rooms {
+			p.PExpire(ctx, s.roomKey(id), s.ttl)
+			p.PExpire(ctx, s.membersKey(id), s.ttl)
+		}
+		return nil
+	})
+	return err
+}
+
+// openRelay implements relayOpener: it registers a new instance, subscribes to its
+// channel (waiting for Redis to confirm), and starts the goroutines that deliver what
+// arrives and refresh the instance's records every TTL/3.
+func (s *RedisStore) openRelay(ctx context.Context, h relayHandler) (relay, error) {
+	inst, err := s.register(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ps := s.rdb.Subscribe(ctx, s.channel(inst))
+	if _, err := ps.Receive(ctx); err != nil { // the subscription confirmation
+		_ = ps.Close()
+		_ = s.rdb.Del(context.WithoutCancel(ctx), s.instKey(inst)).Err()
+		return nil, fmt.Errorf("lobby: redis store: subscribe: %w", err)
+	}
+	r := &redisRelay{s: s, inst: inst, ps: ps, stop: make(chan struct{})}
+	ch := ps.Channel(redis.WithChannelSize(relayInboxSize))
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		for m := range ch { // closed by ps.Close
+			h.deliver([]byte(m.Payload))
+		}
+	}()
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(s.heartbeatEvery())
+		defer t.Stop()
+		for {
+			select {
+			case <-r.stop:
+				return
+			case <-t.C:
+				hctx, cancel := context.WithTimeout(context.Background(), s.heartbeatEvery())
+				err := s.refresh(hctx, inst, h.hostedRooms())
+				cancel()
+				if err != nil {
+					h.relayError("heartbeat", err)
+				}
+			}
+		}
+	}()
+	return r, nil
+}
+
+// relayInboxSize bounds the messages buffered between Redis and the hub; go-redis drops
+// a message that finds it full for a minute (the hub never blocks that long).
+const relayInboxSize = 1024
+
+// redisRelay is one Server's link to the others: Redis pub/sub, one channel per instance.
+type redisRelay struct {
+	s    *RedisStore
+	inst string
+	ps   *redis.PubSub
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+func (r *redisRelay) instance() string { return r.inst }
+
+func (r *redisRelay) publish(ctx context.Context, inst string, data []byte) (bool, error) {
+	n, err := r.s.rdb.Publish(ctx, r.s.channel(inst), data).Result()
+	return n > 0, err
+}
+
+// close stops the heartbeat and the subscription and deletes the liveness key, which
+// also makes every record still naming this instance dead at once.
+func (r *redisRelay) close(ctx context.Context) error {
+	var err error
+	r.once.Do(func() {
+		close(r.stop)
+		err = r.ps.Close()
+		r.wg.Wait()
+		if derr := r.s.rdb.Del(ctx, r.s.instKey(r.inst)).Err(); err == nil {
+			err = derr
+		}
+	})
+	return err
+}

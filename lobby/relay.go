@@ -1,0 +1,277 @@
+//go:build !js
+
+package lobby
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Cross-instance relay.
+//
+// When several lobby instances share a Store, a connection's peer (its host, or a
+// member of the room it hosts) may be held by another instance. A Store that can
+// reach the other instances implements relayOpener (RedisStore does, over Redis
+// pub/sub); the Server then opens one relay at start. Every instance has an ID, and
+// the connection IDs it hands out embed it (connInstance), so the owner of any peer
+// is known without a lookup. An event for a connection held elsewhere (a signal,
+// member_joined, member_left, room_closed) goes to its instance as an envelope; the
+// receiving instance queues it only if that connection is still in the envelope's
+// room, exactly as it checks its own connections.
+
+// instanceIDLen is the length of an instance ID (hex) inside a connection ID.
+const instanceIDLen = 8
+
+// relayOpener is implemented by a Store shared between instances.
+type relayOpener interface {
+	// openRelay registers a new instance and starts delivering envelopes sent to it.
+	openRelay(ctx context.Context, h relayHandler) (relay, error)
+}
+
+// relayHandler is what a relay calls back into; the Server implements it.
+type relayHandler interface {
+	deliver(data []byte)           // one envelope for this instance, from one goroutine, in order
+	hostedRooms() []string         // rooms hosted by this instance's connections (for the heartbeat)
+	relayError(op string, e error) // a background failure to log and count
+}
+
+// relay is an open link to the other instances.
+type relay interface {
+	instance() string
+	// publish sends data to instance inst; delivered is false when no such instance listens.
+	publish(ctx context.Context, inst string, data []byte) (delivered bool, err error)
+	// close unregisters the instance; nothing is delivered after it returns.
+	close(ctx context.Context) error
+}
+
+// envelope is a hub event sent to the instance holding connection To. It is JSON
+// between instances of the same version.
+type envelope struct {
+	To   string  `json:"to"`   // connection ID held by the receiving instance
+	Room string  `json:"room"` // queued only if To is still in this room
+	Msg  Message `json:"msg"`  // signal, member_joined, member_left or room_closed
+}
+
+// Relay outcomes counted by lobby_relay_messages_total{result}.
+const (
+	relayPublished = "published" // sent to the instance holding the target
+	relayUnrouted  = "unrouted"  // the target's instance is gone (no subscriber)
+	relayReceived  = "received"  // arrived and queued to a connection held here
+	relayDropped   = "dropped"   // arrived for a connection gone or no longer in that room
+	relayFailed    = "error"     // Redis or encoding failure
+)
+
+// relayState is the Server's side of the relay. r is set once before ready closes.
+type relayState struct {
+	opener relayOpener
+	r      relay
+	ready  chan struct{} // closed when r is open
+	stop   chan struct{} // closed by Server.Close
+	cancel func()        // cancels an opening in progress; called with stop
+	done   chan struct{} // closed when the opening goroutine has ended
+	count  *prometheus.CounterVec
+}
+
+// connInstance returns the instance that holds connection id, if id has the shape of a
+// connection ID from a relaying instance.
+func connInstance(id string) (string, bool) {
+	if len(id) != 1+instanceIDLen+16 || id[0] != 'c' {
+		return "", false
+	}
+	return id[1 : 1+instanceIDLen], true
+}
+
+// startRelay opens the relay in the background, retrying until the store answers:
+// connections wait for it (see waitRelay).
+func (s *Server) startRelay(o relayOpener) {
+	rs := &relayState{
+		opener: o,
+		ready:  make(chan struct{}),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		count: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lobby_relay_messages_total",
+			Help: "Events relayed between lobby instances, by result.",
+		}, []string{"result"}),
+	}
+	s.m.reg.MustRegister(rs.count)
+	base, cancelBase := context.WithCancel(context.Background())
+	rs.cancel = cancelBase
+	s.relay = rs
+	go func() {
+		defer close(rs.done)
+		backoff := 100 * time.Millisecond
+		for {
+			ctx, cancel := context.WithTimeout(base, 10*time.Second)
+			r, err := o.openRelay(ctx, s)
+			cancel()
+			if err == nil {
+				select {
+				case <-rs.stop: // closed while opening
+					_ = r.close(context.Background())
+					return
+				default:
+				}
+				rs.r = r
+				close(rs.ready)
+				s.log.Info("lobby: relay open", "instance", r.instance())
+				return
+			}
+			if base.Err() != nil {
+				return // Server.Close
+			}
+			s.relayError("open", err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-rs.stop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}()
+}
+
+// relayReady reports whether connections can be served (true without a relay).
+func (s *Server) relayReady() bool {
+	if s.relay == nil {
+		return true
+	}
+	select {
+	case <-s.relay.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitRelay waits until the relay is open (connection IDs need the instance ID).
+func (s *Server) waitRelay(ctx context.Context) bool {
+	if s.relay == nil {
+		return true
+	}
+	t := time.NewTimer(s.cfg.HandshakeTimeout)
+	defer t.Stop()
+	select {
+	case <-s.relay.ready:
+		return true
+	case <-s.relay.stop:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
+}
+
+// stopRelay stops opening the relay and releases connections waiting for it; the
+// relay itself stays open until closeRelay. Called when Server.Close starts.
+func (s *Server) stopRelay() {
+	if rs := s.relay; rs != nil {
+		select {
+		case <-rs.stop:
+		default:
+			close(rs.stop)
+			rs.cancel()
+		}
+	}
+}
+
+// closeRelay unregisters this instance, once every connection has left (their rooms
+// are closed and the events for other instances published).
+func (s *Server) closeRelay() {
+	rs := s.relay
+	if rs == nil {
+		return
+	}
+	<-rs.done
+	select {
+	case <-rs.ready:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := rs.r.close(ctx); err != nil {
+			s.relayError("close", err)
+		}
+	default:
+	}
+}
+
+// newConnID returns a fresh connection ID; with a relay it embeds the instance ID.
+func (s *Server) newConnID() string {
+	if s.relay == nil {
+		return newID("c")
+	}
+	return newID("c" + s.relay.r.instance())
+}
+
+// relayTo sends m to connection id held by another instance, to be queued there if id
+// is still in room. It reports whether that instance is alive to take it. Called with
+// s.mu held (publishes in the hub's order, so one sender's signals stay in order).
+func (s *Server) relayTo(ctx context.Context, id, room string, m Message) bool {
+	if s.relay == nil {
+		return false
+	}
+	inst, ok := connInstance(id)
+	if !ok || inst == s.relay.r.instance() {
+		return false // held here, and gone
+	}
+	data, err := json.Marshal(envelope{To: id, Room: room, Msg: m})
+	if err != nil {
+		s.relayError("encode", err)
+		return false
+	}
+	delivered, err := s.relay.r.publish(ctx, inst, data)
+	switch {
+	case err != nil:
+		s.relayError("publish", err)
+		return false
+	case !delivered:
+		s.relay.count.WithLabelValues(relayUnrouted).Inc()
+		return false
+	}
+	s.relay.count.WithLabelValues(relayPublished).Inc()
+	return true
+}
+
+// deliver implements relayHandler: queue an envelope from another instance.
+func (s *Server) deliver(data []byte) {
+	var e envelope
+	if err := json.Unmarshal(data, &e); err != nil {
+		s.relayError("decode", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conns[e.To]
+	if c == nil || c.room == "" || c.room != e.Room {
+		s.relay.count.WithLabelValues(relayDropped).Inc()
+		return
+	}
+	if e.Msg.Type == TypeRoomClosed {
+		c.room, c.host = "", false
+		c.inRoom.Store(false)
+	}
+	s.relay.count.WithLabelValues(relayReceived).Inc()
+	c.enqueue(e.Msg)
+}
+
+// hostedRooms implements relayHandler.
+func (s *Server) hostedRooms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rooms []string
+	for _, c := range s.conns {
+		if c.host && c.room != "" {
+			rooms = append(rooms, c.room)
+		}
+	}
+	return rooms
+}
+
+// relayError implements relayHandler.
+func (s *Server) relayError(op string, err error) {
+	s.relay.count.WithLabelValues(relayFailed).Inc()
+	s.log.Error("lobby: relay", "op", op, "err", err)
+}

@@ -214,8 +214,22 @@ func writeJSON(w io.Writer, rows []Row) error {
 // machineLine names the machine, the date and the command, for results quoted in the README.
 func machineLine(command string) string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s, %d CPUs (%s), %s, `%s`", cpuModel(), numCPU(), host,
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), command)
+	return fmt.Sprintf("%s, %d CPUs (%s), load average %s at the end, %s, `%s`", cpuModel(), numCPU(), host,
+		loadAvg(), time.Now().UTC().Format("2006-01-02 15:04 MST"), command)
+}
+
+// loadAvg returns the 1-minute load average from /proc/loadavg: other work on
+// the machine shows in every latency and tick figure.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return "unknown"
+	}
+	return fields[0]
 }
 
 // cpuModel reads the CPU model name from /proc/cpuinfo where there is one.

@@ -8,9 +8,10 @@
 // Coordinates are in arena units with the origin at the top-left corner, x to the right
 // and y down (like a canvas). The arena is [Width] x [Height] units.
 //
-// Positions are rounded to [PosPrecision] after every step, the same precision the
-// snapshot carries them at, so a client that replays its inputs from a host position
-// lands on exactly the position the host will compute.
+// Positions stay on a grid of [PosPrecision], the precision the snapshot carries them
+// at (each tick's step is rounded to it, so a player moves 0.17 units per tick at 60 Hz),
+// so a client that replays its inputs from a host position lands on exactly the
+// position the host computes.
 package game
 
 import "math"

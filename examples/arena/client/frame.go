@@ -1,0 +1,71 @@
+package client
+
+import (
+	"sort"
+	"time"
+
+	"github.com/volleynet/volley/examples/arena/game"
+)
+
+// Frame is everything a renderer draws for one frame. The renderer owns nothing: it
+// draws the Frame it is given.
+type Frame struct {
+	// Status says what the client is doing ("connecting to the lobby…", an error);
+	// empty while playing.
+	Status    string
+	Connected bool
+	// Self is the local player's ID (0 before the host welcomed us).
+	Self game.PlayerID
+	// Players are sorted by ID; the local one is drawn at its predicted position.
+	Players     []PlayerView
+	Projectiles []game.Projectile
+	// Feed holds the latest kill-feed lines, newest last.
+	Feed []string
+	Net  NetStats
+}
+
+// PlayerView is one player as drawn.
+type PlayerView struct {
+	game.Player
+	Local bool
+}
+
+// NetStats is the network panel.
+type NetStats struct {
+	RTT          time.Duration
+	Jitter       time.Duration
+	LossDown     float64 // fraction of host→client packets lost
+	LossUp       float64 // fraction of client→host packets lost
+	SnapshotRate float64 // snapshots received per second
+	KbpsDown     float64
+	KbpsUp       float64
+	Pending      int // local inputs not acknowledged by the host yet
+	Corrections  int // mispredictions corrected so far
+}
+
+// SelfView returns the local player's view, if it is in the frame.
+func (f *Frame) SelfView() (PlayerView, bool) {
+	for _, p := range f.Players {
+		if p.Local {
+			return p, true
+		}
+	}
+	return PlayerView{}, false
+}
+
+// Scoreboard returns the players ordered by kills (most first), then deaths (fewest
+// first), then ID.
+func (f *Frame) Scoreboard() []PlayerView {
+	out := append([]PlayerView(nil), f.Players...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Kills != b.Kills {
+			return a.Kills > b.Kills
+		}
+		if a.Deaths != b.Deaths {
+			return a.Deaths < b.Deaths
+		}
+		return a.ID < b.ID
+	})
+	return out
+}

@@ -1,0 +1,6 @@
+package game
+
+import "errors"
+
+// ErrBadInput is wrapped by DecodeInput's errors.
+var ErrBadInput = errors.New("game: bad input")

@@ -1,0 +1,229 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/volleynet/volley/examples/arena/bot"
+	"github.com/volleynet/volley/examples/arena/client"
+	"github.com/volleynet/volley/examples/arena/game"
+	"github.com/volleynet/volley/examples/arena/host"
+	"github.com/volleynet/volley/internal/netsim"
+	"github.com/volleynet/volley/netcode"
+	"github.com/volleynet/volley/signaling"
+)
+
+// TestBotsOverLossyNetwork plays 8 native bots, each a real netcode client over its
+// own WebRTC connection, for 20 seconds on a simulated network with 5% loss each way
+// and an 80 ms round trip. Every second each bot checks that its newest snapshot
+// matches the host's state at that tick; at the end the bots stop, and each one's
+// predicted position must equal the host's.
+func TestBotsOverLossyNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays for 20 s")
+	}
+	defer goleak.VerifyNone(t)
+	const (
+		bots     = 8
+		playTime = 20 * time.Second
+		stopTime = 3 * time.Second // standing still: projectiles expire, the dead respawn
+	)
+	nw, err := netsim.New(netsim.Config{Delay: 40 * time.Millisecond, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nw.Close()
+	hostNet, err := nw.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.New(host.Config{
+		Netcode: netcode.ServerConfig{Transport: netcode.TransportConfig{Net: hostNet}},
+		History: 512,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	// Connect everyone on a clean network, then degrade it.
+	sessions := make([]*client.Session, bots)
+	var accepts sync.WaitGroup
+	for i := range sessions {
+		botNet, err := nw.NewNet()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostSig, botSig := signaling.Pipe()
+		defer hostSig.Close()
+		accepts.Add(1)
+		go func() {
+			defer accepts.Done()
+			if err := h.Accept(ctx, hostSig); err != nil {
+				t.Errorf("accept: %v", err)
+			}
+		}()
+		sessions[i], err = client.Connect(ctx, client.Config{
+			Name:    fmt.Sprintf("bot%d", i+1),
+			Netcode: netcode.ClientConfig{Transport: netcode.TransportConfig{Net: botNet}},
+		}, botSig)
+		if err != nil {
+			t.Fatalf("bot %d: connect: %v", i+1, err)
+		}
+		defer sessions[i].Close()
+	}
+	accepts.Wait()
+	nw.SetLoss(0.05)
+
+	var (
+		stop       atomic.Bool
+		checked    atomic.Int64
+		mismatches atomic.Int64
+		wg         sync.WaitGroup
+		errs       = make(chan error, bots)
+	)
+	for i, sess := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- playAndCheck(ctx, h, sess, uint64(i+1), &stop, &checked, &mismatches)
+		}()
+	}
+	playCtx, playDone := context.WithTimeout(ctx, playTime)
+	<-playCtx.Done()
+	playDone()
+	startScores := totalKills(h.Summary())
+	stop.Store(true)
+	settle, settled := context.WithTimeout(ctx, stopTime)
+	<-settle.Done()
+	settled()
+
+	// Each bot compares its prediction with the host, then stops.
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	sum := h.Summary()
+	if startScores == 0 {
+		t.Errorf("no kills after %v of play: %+v", playTime, sum.Players)
+	}
+	if sum.BadInputs != 0 {
+		t.Errorf("host rejected %d inputs", sum.BadInputs)
+	}
+	if len(sum.Players) != bots {
+		t.Errorf("host has %d players, want %d", len(sum.Players), bots)
+	}
+	if checked.Load() < int64(bots*playTime/time.Second/2) {
+		t.Errorf("only %d snapshot checks ran", checked.Load())
+	}
+	if m := mismatches.Load(); m != 0 {
+		t.Errorf("%d of %d snapshot views differed from the host's state at their tick", m, checked.Load())
+	}
+	passed, dropped := nw.Counts()
+	var corrections int
+	for _, s := range sessions {
+		corrections += s.Predictor().Corrections
+	}
+	st, _ := h.Server().ClientStats(netcode.ClientID(sessions[0].ID()))
+	t.Logf("%d kills, %d shots; %d snapshot checks; network passed %d packets, dropped %d (%.1f%%); %d prediction corrections; bot1 rtt %v, loss in %.1f%%, late inputs %d",
+		startScores, sum.Shots, checked.Load(), passed, dropped, 100*float64(dropped)/float64(passed+dropped), corrections, st.RTT, st.LossIn*100, st.Dropped(netcode.DropLateInput))
+}
+
+func totalKills(s host.Summary) int {
+	n := 0
+	for _, p := range s.Players {
+		n += p.Kills
+	}
+	return n
+}
+
+// playAndCheck plays one bot at the tick rate. Once a second it compares its newest
+// snapshot with the host's state at that tick. After stop it stands still, and when
+// ctx ends it checks that its prediction agrees with the host.
+func playAndCheck(ctx context.Context, h *host.Host, sess *client.Session, seed uint64, stop *atomic.Bool, checked, mismatches *atomic.Int64) error {
+	brain := bot.NewBrain(seed)
+	dt := 1 / float64(sess.Netcode().TickRate())
+	tick := time.NewTicker(time.Second / time.Duration(sess.Netcode().TickRate()))
+	defer tick.Stop()
+	var players []game.Player
+	var lastAim float64
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return finalCheck(h, sess)
+		case <-sess.Done():
+			return fmt.Errorf("bot %d disconnected: %w", sess.ID(), sess.Err())
+		case <-tick.C:
+		}
+		sess.Poll()
+		self, ok := sess.Self()
+		if !ok {
+			continue
+		}
+		players = sess.Players(players[:0])
+		buttons, aim := brain.Think(self, players, dt)
+		if stop.Load() {
+			buttons, aim = 0, lastAim
+		}
+		lastAim = aim
+		if err := sess.Input(buttons, aim); err != nil {
+			return fmt.Errorf("bot %d: input: %w", sess.ID(), err)
+		}
+		if n%60 == 30 {
+			if hs, ok := h.At(sess.LatestTick()); ok {
+				checked.Add(1)
+				if diff := compare(sess.Players(nil), hs, sess.ID()); diff != "" {
+					mismatches.Add(1)
+					return fmt.Errorf("bot %d at tick %d: %s", sess.ID(), hs.Tick, diff)
+				}
+			}
+		}
+	}
+}
+
+// compare returns how a client's snapshot view of the players differs from the host's
+// state at the same tick ("" if it does not). The client's own player is predicted,
+// so it is left out.
+func compare(view []game.Player, hs host.Summary, self game.PlayerID) string {
+	if len(view) != len(hs.Players) {
+		return fmt.Sprintf("sees %d players, host has %d", len(view), len(hs.Players))
+	}
+	for i, v := range view {
+		p := hs.Players[i]
+		if v.ID == self {
+			continue
+		}
+		if v.ID != p.ID || math.Abs(v.Pos.X-p.Pos.X) > 0.006 || math.Abs(v.Pos.Y-p.Pos.Y) > 0.006 ||
+			v.Health != p.Health || v.Kills != p.Kills || v.Deaths != p.Deaths || v.Alive != p.Alive {
+			return fmt.Sprintf("player %d: client sees %+v, host has %+v", p.ID, v, p)
+		}
+	}
+	return ""
+}
+
+// finalCheck compares the standing bot's predicted position with the host's.
+func finalCheck(h *host.Host, sess *client.Session) error {
+	self, _ := sess.Self()
+	hp, ok := h.Summary().Player(sess.ID())
+	if !ok {
+		return fmt.Errorf("bot %d is not on the host", sess.ID())
+	}
+	if d := self.Pos.Sub(hp.Pos).Len(); d > 0.011 {
+		return fmt.Errorf("bot %d: prediction %+v, host %+v (%.3f apart)", sess.ID(), self.Pos, hp.Pos, d)
+	}
+	return nil
+}

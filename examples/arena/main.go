@@ -1,0 +1,81 @@
+// Command arena runs the Volley sample game on one machine: a lobby, an arena host in
+// a lobby room, a few native bots, and the browser client at http://localhost:8080.
+//
+//	go run ./examples/arena                 # then open http://localhost:8080
+//	go run ./examples/arena -bots 8 -addr :9000
+//	go run ./examples/arena -lobby ws://lobby.example:8080/ws -page-lobby wss://lobby.example/ws
+//
+// The browser client is compiled to wasm on start (cached between runs). WebRTC uses
+// loopback only unless -public is given. Ctrl-C shuts everything down.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/netcode"
+)
+
+func main() {
+	addr := flag.String("addr", "localhost:8080", "web server (and in-process lobby) listen address")
+	bots := flag.Int("bots", 4, "native bots to run in the arena")
+	lobbyURL := flag.String("lobby", "", "external lobby WebSocket URL for the host and bots (default: run a lobby here, at /ws)")
+	pageLobby := flag.String("page-lobby", "", "lobby WebSocket URL the web page uses (default: this server's, or -lobby)")
+	room := flag.String("room", "arena", "room name")
+	secretEnv := flag.String("host-secret-env", "LOBBY_HOST_SECRET", "environment variable holding the lobby's host secret, if it requires one")
+	public := flag.Bool("public", false, "gather ICE candidates on every interface instead of loopback only")
+	cacheDir := flag.String("cache", "", "wasm build cache directory (default: examples/arena/.cache under the module)")
+	verbose := flag.Bool("v", false, "log debug details")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg := server.Config{
+		Addr:         *addr,
+		LobbyURL:     *lobbyURL,
+		PageLobbyURL: *pageLobby,
+		RoomName:     *room,
+		HostSecret:   os.Getenv(*secretEnv),
+		Bots:         *bots,
+		CacheDir:     *cacheDir,
+		Logger:       log,
+		Transport:    netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = server.DefaultCacheDir()
+	}
+	fmt.Fprintln(os.Stderr, "arena: starting (the first start compiles the browser client; this takes a while)")
+	err := server.Run(ctx, cfg, func(a *server.Arena) {
+		fmt.Fprintf(os.Stderr, "arena: room %s on lobby %s, %d bots\n", a.RoomID, a.LobbyURL, *bots)
+		go func() {
+			start := time.Now()
+			if err := a.WaitWeb(ctx); err != nil {
+				if ctx.Err() == nil {
+					fmt.Fprintf(os.Stderr, "arena: the browser client is unavailable: %v\n", err)
+				}
+				return
+			}
+			fmt.Fprintf(os.Stderr, "arena: browser client ready in %s\n", time.Since(start).Round(100*time.Millisecond))
+			fmt.Printf("Open %s to play (WASD or arrows to move, mouse to aim, click or space to shoot). Ctrl-C stops.\n", a.URL)
+		}()
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "arena:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintln(os.Stderr, "arena: stopped")
+}

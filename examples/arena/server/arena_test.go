@@ -1,0 +1,127 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/lobby"
+	"github.com/volleynet/volley/netcode"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestArenaWithBots starts the arena with its in-process lobby and four native bots
+// (each a lobby client and a WebRTC peer on loopback) and waits until they all play
+// and someone scores.
+func TestArenaWithBots(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := server.Start(ctx, server.Config{
+		Bots:      4,
+		NoWeb:     true,
+		Transport: netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	// The page's configuration names the room; the disabled client says why.
+	res, err := http.Get(a.URL + "config.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), a.RoomID) || !strings.Contains(string(body), "disabled") {
+		t.Errorf("config.js = %s; want the room %s and the reason the client is unavailable", body, a.RoomID)
+	}
+
+	deadline := time.NewTimer(45 * time.Second)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-a.Host.Updated():
+		case <-deadline.C:
+			t.Fatalf("no kill among 4 bots in 45 s: %+v; bots: %v", a.Host.Summary().Players, a.Bots().Stats().Summary())
+		}
+		s := a.Host.Summary()
+		kills := 0
+		named := 0
+		for _, p := range s.Players {
+			kills += p.Kills
+			if strings.HasPrefix(p.Name, "bot") {
+				named++
+			}
+		}
+		if len(s.Players) == 4 && named == 4 && kills > 0 {
+			break
+		}
+	}
+	st := a.Bots().Stats().Summary()
+	if st.Connected != 4 || st.Failures != 0 {
+		t.Errorf("bots: %v", st)
+	}
+	t.Log(st)
+	if err := a.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
+
+// TestExternalLobby runs the host and a bot against a lobby served elsewhere; the page
+// is told to use that lobby and room.
+func TestExternalLobby(t *testing.T) {
+	lob := lobby.NewServer(lobby.Config{})
+	ts := httptest.NewServer(lob.Mux())
+	defer ts.Close()
+	defer lob.Close()
+	lobbyURL := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := server.Start(ctx, server.Config{
+		LobbyURL:  lobbyURL,
+		Bots:      1,
+		NoWeb:     true,
+		Transport: netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	res, err := http.Get(a.URL + "config.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), lobbyURL) || !strings.Contains(string(body), a.RoomID) {
+		t.Errorf("config.js = %s; want lobby %s and room %s", body, lobbyURL, a.RoomID)
+	}
+	if res, err := http.Get(a.URL + "ws"); err == nil {
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /ws = %d; the arena should not serve a lobby of its own", res.StatusCode)
+		}
+	}
+	for len(a.Host.Summary().Players) < 1 {
+		select {
+		case <-a.Host.Updated():
+		case <-ctx.Done():
+			t.Fatal("the bot never joined through the external lobby")
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}

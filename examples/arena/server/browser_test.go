@@ -1,0 +1,253 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	"github.com/volleynet/volley/examples/arena/game"
+	"github.com/volleynet/volley/examples/arena/host"
+	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/netcode"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// screenshotEnv names a file to save the README screenshot to, e.g.
+// ARENA_SCREENSHOT=$PWD/docs/arena.png go test -run TestBrowserPlays ./examples/arena/server
+const screenshotEnv = "ARENA_SCREENSHOT"
+
+// TestBrowserPlays starts the whole arena in-process (lobby, host, web server, wasm
+// build), opens the page in headless Chromium, waits for the wasm client to connect
+// over WebRTC, holds a movement key, and checks that the host moved that player and
+// that the page shows it where the host has it. It saves a screenshot in the test's
+// temporary directory.
+func TestBrowserPlays(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("headless Chromium is not installed at %s (apt-get install chromium): %v", chromium, err)
+	}
+	if testing.Short() {
+		t.Skip("builds the wasm client and drives a browser")
+	}
+	shotPath := os.Getenv(screenshotEnv)
+	bots := 0
+	if shotPath != "" {
+		bots = 5 // a livelier picture
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	a, err := server.Start(ctx, server.Config{
+		Bots:      bots,
+		Transport: netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}},
+		CacheDir:  server.DefaultCacheDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	buildStart := time.Now()
+	if err := a.WaitWeb(ctx); err != nil {
+		t.Fatalf("wasm client: %v", err)
+	}
+	t.Logf("wasm client ready after %v", time.Since(buildStart).Round(time.Millisecond))
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("headless", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 760),
+	}
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+
+	page := a.PageURL(url.Values{"name": {"tester"}})
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 720), chromedp.Navigate(page)); err != nil {
+		t.Fatalf("navigate to %s: %v", page, err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`window.arenaState && window.arenaState.connected === true`,
+		chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		status, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.arenaState)`))
+		t.Fatalf("the page did not connect: %v; arenaState = %s", err, status)
+	}
+	id, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.arenaState.playerId`))
+	if err != nil || id == 0 {
+		t.Fatalf("playerId = %d, %v", id, err)
+	}
+	pid := game.PlayerID(id)
+	start := waitHost(ctx, t, a.Host, func(s host.Summary) bool { _, ok := s.Player(pid); return ok })
+	p0, _ := start.Player(pid)
+	if p0.Name != "tester" {
+		t.Errorf("host knows the player as %q, want %q", p0.Name, "tester")
+	}
+
+	// Hold a key that walks toward the middle (every spawn point has room that way).
+	code, keyName, vk, dir := "KeyD", "d", int64(68), 1.0
+	if p0.Pos.X > game.Width/2 {
+		code, keyName, vk, dir = "KeyA", "a", int64(65), -1.0
+	}
+	if err := chromedp.Do(bctx, key(input.DispatchKeyEventTypeKeyDown, code, keyName, vk)); err != nil {
+		t.Fatal(err)
+	}
+	moved := waitHost(ctx, t, a.Host, func(s host.Summary) bool {
+		p, ok := s.Player(pid)
+		return ok && (p.Pos.X-p0.Pos.X)*dir > 3
+	})
+	if err := chromedp.Do(bctx, key(input.DispatchKeyEventTypeKeyUp, code, keyName, vk)); err != nil {
+		t.Fatal(err)
+	}
+	p1, _ := moved.Player(pid)
+	t.Logf("host moved player %d from %+v to %+v", pid, p0.Pos, p1.Pos)
+
+	// Once it stands still, the page must draw the player where the host has it.
+	var hostX float64
+	var hostOK bool
+	for range 3 {
+		s := waitHost(ctx, t, a.Host, func(host.Summary) bool { return true })
+		p, _ := s.Player(pid)
+		hostX = p.Pos.X
+		expr := fmt.Sprintf(`window.arenaState.connected && Math.abs(window.arenaState.x - %f) < 0.05`, hostX)
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(5*time.Second))); err == nil {
+			hostOK = true
+			break
+		}
+	}
+	pageX, _ := chromedp.Run(bctx, chromedp.Evaluate[float64](`window.arenaState.x`))
+	if !hostOK {
+		t.Errorf("page shows x = %.2f, host has %.2f", pageX, hostX)
+	}
+	if math.Abs(pageX-p0.Pos.X) < 3 {
+		t.Errorf("page x %.2f barely moved from the spawn x %.2f", pageX, p0.Pos.X)
+	}
+	title, err := chromedp.Run(bctx, chromedp.Title())
+	if err != nil || !contains(title, "tester") {
+		t.Errorf("title = %q (%v), want it to name the player", title, err)
+	}
+
+	if shotPath != "" {
+		// Let the bots fight a little for the picture.
+		chromedp.Run(bctx, chromedp.Poll[bool](`window.arenaState.players >= 6`, chromedp.WithPollingTimeout(20*time.Second)))
+		waitKills(ctx, a.Host, 3, 20*time.Second)
+	}
+	png, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "arena.png")
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", out, len(png))
+	if shotPath != "" {
+		if err := os.WriteFile(shotPath, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("README screenshot written to %s", shotPath)
+	}
+
+	// A page pointed at a lobby that is not there says so.
+	tab, tabCancel := chromedp.NewContext(bctx)
+	defer tabCancel()
+	bad := a.PageURL(url.Values{"lobby": {"ws://127.0.0.1:1/ws"}})
+	if err := chromedp.Do(tab, chromedp.Navigate(bad)); err != nil {
+		t.Fatal(err)
+	}
+	badStatus, err := chromedp.Run(tab, chromedp.Poll[string](
+		`/Cannot reach the lobby/.test(window.arenaState.status) && window.arenaState.status`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		st, _ := chromedp.Run(tab, chromedp.Evaluate[string](`JSON.stringify(window.arenaState)`))
+		t.Errorf("page with a wrong lobby: %v; arenaState = %s", err, st)
+	}
+	t.Logf("page status with a wrong lobby: %q", badStatus)
+	tabCancel()
+
+	// When the host goes away, the page says so and tries again.
+	if err := a.Host.Close(); err != nil {
+		t.Errorf("host close: %v", err)
+	}
+	status, err := chromedp.Run(bctx, chromedp.Poll[string](
+		`!window.arenaState.connected && /Reconnecting/.test(window.arenaState.status) && window.arenaState.status`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Errorf("the page did not report the lost host: %v", err)
+	}
+	t.Logf("page status after the host closed: %q", status)
+}
+
+// key dispatches one keyboard event to the page.
+func key(typ input.DispatchKeyEventType, code, keyName string, vk int64) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+			Type: typ, Code: code, Key: keyName, WindowsVirtualKeyCode: vk, NativeVirtualKeyCode: vk,
+		})
+		return chromedp.Void{}, err
+	}
+}
+
+// waitHost waits (on the host's per-tick signal, at most 20 s) for a summary that
+// satisfies cond, and returns it.
+func waitHost(ctx context.Context, t *testing.T, h *host.Host, cond func(host.Summary) bool) host.Summary {
+	t.Helper()
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-h.Updated():
+			if s := h.Summary(); cond(s) {
+				return s
+			}
+		case <-deadline.C:
+			t.Fatalf("host state never reached the expected condition; last: %+v", h.Summary().Players)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+}
+
+// waitKills waits until the players have n kills in total, or d passes.
+func waitKills(ctx context.Context, h *host.Host, n int, d time.Duration) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-h.Updated():
+			total := 0
+			for _, p := range h.Summary().Players {
+				total += p.Kills
+			}
+			if total >= n {
+				return
+			}
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}

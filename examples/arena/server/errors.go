@@ -1,0 +1,6 @@
+package server
+
+import "errors"
+
+// ErrBuild is wrapped by the errors of a failed wasm build.
+var ErrBuild = errors.New("arena: building the wasm client failed")

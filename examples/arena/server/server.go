@@ -1,0 +1,397 @@
+// Package server assembles the arena: a lobby (or a connection to an external one), an
+// arena host in a lobby room, optional native bots, and a web server for the browser
+// client (built to wasm on start, cached, served gzip-compressed with wasm_exec.js).
+// The arena command is a thin main around Run; tests start the same thing in-process.
+package server
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/volleynet/volley/examples/arena/bot"
+	"github.com/volleynet/volley/examples/arena/host"
+	"github.com/volleynet/volley/lobby"
+	"github.com/volleynet/volley/netcode"
+)
+
+//go:embed static/index.html
+var indexHTML []byte
+
+// Config configures an arena. The zero value serves on 127.0.0.1 at a free port with
+// an in-process lobby, no bots, and ICE over all interfaces.
+type Config struct {
+	// Addr is the web server's listen address. Default "127.0.0.1:0" (a free port);
+	// the arena command uses "localhost:8080".
+	Addr string
+	// LobbyURL is an external lobby's WebSocket URL ("ws://host:port/ws") for the
+	// host and the bots to use. Default: run a lobby in-process, served at /ws.
+	LobbyURL string
+	// PageLobbyURL is the lobby URL the browser client uses. Default: the in-process
+	// lobby on the page's own origin, or LobbyURL when that is set.
+	PageLobbyURL string
+	// RoomName names the host's room. Default "arena".
+	RoomName string
+	// HostSecret is sent when creating the room, for lobbies that restrict who may
+	// host. Default: none.
+	HostSecret string
+	// Capacity is the room's member capacity. Default 64.
+	Capacity int
+	// Bots is the number of native bots to run in-process. Default 0.
+	Bots int
+	// Transport configures WebRTC for the host and the bots (set
+	// ICE.LoopbackOnly for a localhost arena). Default: netcode's defaults.
+	Transport netcode.TransportConfig
+	// Netcode configures the host's netcode server; Transport above overrides its
+	// Transport. Default: netcode's defaults.
+	Netcode netcode.ServerConfig
+	// NoWeb skips building and serving the browser client (the page then explains
+	// that it is disabled). Default false.
+	NoWeb bool
+	// CacheDir holds built wasm clients. Default: volley-arena-cache in the OS temp
+	// directory.
+	CacheDir string
+	// Logger receives the arena's events. Default: discard.
+	Logger *slog.Logger
+}
+
+// Arena is a running arena.
+type Arena struct {
+	// URL is the web client's address, e.g. "http://127.0.0.1:8080/".
+	URL string
+	// LobbyURL is the lobby WebSocket URL the host and bots use.
+	LobbyURL string
+	// RoomID is the host's lobby room.
+	RoomID string
+	// Host is the game host.
+	Host *host.Host
+
+	cfg      Config
+	log      *slog.Logger
+	lobby    *lobby.Server // nil with an external lobby
+	http     *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	wasmDone chan struct{}
+	execJS   []byte     // wasm_exec.js, nil if the Go installation lacks it
+	wasm     *wasmAsset // set before wasmDone closes
+	wasmErr  error      // set before wasmDone closes
+	bots     *bot.Swarm
+	closeErr error
+	once     sync.Once
+}
+
+// Start starts an arena and returns once the host's room exists. The wasm client
+// builds in the background: WaitWeb waits for it.
+func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.RoomName == "" {
+		cfg.RoomName = "arena"
+	}
+	if cfg.Capacity <= 0 {
+		cfg.Capacity = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	a = &Arena{cfg: cfg, log: cfg.Logger, cancel: cancel, wasmDone: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if !cfg.NoWeb {
+		a.execJS, a.wasmErr = loadExecJS(ctx)
+	}
+	if cfg.NoWeb || a.wasmErr != nil {
+		if a.wasmErr == nil {
+			a.wasmErr = errors.New("the browser client is disabled on this server")
+		}
+		close(a.wasmDone)
+	} else {
+		go func() {
+			defer close(a.wasmDone)
+			a.wasm, a.wasmErr = buildWasm(runCtx, cfg.CacheDir, WebPackage)
+			switch {
+			case a.wasmErr != nil:
+				a.log.Error("wasm client build failed; the web page will show why", "err", a.wasmErr)
+			case a.wasm.cached:
+				a.log.Info("wasm client from cache", "gzip_bytes", len(a.wasm.gz))
+			default:
+				a.log.Info("wasm client built", "bytes", a.wasm.rawBytes, "gzip_bytes", len(a.wasm.gz))
+			}
+		}()
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return a, fmt.Errorf("arena: listen: %w", err)
+	}
+	a.URL = "http://" + browserHost(ln.Addr().String()) + "/"
+	mux := http.NewServeMux()
+	if cfg.LobbyURL == "" {
+		a.lobby = lobby.NewServer(lobby.Config{Logger: cfg.Logger.With("component", "lobby")})
+		mux.Handle("/ws", a.lobby)
+		mux.Handle("/healthz", a.lobby.HealthHandler())
+		mux.Handle("/metrics", a.lobby.MetricsHandler())
+		a.LobbyURL = "ws://" + ln.Addr().String() + "/ws"
+	} else {
+		a.LobbyURL = cfg.LobbyURL
+	}
+	mux.HandleFunc("/{$}", a.serveIndex)
+	mux.HandleFunc("/config.js", a.serveConfig)
+	mux.HandleFunc("/wasm_exec.js", a.serveExecJS)
+	mux.HandleFunc("/arena.wasm", a.serveWasm)
+	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("web server", "err", err)
+		}
+	}()
+
+	nc := cfg.Netcode
+	nc.Transport = cfg.Transport
+	if nc.Logger == nil {
+		nc.Logger = cfg.Logger.With("component", "netcode")
+	}
+	a.Host, err = host.New(host.Config{Netcode: nc, Logger: cfg.Logger.With("component", "host")})
+	if err != nil {
+		return a, err
+	}
+	room := make(chan string, 1)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.hostLoop(runCtx, room)
+	}()
+	select {
+	case a.RoomID = <-room:
+	case <-ctx.Done():
+		return a, ctx.Err()
+	}
+
+	if cfg.Bots > 0 {
+		a.bots = bot.StartSwarm(runCtx, bot.SwarmConfig{
+			N:        cfg.Bots,
+			LobbyURL: a.LobbyURL,
+			RoomID:   a.RoomID,
+			Client:   netcode.ClientConfig{Transport: cfg.Transport},
+			Logger:   cfg.Logger.With("component", "bots"),
+		})
+	}
+	return a, nil
+}
+
+// browserHost turns a listen address into one a browser can open: an unspecified IP
+// becomes localhost.
+func browserHost(addr string) string {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
+		h = "localhost"
+	}
+	return net.JoinHostPort(h, p)
+}
+
+// hostLoop keeps the host in a lobby room: it connects, creates the room, accepts
+// members into the game, and reconnects (with a new room) if the lobby connection
+// drops. The first room's ID goes to room.
+func (a *Arena) hostLoop(ctx context.Context, room chan<- string) {
+	backoff := 250 * time.Millisecond
+	for ctx.Err() == nil {
+		err := a.hostOnce(ctx, room)
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("host lost its lobby connection; reconnecting", "err", err, "in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (a *Arena) hostOnce(ctx context.Context, room chan<- string) error {
+	lc, err := lobby.Dial(ctx, a.LobbyURL, lobby.ClientConfig{Logger: a.log.With("component", "host-lobby")})
+	if err != nil {
+		return err
+	}
+	defer lc.Close()
+	info, err := lc.Create(ctx, lobby.RoomOptions{Name: a.cfg.RoomName, Capacity: a.cfg.Capacity, Secret: a.cfg.HostSecret})
+	if err != nil {
+		return err
+	}
+	a.log.Info("arena room open", "room", info.ID, "lobby", a.LobbyURL)
+	select {
+	case room <- info.ID:
+	default:
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		peer, sig, err := lc.AcceptMember(ctx)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Host.Accept(ctx, sig); err != nil {
+				a.log.Info("player could not connect", "peer", peer, "err", err)
+			}
+		}()
+	}
+}
+
+// WaitWeb waits for the wasm client build and returns its error.
+func (a *Arena) WaitWeb(ctx context.Context) error {
+	select {
+	case <-a.wasmDone:
+		return a.wasmErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Bots returns the in-process bots (nil without any).
+func (a *Arena) Bots() *bot.Swarm { return a.bots }
+
+// Close stops the bots, the host, the lobby and the web server, and waits for them.
+func (a *Arena) Close() error {
+	a.once.Do(func() {
+		a.cancel()
+		if a.bots != nil {
+			a.bots.Wait()
+		}
+		if a.Host != nil {
+			a.closeErr = a.Host.Close()
+		}
+		if a.lobby != nil {
+			a.lobby.Close()
+		}
+		if a.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			a.http.Shutdown(ctx)
+			cancel()
+		}
+		a.wg.Wait()
+		<-a.wasmDone
+	})
+	return a.closeErr
+}
+
+// Run starts an arena, calls ready with it, and closes it when ctx ends.
+func Run(ctx context.Context, cfg Config, ready func(*Arena)) error {
+	a, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(a)
+	}
+	<-ctx.Done()
+	return a.Close()
+}
+
+func (a *Arena) serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(indexHTML)
+}
+
+// pageConfig is window.arenaConfig: where the browser client finds its game.
+type pageConfig struct {
+	// Lobby is the lobby WebSocket URL; "" means ws(s)://<page host>/ws.
+	Lobby string `json:"lobby"`
+	// Room is the room to join; "" means quick-join any room.
+	Room string `json:"room"`
+	// Error, when set, is shown instead of starting the game.
+	Error string `json:"error,omitempty"`
+}
+
+func (a *Arena) serveConfig(w http.ResponseWriter, r *http.Request) {
+	pc := pageConfig{Lobby: a.cfg.PageLobbyURL}
+	switch {
+	case pc.Lobby != "":
+		// An explicit page lobby: the room ID there is unknown, quick-join.
+	case a.cfg.LobbyURL != "":
+		pc.Lobby, pc.Room = a.cfg.LobbyURL, a.RoomID
+	default:
+		pc.Room = a.RoomID
+	}
+	select {
+	case <-a.wasmDone:
+		if a.wasmErr != nil {
+			pc.Error = a.wasmErr.Error()
+		}
+	default:
+	}
+	b, _ := json.Marshal(pc)
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintf(w, "window.arenaConfig = %s;\n", b)
+}
+
+// waitWasm holds a request until the build is done; it reports false (having written
+// the error) if the build failed or the request ended.
+func (a *Arena) waitWasm(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case <-a.wasmDone:
+	case <-r.Context().Done():
+		return false
+	}
+	if a.wasmErr != nil {
+		msg := a.wasmErr.Error()
+		if !strings.HasPrefix(msg, "arena") {
+			msg = "arena: " + msg
+		}
+		http.Error(w, msg, http.StatusServiceUnavailable)
+		return false
+	}
+	return true
+}
+
+func (a *Arena) serveWasm(w http.ResponseWriter, r *http.Request) {
+	if a.waitWasm(w, r) {
+		a.wasm.serveWasm(w, r)
+	}
+}
+
+func (a *Arena) serveExecJS(w http.ResponseWriter, r *http.Request) {
+	if a.execJS == nil {
+		http.Error(w, "wasm_exec.js unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(a.execJS)
+}
+
+// PageURL returns the page URL with query parameters (e.g. name=alice).
+func (a *Arena) PageURL(query url.Values) string {
+	if len(query) == 0 {
+		return a.URL
+	}
+	return a.URL + "?" + query.Encode()
+}

@@ -17,14 +17,24 @@ import (
 //
 // Workaround: netcode's LoopStats has no tick durations yet.
 type tickClock struct {
-	mu    sync.Mutex
-	fired time.Time // when the timer last fired; zero once its duration is recorded
-	dist  *Dist     // durations since the last Take
+	mu     sync.Mutex
+	fired  time.Time   // when the timer last fired; zero once its duration is recorded
+	dist   *Dist       // durations since the last Take
+	send   *Dist       // the durations of snapshot-sending ticks among them
+	isSend func() bool // reports whether the tick just run sent snapshots; may be nil
 }
 
 var _ netcode.Clock = (*tickClock)(nil)
 
-func newTickClock() *tickClock { return &tickClock{dist: &Dist{}} }
+func newTickClock() *tickClock { return &tickClock{dist: &Dist{}, send: &Dist{}} }
+
+// SetSendTick installs the test for snapshot-sending ticks (called on the loop
+// goroutine, right after a tick).
+func (c *tickClock) SetSendTick(isSend func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.isSend = isSend
+}
 
 // Now returns time.Now().
 func (c *tickClock) Now() time.Time { return time.Now() }
@@ -36,13 +46,14 @@ func (c *tickClock) NewTimer(d time.Duration) clock.Timer {
 	return t
 }
 
-// Take returns the durations recorded since the previous Take and starts anew.
-func (c *tickClock) Take() *Dist {
+// Take returns the durations recorded since the previous Take, all of them and
+// those of snapshot-sending ticks, and starts anew.
+func (c *tickClock) Take() (all, send *Dist) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d := c.dist
-	c.dist = &Dist{}
-	return d
+	all, send = c.dist, c.send
+	c.dist, c.send = &Dist{}, &Dist{}
+	return all, send
 }
 
 type tickTimer struct {
@@ -84,7 +95,9 @@ func (t *tickTimer) done(now time.Time) {
 	c.mu.Lock()
 	if !c.fired.IsZero() {
 		c.dist.Add(now.Sub(c.fired))
-
+		if c.isSend != nil && c.isSend() {
+			c.send.Add(now.Sub(c.fired))
+		}
 		c.fired = time.Time{}
 	}
 	c.mu.Unlock()

@@ -36,6 +36,7 @@ type Client struct {
 	id       ClientID
 	tickRate int
 	sendRate int
+	ackDelay time.Duration // how long an ack may wait for an input to ride with (0: none)
 	tickDur  time.Duration
 
 	ctx    context.Context // lifetime of the client's goroutines
@@ -68,6 +69,7 @@ type Client struct {
 	mu          sync.Mutex
 	sync        clockSync
 	ack         snapshot.Ack
+	ackPending  bool       // c.ack has not been sent yet
 	pending     []inputMsg // unacknowledged inputs, ascending ticks
 	lastStamp   uint32
 	haveStamp   bool
@@ -231,6 +233,14 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 		return fmt.Errorf("%w: welcome with tick rate %d, send rate %d", ErrProtocol, w.TickRate, w.SendRate)
 	}
 	c.id, c.tickRate, c.sendRate = ClientID(w.ID), w.TickRate, w.SendRate
+	switch d := c.cfg.AckDelay; {
+	case d < 0:
+		c.ackDelay = 0
+	case d == 0:
+		c.ackDelay = time.Second / time.Duration(2*w.SendRate)
+	default:
+		c.ackDelay = d
+	}
 	c.tickDur = time.Second / time.Duration(w.TickRate)
 	return nil
 }
@@ -329,12 +339,26 @@ func (c *Client) run() {
 	defer c.shutdown()
 	ping := c.clk.NewTimer(0)
 	defer ping.Stop()
+	ackTimer := c.clk.NewTimer(time.Hour)
+	ackTimer.Stop()
+	defer ackTimer.Stop()
+	ackArmed := false
 	for {
 		select {
 		case <-c.ending:
 			return
 		case b := <-c.in:
-			c.handleUnreliable(b)
+			if c.handleUnreliable(b) && !ackArmed {
+				ackTimer.Reset(c.ackDelay)
+				ackArmed = true
+			}
+		case <-ackTimer.C():
+			ackArmed = false
+			c.mu.Lock()
+			if c.ackPending {
+				c.sendUpdateLocked()
+			}
+			c.mu.Unlock()
 		case <-ping.C():
 			now := c.clk.Now()
 			if now.UnixNano()-c.lastHeard.Load() > c.cfg.Timeout.Nanoseconds() {
@@ -348,11 +372,13 @@ func (c *Client) run() {
 	}
 }
 
-func (c *Client) handleUnreliable(b []byte) {
+// handleUnreliable handles one message from the host. It reports whether it left an
+// acknowledgement waiting (ackPending) for the next input, or for run's ack timer.
+func (c *Client) handleUnreliable(b []byte) (deferred bool) {
 	kind, seq, err := readHeader(b)
 	if err != nil {
 		c.stats.drop(DropMalformed)
-		return
+		return false
 	}
 	now := c.clk.Now()
 	if c.cfg.observe != nil {
@@ -363,19 +389,19 @@ func (c *Client) handleUnreliable(b []byte) {
 		lastInput, pkt, err := decodeSnapshotHeader(b)
 		if err != nil {
 			c.stats.drop(DropMalformed)
-			return
+			return false
 		}
 		c.rx.add(seq)
 		c.lastHeard.Store(now.UnixNano())
 		info, err := c.dec.Decode(pkt)
 		if err != nil {
 			c.stats.drop(DropSnapshotDecode)
-			return
+			return false
 		}
 		c.stats.snaps.Add(1)
 		if info.Stale {
 			c.stats.drop(DropStale)
-			return
+			return false
 		}
 		c.imu.Lock()
 		c.interp.store(info.Tick, c.dec.World())
@@ -386,7 +412,11 @@ func (c *Client) handleUnreliable(b []byte) {
 			c.applied = lastInput
 		}
 		c.trimInputsLocked()
-		c.sendUpdateLocked()
+		if c.ackDelay > 0 {
+			c.ackPending, deferred = true, true
+		} else {
+			c.sendUpdateLocked()
+		}
 		c.mu.Unlock()
 		select {
 		case c.updates <- struct{}{}:
@@ -396,7 +426,7 @@ func (c *Client) handleUnreliable(b []byte) {
 		p, err := decodePong(b)
 		if err != nil {
 			c.stats.drop(DropMalformed)
-			return
+			return false
 		}
 		c.rx.add(seq)
 		c.lastHeard.Store(now.UnixNano())
@@ -411,6 +441,7 @@ func (c *Client) handleUnreliable(b []byte) {
 	default:
 		c.stats.drop(DropUnknownKind)
 	}
+	return deferred
 }
 
 func (c *Client) sendPing(now time.Time) {
@@ -448,7 +479,9 @@ func (c *Client) trimInputsLocked() {
 	}
 }
 
+// sendUpdateLocked sends an update: the newest ack and the pending inputs.
 func (c *Client) sendUpdateLocked() {
+	c.ackPending = false
 	c.updateBuf = appendUpdate(c.updateBuf[:0], c.txSeq.Add(1)-1, c.ack, c.pending)
 	c.sendUnreliable(c.updateBuf)
 }

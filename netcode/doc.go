@@ -90,6 +90,12 @@
 // Tick n of the host is due n/TickRate seconds after the host started, computed from n
 // each time, so the schedule never drifts; when the host falls behind it runs at most
 // [ServerConfig.MaxCatchUp] ticks back to back and skips the rest ([LoopStats]).
+// A client gets a snapshot every k = TickRate/SendRate ticks (every other tick at
+// the default 60 and 30 Hz), on the ticks n with (n + phase) mod k = 0: each joining
+// client takes the phase the fewest connected clients have, so the encoding work is
+// spread evenly over the ticks (half the clients on even ticks, half on odd ones)
+// instead of piling up on every k-th tick. A snapshot carries the tick it was taken
+// on.
 // Clocks are injectable ([ServerConfig.Clock], [ClientConfig.Clock]); tests drive the
 // loop with the fake clock of internal/clock. Clients ping every 250 ms: the
 // round trip, its jitter and the host clock offset come from the fastest recent
@@ -102,11 +108,15 @@
 //
 // The tick goroutine owns the world and every client's snapshot encoder; pion's
 // callbacks parse messages and hand them to it through bounded per-client queues.
+// On a send tick, once Step has run, the clients due a snapshot are encoded, then
+// sent, on GOMAXPROCS/2 goroutines (at least 1, at most 8; each client always on the
+// same one, whose encoders share a [snapshot.EncodeCache]) while the world stays
+// untouched; the tick goroutine takes one share itself and waits for the others.
 // The loop never blocks on I/O: if a client's unreliable channel still holds the
 // previous snapshots, the new one is dropped and counted ([DropBackpressure]); a
 // client whose reliable channel backs up past [ServerConfig.MaxReliableBuffered] is
 // disconnected with [ErrSlowConsumer]. The client's own goroutine decodes snapshots
-// and acknowledges each one at once.
+// and acknowledges each one, with the next input or within [ClientConfig.AckDelay].
 //
 // # Bad input
 //
@@ -131,8 +141,9 @@
 //	                            tick 0 | recv u32 | lost u32
 //
 // lastInput is the last input tick applied plus one (0: none yet). The client sends an
-// update after every snapshot it decodes (acknowledging it) and with every
-// [Client.SendInput]; inputs are listed in ascending ticks, the newest that fit. The
+// update with every [Client.SendInput], and acknowledges every snapshot it decodes:
+// in the next update, or in an update of its own once [ClientConfig.AckDelay] has
+// passed without one; inputs are listed in ascending ticks, the newest that fit. The
 // host drops a client that sends no update for [ServerConfig.Timeout]. recv and lost
 // are the sender's counts of received and missing messages on the other direction, so
 // each side knows the loss both ways (see [Stats]). A whole message is at most

@@ -198,7 +198,7 @@ func TestSimulatedNetwork(t *testing.T) {
 
 	// Keep snapshots flowing until each client has seen 2 s more of them, so every
 	// message more than 1 s older than the newest has had far longer than any SCTP
-	// retransmission (RTO max 200 ms) to arrive.
+	// retransmission (RTO max 150 ms) to arrive.
 	for i, c := range cs {
 		s := obs[i]
 		s.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,11 @@ type Server struct {
 	epoch     time.Time
 	tickDur   time.Duration
 	sendEvery uint32
+	// Snapshot encoding runs on len(caches) goroutines on send ticks: each client
+	// is always encoded by the same one (session.worker), whose encoders share its
+	// delta cache. due is the tick goroutine's scratch list of clients per worker.
+	caches []*snapshot.EncodeCache
+	due    [][]*session
 
 	curTick atomic.Uint32 // the tick being run, read by session callbacks
 	ticks   atomic.Uint64
@@ -128,6 +134,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		loopDone:  make(chan struct{}),
 	}
 	s.closing, s.abort = context.WithCancel(context.Background())
+	workers := encodeWorkers()
+	for range workers {
+		s.caches = append(s.caches, snapshot.NewEncodeCache())
+	}
+	s.due = make([][]*session, workers)
 	if cfg.ListenUDP != "" {
 		var err error
 		if cfg.Transport.Net != nil {
@@ -387,9 +398,12 @@ func (s *Server) step(n uint32, t *Tick, active []*session, now time.Time) []*se
 
 	s.mu.Lock()
 	for _, sess := range s.joins {
+		sess.phase = sendPhase(active, s.sendEvery)
+		sess.worker = encodeWorker(active, sess.phase, len(s.caches))
 		sess.enc = snapshot.NewEncoder(s.cfg.Registry, snapshot.EncoderConfig{
 			MaxPacketBytes:    MaxSnapshotPacketBytes,
 			MaxPacketsPerSend: s.cfg.MaxPacketsPerSend,
+			Cache:             s.caches[sess.worker],
 		})
 		active = append(active, sess)
 		t.Joined = append(t.Joined, sess.id)
@@ -430,13 +444,97 @@ func (s *Server) step(n uint32, t *Tick, active []*session, now time.Time) []*se
 			sess.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, s.cfg.Timeout))
 		}
 	}
-	if n%s.sendEvery == 0 {
-		for _, sess := range active {
-			sess.sendSnapshot(t.World, n)
+	for i := range s.due {
+		s.due[i] = s.due[i][:0]
+	}
+	for _, sess := range active {
+		if (n+sess.phase)%s.sendEvery == 0 {
+			s.due[sess.worker] = append(s.due[sess.worker], sess)
 		}
 	}
+	s.sendSnapshots(t.World, n)
 	return active
 }
+
+// maxEncodeWorkers bounds the goroutines that encode snapshots on a send tick.
+const maxEncodeWorkers = 8
+
+// encodeWorkers is how many goroutines encode snapshots: half the Ps (at most
+// maxEncodeWorkers), leaving the others to pion's network goroutines, which send
+// what the encoders produce.
+func encodeWorkers() int { return max(1, min(runtime.GOMAXPROCS(0)/2, maxEncodeWorkers)) }
+
+// sendSnapshots encodes and sends the snapshots due at tick n, each worker's clients
+// on its own goroutine (the tick goroutine takes the first list), and returns when all
+// are sent. Nothing modifies the world meanwhile, so the encoders may read it at once.
+// Each worker encodes all its clients' snapshots before it sends any: the sends wake
+// pion's goroutines (and the clients), which then no longer compete with the encoding.
+// Sending never blocks (see encodeSnapshot).
+func (s *Server) sendSnapshots(w *snapshot.World, n uint32) {
+	run := func(list []*session) {
+		for _, sess := range list {
+			sess.encodeSnapshot(w, n)
+		}
+		for _, sess := range list {
+			sess.sendSnapshot()
+		}
+	}
+	var wg sync.WaitGroup
+	for _, list := range s.due[min(1, len(s.due)):] {
+		if len(list) > 0 {
+			wg.Go(func() { run(list) })
+		}
+	}
+	run(s.due[0])
+	wg.Wait()
+	for i := range s.due {
+		clear(s.due[i])
+	}
+}
+
+// encodeWorker picks the encoding goroutine of a joining client with send phase
+// phase: the one with the fewest clients of that phase.
+func encodeWorker(active []*session, phase uint32, workers int) int {
+	if workers <= 1 {
+		return 0
+	}
+	count := make([]int, workers)
+	for _, sess := range active {
+		if sess.phase == phase && sess.worker < workers {
+			count[sess.worker]++
+		}
+	}
+	best := 0
+	for i := 1; i < workers; i++ {
+		if count[i] < count[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// sendPhase picks the send phase of a joining client: the one fewest active clients
+// have, so that snapshot encoding is spread evenly over the ticks between sends.
+func sendPhase(active []*session, sendEvery uint32) uint32 {
+	if sendEvery <= 1 {
+		return 0
+	}
+	var count [maxSpreadPhases]int
+	for _, sess := range active {
+		count[sess.phase%maxSpreadPhases]++
+	}
+	best := uint32(0)
+	for p := uint32(1); p < min(sendEvery, maxSpreadPhases); p++ {
+		if count[p] < count[best] {
+			best = p
+		}
+	}
+	return best
+}
+
+// maxSpreadPhases bounds the phases clients are spread over (send every 16th tick
+// or less often: the extra phases would not matter).
+const maxSpreadPhases = 16
 
 // Tick is what game code receives once per simulation step. It and its slices are
 // valid only during the Step call.

@@ -19,7 +19,8 @@ type ServerConfig struct {
 	// TickRate is the number of simulation steps per second. Default 60.
 	TickRate int
 	// SendRate is the number of snapshot sends per second per client, at most
-	// TickRate; a send happens on ticks that are multiples of TickRate/SendRate.
+	// TickRate; each client gets a snapshot every TickRate/SendRate ticks, and
+	// clients are spread over those ticks (see "Time" in the package doc).
 	// Default 30.
 	SendRate int
 	// MaxCatchUp is the most ticks run back to back when the loop falls behind;

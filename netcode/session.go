@@ -32,7 +32,8 @@ const (
 // Ownership: the pion callback goroutines of the two channels write the inbox (under
 // mu) and their own receive state (rx, bucket: the unreliable and reliable callbacks
 // respectively, each called from one goroutine); the tick goroutine owns enc, pkts,
-// buf, future and lastInput; run owns the shutdown.
+// buf, future and lastInput (on a send tick it lends enc, pkts and buf to one
+// encoding goroutine and waits for it); run owns the shutdown.
 type session struct {
 	srv   *Server
 	id    ClientID
@@ -80,6 +81,8 @@ type session struct {
 	commands [][]byte
 
 	// Tick goroutine.
+	phase     uint32 // snapshots go out on ticks n with (n+phase)%sendEvery == 0
+	worker    int    // the encoding goroutine (Server.sendSnapshots) that sends them
 	enc       *snapshot.Encoder
 	pkts      [][]byte
 	buf       []byte
@@ -440,20 +443,26 @@ func (sess *session) collect(n uint32, t *Tick) {
 	}
 }
 
-// sendSnapshot encodes the world for this client and sends it, unless the unreliable
-// channel still holds earlier snapshots (then this one is dropped and counted).
-func (sess *session) sendSnapshot(w *snapshot.World, n uint32) {
+// encodeSnapshot encodes the world for this client into sess.pkts, unless the
+// unreliable channel still holds earlier snapshots (then this one is dropped and
+// counted, and sess.pkts is left empty).
+func (sess *session) encodeSnapshot(w *snapshot.World, n uint32) {
+	sess.pkts = sess.pkts[:0]
 	limit := uint64(2 * sess.srv.cfg.MaxPacketsPerSend * MaxUnreliableBytes)
 	if sess.unrel.BufferedAmount() > limit {
 		sess.drop(DropBackpressure)
 		return
 	}
-	pkts, err := sess.enc.Encode(sess.pkts[:0], w, n)
+	pkts, err := sess.enc.Encode(sess.pkts, w, n)
 	sess.pkts = pkts
 	if err != nil {
 		sess.srv.log.Warn("snapshot encode failed", "client", sess.id, "tick", n, "err", err)
 	}
-	for _, p := range pkts {
+}
+
+// sendSnapshot sends what encodeSnapshot encoded.
+func (sess *session) sendSnapshot() {
+	for _, p := range sess.pkts {
 		sess.buf = appendSnapshotHeader(sess.buf[:0], sess.txSeq.Add(1)-1, sess.lastInput)
 		sess.buf = append(sess.buf, p...)
 		if sess.sendUnreliable(sess.buf) {

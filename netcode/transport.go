@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -45,5 +46,8 @@ func newAPI(cfg TransportConfig, mux ice.UDPMux) (*webrtc.API, error) {
 	if mux != nil {
 		se.SetICEUDPMux(mux)
 	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se)), nil
+	// An empty interceptor registry: pion's defaults (NACK, RTCP reports, TWCC,
+	// stats) serve RTP media, which a data-channel-only session never carries, and
+	// they cost every peer connection goroutines and timers.
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{})), nil
 }

@@ -83,6 +83,11 @@ func TestSteadyStateAllocs(t *testing.T) {
 
 // arenaSends records the arena trace as quantized worlds, one per send.
 func arenaSends(b testing.TB, seconds int) (*Registry, []*World) {
+	return arenaSendsOf(b, seconds, arenatrace.Config{})
+}
+
+// arenaSendsOf is arenaSends of a configured trace.
+func arenaSendsOf(b testing.TB, seconds int, cfg arenatrace.Config) (*Registry, []*World) {
 	r := NewRegistry()
 	if _, err := r.Register(arenatrace.PlayerType, arenatrace.Player{}); err != nil {
 		b.Fatal(err)
@@ -90,7 +95,7 @@ func arenaSends(b testing.TB, seconds int) (*Registry, []*World) {
 	if _, err := r.Register(arenatrace.ProjectileType, arenatrace.Projectile{}); err != nil {
 		b.Fatal(err)
 	}
-	sim := arenatrace.New(arenatrace.Config{})
+	sim := arenatrace.New(cfg)
 	var worlds []*World
 	for range seconds * arenatrace.TickRate {
 		sim.Step()

@@ -23,6 +23,28 @@ func (w *bitWriter) write(v uint32, nbits uint) {
 	}
 }
 
+// write64 appends the low nbits (0..64) of v.
+func (w *bitWriter) write64(v uint64, nbits uint) {
+	if nbits > 32 {
+		w.write(uint32(v), 32)
+		v >>= 32
+		nbits -= 32
+	}
+	w.write(uint32(v), nbits)
+}
+
+// writeWords appends the first nbits of ws, first bit lowest in ws[0].
+func (w *bitWriter) writeWords(ws []uint64, nbits uint) {
+	for _, x := range ws {
+		if nbits == 0 {
+			return
+		}
+		k := min(nbits, 64)
+		w.write64(x, k)
+		nbits -= k
+	}
+}
+
 // flush pads with zero bits to a byte boundary and returns the buffer.
 func (w *bitWriter) flush() []byte {
 	for w.n > 0 {
@@ -48,6 +70,17 @@ func (r *bitReader) reset(buf []byte) {
 
 // read returns the next nbits (0..32) bits; past the end it sets r.bad and returns 0.
 func (r *bitReader) read(nbits uint) uint32 {
+	pos := r.pos
+	if i := pos >> 3; pos+nbits <= r.end && i+8 <= uint(len(r.buf)) {
+		// Fast path: 8 whole bytes from the current one cover the value.
+		x := binary.LittleEndian.Uint64(r.buf[i:])
+		r.pos = pos + nbits
+		return uint32((x >> (pos & 7)) & (1<<nbits - 1))
+	}
+	return r.readSlow(nbits)
+}
+
+func (r *bitReader) readSlow(nbits uint) uint32 {
 	if nbits == 0 {
 		return 0
 	}

@@ -39,6 +39,7 @@ type Decoder struct {
 	mask   uint32 // bit i: packet newest-1-i received
 	stride int    // values per stored version (registry's largest field count)
 
+	hint    int // world index at or below the next entity applied (IDs ascend)
 	br      bitReader
 	pred    []uint32
 	entries []decEntry
@@ -46,6 +47,7 @@ type Decoder struct {
 }
 
 type decEntry struct {
+	rec *decEnt // nil for an entity the decoder does not know yet
 	id  EntityID
 	op  uint8
 	typ TypeID
@@ -53,18 +55,24 @@ type decEntry struct {
 	n   int
 }
 
+// decSlot describes the version of an entity stored in one slot (one cache line holds
+// four).
+type decSlot struct {
+	seq  int64  // extended seq of the packet that carried it
+	tick uint32 // tick of that packet
+	typ  TypeID
+}
+
 // decEnt is what the decoder knows about one entity ID.
 type decEnt struct {
+	vals    []uint32 // decSlots versions of stride values; allocated on first version
 	id      EntityID
 	inWorld bool
 	hasLast bool
 	last    int64  // extended seq of the last applied version or removal
 	tick    uint32 // tick of the packet that last updated it
 	listed  bool   // in tombs
-	slotSeq [decSlots]int64
-	slotTyp [decSlots]TypeID
-	slotTck [decSlots]uint32 // tick of the packet of each slot
-	vals    []uint32         // decSlots versions of stride values; allocated on first version
+	slots   [decSlots]decSlot
 }
 
 // NewDecoder returns a decoder for types registered in r (register them all first).
@@ -127,6 +135,7 @@ func (d *Decoder) Decode(pkt []byte) (PacketInfo, error) {
 		return info, err
 	}
 	d.noteReceived(info.Seq, ext)
+	d.hint = 0
 	for i := range d.entries {
 		if d.apply(&d.entries[i], ext, info.Tick) {
 			info.Applied++
@@ -172,8 +181,8 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			return fmt.Errorf("%w: entity ID beyond 32 bits", ErrCorrupt)
 		}
 		prev = id
-		en := decEntry{id: EntityID(id), op: op, off: len(d.vals)}
-		rec := d.ents[en.id]
+		rec := d.ents[EntityID(id)]
+		en := decEntry{rec: rec, id: EntityID(id), op: op, off: len(d.vals)}
 		if rec == nil {
 			newRecs++
 			if len(d.ents)+newRecs > MaxDecoderEntities {
@@ -218,10 +227,10 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			}
 			base := ext - dist
 			slot := int(base % decSlots)
-			if rec == nil || rec.vals == nil || rec.slotSeq[slot] != base {
+			if rec == nil || rec.vals == nil || rec.slots[slot].seq != base {
 				return fmt.Errorf("%w: entity %d, packet %d", ErrMissingBaseline, id, uint16(base))
 			}
-			en.typ = rec.slotTyp[slot]
+			en.typ = rec.slots[slot].typ
 			t := d.reg.types[en.typ]
 			if t == nil {
 				return fmt.Errorf("%w: %d (entity %d)", ErrUnknownType, en.typ, id)
@@ -239,10 +248,10 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 					return fmt.Errorf("%w: entity %d: prediction source %d not older than baseline %d", ErrCorrupt, id, pd, dist)
 				}
 				ps := int((ext - pd) % decSlots)
-				if rec.slotSeq[ps] != ext-pd || rec.slotTyp[ps] != en.typ {
+				if rec.slots[ps].seq != ext-pd || rec.slots[ps].typ != en.typ {
 					return fmt.Errorf("%w: entity %d, packet %d (prediction)", ErrMissingBaseline, id, uint16(ext-pd))
 				}
-				num, den := tick-rec.slotTck[slot], rec.slotTck[slot]-rec.slotTck[ps]
+				num, den := tick-rec.slots[slot].tick, rec.slots[slot].tick-rec.slots[ps].tick
 				if !predictable(num, den) {
 					return fmt.Errorf("%w: entity %d: prediction over ticks %d/%d", ErrCorrupt, id, num, den)
 				}
@@ -333,7 +342,10 @@ func (d *Decoder) record(id EntityID) *decEnt {
 // apply stores an entry as a possible baseline and, if it is newer than what the entity
 // has, makes it current. It reports whether the current state changed.
 func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
-	r := d.record(en.id)
+	r := en.rec
+	if r == nil {
+		r = d.record(en.id)
+	}
 	newer := !r.hasLast || ext > r.last
 	if en.op == opRemove {
 		if !newer {
@@ -353,13 +365,11 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 	}
 	q := d.vals[en.off : en.off+en.n]
 	slot := int(ext % decSlots)
-	if r.slotSeq[slot] < ext {
+	if r.slots[slot].seq < ext {
 		if r.vals == nil {
 			r.vals = make([]uint32, decSlots*d.stride)
 		}
-		r.slotSeq[slot] = ext
-		r.slotTyp[slot] = en.typ
-		r.slotTck[slot] = tick
+		r.slots[slot] = decSlot{seq: ext, tick: tick, typ: en.typ}
 		copy(r.vals[slot*d.stride:], q)
 	}
 	if !newer {
@@ -367,7 +377,7 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 	}
 	r.hasLast, r.last, r.tick = true, ext, tick
 	r.inWorld = true
-	d.world.put(en.id, en.typ, q)
+	d.hint = d.world.putFrom(d.hint, en.id, en.typ, q)
 	return true
 }
 

@@ -18,6 +18,12 @@
 // priority accumulator picks the entities that waited longest, so every entity is
 // eventually sent. Removals are repeated until a packet carrying them is acknowledged.
 //
+// Every change to an entity in a World gets a new version number (setting the same
+// values again keeps it), so an encoder skips an entity unchanged since its acknowledged
+// version in O(1). Encoders that share an [EncodeCache] (a host's clients, encoded one
+// after the other) compute each entity's delta from a given baseline version once per
+// send instead of once per client; the output is the same byte for byte.
+//
 // # Quantization
 //
 //	int    q = v - min, clamped to [0, max-min];            bits = bitlen(max-min)

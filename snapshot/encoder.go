@@ -103,27 +103,45 @@ func changedBits(old, cur uint32, bits uint) uint {
 }
 
 func writeChanged(w *bitWriter, old, cur uint32, bits uint) {
+	c, n := changedCode(old, cur, bits)
+	w.write64(c, n)
+}
+
+// changedCode returns the bits of a changed field's new value (not its "changed" bit),
+// first bit lowest, and how many there are (changedBits).
+func changedCode(old, cur uint32, bits uint) (uint64, uint) {
 	if bits <= 4 {
-		if bits > 1 {
-			w.write(cur, bits)
+		if bits == 1 {
+			return 0, 0 // a changed bool is a flip
 		}
-		return
+		return uint64(cur), bits
 	}
 	z := zigzag(old, cur, bits) - 1
 	switch {
 	case z < 16:
-		w.write(0, 1)
-		w.write(uint32(z), 4)
+		return z << 1, 5 // 0 z:4
 	case z < 256 && bits > 8:
-		w.write(1, 2) // bits 1, 0
-		w.write(uint32(z), 8)
+		return 1 | z<<2, 10 // 1 0 z:8
 	case z < 4096 && bits > 12:
-		w.write(3, 3) // bits 1, 1, 0
-		w.write(uint32(z), 12)
-	default:
-		w.write(7, 3) // bits 1, 1, 1
-		w.write(cur, bits)
+		return 3 | z<<3, 15 // 1 1 0 z:12
 	}
+	return 7 | uint64(cur)<<3, 3 + bits // 1 1 1 value:bits
+}
+
+// fieldWriter collects a delta's field bits, first bit lowest, in deltaWords words.
+type fieldWriter struct {
+	w [deltaWords]uint64
+	n uint
+}
+
+// put appends the k (<= 64) low bits of v; the caller keeps n+k <= 64*deltaWords.
+func (f *fieldWriter) put(v uint64, k uint) {
+	i, o := f.n/64, f.n%64
+	f.w[i] |= v << o
+	if o+k > 64 {
+		f.w[i+1] |= v >> (64 - o)
+	}
+	f.n += k
 }
 
 // EncoderConfig configures an Encoder. The zero value works.
@@ -137,6 +155,12 @@ type EncoderConfig struct {
 	MaxPacketsPerSend int
 	// DisableDelta sends every entity whole on every send (for comparison and debugging).
 	DisableDelta bool
+	// Cache, if set, shares delta computations between the encoders that use it
+	// (typically all the clients of one host): an entity's delta from a given
+	// baseline version to its current version is computed once, by the first
+	// encoder that needs it. Encoders sharing a Cache must not Encode concurrently.
+	// It changes no byte of the output. Default nil: each encoder computes its own.
+	Cache *EncodeCache
 }
 
 // EncodeStats describes the last Encode.
@@ -165,6 +189,8 @@ type Encoder struct {
 	recs       []*encEnt // sorted by id
 	recs2      []*encEnt
 	free       []*encEnt
+	all        []*encEnt // every record by index (encEnt.idx); nil: released
+	freeIdx    []freeIdx // released indices
 	cands      []*encEnt
 	sent       [sentRing]sentPacket
 	baseCount  [History]baseCount
@@ -176,29 +202,46 @@ type Encoder struct {
 	stats      EncodeStats
 }
 
-// encEnt is the encoder's view of one entity for this client.
+// encEnt is the encoder's view of one entity for this client. The fields every send
+// reads come first, so that a send touches few cache lines of each record.
 type encEnt struct {
+	t         *Type
+	cur       []uint32 // world values during Encode
 	id        EntityID
 	gen       uint32 // incremented when the record is recycled
-	typ       TypeID
-	t         *Type
-	inWorld   bool
-	removing  bool   // gone from the world; removal pending until acked
-	sent      bool   // the client may know this entity
+	curVer    uint64 // version (World) of cur
 	validFrom uint64 // only packets >= validFrom may become baselines (incarnation start)
 	base      uint64 // acked baseline packet, 0 = none
 	prev      uint64 // newest acked packet older than base (for prediction), 0 = none
-	predict   bool   // this send's delta is against a prediction from prev and base
 	lastSent  uint64 // last packet that carried a version, 0 = none
+	baseVer   uint64 // World version carried by packet base
+	prevVer   uint64 // and by packet prev
+	baseTick  uint32 // tick of packet base
+	prevTick  uint32 // tick of packet prev
 	prio      uint32 // priority accumulator
 	cost      uint32 // bits of this send's entry, without the ID gap
-	delta     bool   // this send's entry is a delta against base
+	typ       TypeID
+	inWorld   bool
+	removing  bool // gone from the world; removal pending until acked
+	sent      bool // the client may know this entity
+	predict   bool // this send's delta is against a prediction from prev and base
+	delta     bool // this send's entry is a delta against base
 	selected  bool
-	cur       []uint32        // world values during Encode
-	pred      []uint32        // this send's prediction, when predict
-	ringSeq   [History]uint64 // packet of each stored version
-	ringTick  [History]uint32 // tick of that packet
-	vals      []uint32        // History versions, nf values each
+	fitted    bool // dbits holds this send's field bits (dn of them)
+	dn        uint16
+	dbits     [deltaWords]uint64
+	idx       int32    // index in Encoder.all
+	pred      []uint32 // this send's prediction, when predict and !fitted
+	vals      []uint32 // History versions, nf values each
+	// ringSeq[s%History] is s when vals holds the version packet s carried. A
+	// version at or after the oldest usable baseline, or the last one sent, is
+	// always still there: only a packet History later can overwrite it.
+	ringSeq [History]uint64
+}
+
+type freeIdx struct {
+	idx int32
+	gen uint32 // the generation of the next record with this index
 }
 
 type baseCount struct {
@@ -208,13 +251,17 @@ type baseCount struct {
 
 type sentPacket struct {
 	seq   uint64 // 0 = empty slot
+	tick  uint32
 	acked bool
 	refs  []entRef
 }
 
-// entRef names an entity record in a sent packet; gen detects a recycled record.
+// entRef names an entity record in a sent packet by its index in Encoder.all (no
+// pointer: the garbage collector need not scan the sent packets); gen detects a
+// recycled record.
 type entRef struct {
-	rec     *encEnt
+	idx     int32
+	ver     uint64 // World version of the entity carried
 	gen     uint32
 	removal bool
 }
@@ -257,10 +304,16 @@ func (e *Encoder) newRec(id EntityID) *encEnt {
 	if n := len(e.free); n > 0 {
 		r = e.free[n-1]
 		e.free = e.free[:n-1]
-		vals, gen, pred := r.vals, r.gen, r.pred
-		*r = encEnt{vals: vals, gen: gen, pred: pred}
+		vals, gen, pred, idx := r.vals, r.gen, r.pred, r.idx
+		*r = encEnt{vals: vals, gen: gen, pred: pred, idx: idx}
+	} else if n := len(e.freeIdx); n > 0 {
+		f := e.freeIdx[n-1]
+		e.freeIdx = e.freeIdx[:n-1]
+		r = &encEnt{idx: f.idx, gen: f.gen}
+		e.all[f.idx] = r
 	} else {
-		r = &encEnt{}
+		r = &encEnt{idx: int32(len(e.all))}
+		e.all = append(e.all, r)
 	}
 	r.id = id
 	r.validFrom = e.seq + 1
@@ -340,7 +393,7 @@ func (e *Encoder) Encode(dst [][]byte, w *World, tick uint32) ([][]byte, error) 
 			e.newIncarnation(r)
 		}
 		r.inWorld = true
-		r.cur = we.q
+		r.cur, r.curVer = we.q, we.ver
 		r.selected = false
 		if e.plan(r, oldest) {
 			r.prio++
@@ -507,6 +560,10 @@ func (e *Encoder) recycle(r *encEnt) {
 	r.gen++
 	if len(e.free) < 4096 {
 		e.free = append(e.free, r)
+	} else {
+		// Let the record go; its index (and next generation) serve a later one.
+		e.all[r.idx] = nil
+		e.freeIdx = append(e.freeIdx, freeIdx{idx: r.idx, gen: r.gen})
 	}
 }
 
@@ -514,42 +571,123 @@ func (e *Encoder) recycle(r *encEnt) {
 func (e *Encoder) plan(r *encEnt, oldest uint64) bool {
 	t := r.t
 	whole := uint32(2 + 8 + t.bits)
-	r.delta = false
-	hasBase := r.base != 0 && r.base >= r.validFrom && r.ringSeq[r.base%History] == r.base
-	if hasBase && !e.cfg.DisableDelta && r.lastSent == r.base && slices.Equal(r.cur, r.version(r.base)) {
-		r.cost = 0 // the client acknowledged exactly this version
+	r.delta, r.predict, r.fitted = false, false, false
+	// A baseline before oldest may have been overwritten unless it is the last
+	// version sent; either way such a baseline is only used to find "unchanged".
+	hasBase := r.base != 0 && r.base >= r.validFrom
+	if !hasBase || e.cfg.DisableDelta {
+		r.cost = whole
+		return true
+	}
+	acked := r.lastSent == r.base // the client holds exactly the last version sent
+	if acked && r.baseVer == r.curVer {
+		r.cost = 0 // unchanged since the acknowledged version
+		return false
+	}
+	if r.base < oldest {
+		if acked && slices.Equal(r.cur, r.version(r.base)) {
+			r.cost = 0
+			return false
+		}
+		r.cost = whole
+		return true
+	}
+	// The prediction source, if one may be used.
+	key := deltaKey{cur: r.curVer, base: r.baseVer}
+	var num, den uint32
+	if r.prev != 0 && r.prev >= r.validFrom && r.prev >= oldest {
+		num, den = e.tick-r.baseTick, r.baseTick-r.prevTick
+		if predictable(num, den) {
+			key.prev, key.num, key.den = r.prevVer, num, den
+		}
+	}
+	var d deltaPlan
+	if c := e.cfg.Cache; c != nil {
+		if s := c.lookup(&key); s != nil {
+			d = s.plan
+		} else {
+			d = e.planDelta(r, key.prev != 0, num, den)
+			if d.fitted {
+				c.store(&key, &d)
+			}
+		}
+	} else {
+		d = e.planDelta(r, key.prev != 0, num, den)
+	}
+	if d.same && acked {
+		r.cost = 0 // the client acknowledged exactly these values
 		return false
 	}
 	r.cost = whole
-	if !hasBase || e.cfg.DisableDelta || r.base < oldest {
-		return true
+	if c := d.fieldCost + 9; d.predict {
+		c += 6
+		if c < whole {
+			r.cost, r.delta, r.predict = c, true, true
+		}
+	} else if c < whole {
+		r.cost, r.delta = c, true
 	}
+	if r.delta && d.fitted {
+		r.fitted, r.dn, r.dbits = true, d.n, d.bits
+	}
+	return true
+}
+
+// deltaWords bounds the field bits a deltaPlan holds (longer deltas are written from
+// the values).
+const deltaWords = 2
+
+// deltaPlan is how an entity's fields are best delta-encoded from a baseline version,
+// optionally predicted from an older one: the choice and, when it fits, the bits.
+type deltaPlan struct {
+	same      bool   // current values equal the baseline's
+	predict   bool   // encode against the prediction
+	fitted    bool   // bits holds the n field bits of the chosen encoding
+	n         uint16 // bits used in bits
+	fieldCost uint32 // bits of the field section (changed flags included)
+	bits      [deltaWords]uint64
+}
+
+// planDelta computes r's deltaPlan from its stored versions. canPredict says the
+// prediction from r.prev over num/den ticks is allowed; r.pred receives it when used.
+func (e *Encoder) planDelta(r *encEnt, canPredict bool, num, den uint32) deltaPlan {
+	t := r.t
 	old := r.version(r.base)
-	// op, explicit baseline (5 less when it is the common one), "no prediction"
-	c := uint32(2 + 1 + 5 + 1 + len(t.fields))
+	var d deltaPlan
+	c := uint32(len(t.fields))
 	wide := false // a field of 5 or more bits changed: only then can a prediction help
+	same := true
 	for i := range t.fields {
 		if r.cur[i] != old[i] {
 			b := uint(t.fields[i].Bits)
 			c += uint32(changedBits(old[i], r.cur[i], b))
 			wide = wide || b >= 5
+			same = false
 		}
 	}
-	r.predict = false
-	if wide && r.prev != 0 && r.prev >= r.validFrom && r.prev >= oldest && r.ringSeq[r.prev%History] == r.prev {
-		num, den := e.tick-r.ringTick[r.base%History], r.ringTick[r.base%History]-r.ringTick[r.prev%History]
-		if predictable(num, den) {
-			r.pred = predict(t, old, r.version(r.prev), num, den, r.pred)
-			// op, baseline, "predict", explicit prev (5 less when common)
-			if cp := uint32(2+1+5+2+5) + deltaBits(t, r.pred, r.cur); cp < c {
-				c, r.predict = cp, true
+	d.same, d.fieldCost = same, c
+	ref := old
+	// op, baseline, "no prediction" (9 bits) against op, baseline, "predict",
+	// explicit prev (15 bits), as Encode counts before the common-baseline savings.
+	if wide && canPredict {
+		r.pred = predict(t, old, r.version(r.prev), num, den, r.pred)
+		if cp := deltaBits(t, r.pred, r.cur); cp+15 < c+9 {
+			d.predict, d.fieldCost, ref = true, cp, r.pred
+		}
+	}
+	if d.fieldCost <= deltaWords*64 {
+		var fw fieldWriter
+		for i := range t.fields {
+			if r.cur[i] == ref[i] {
+				fw.n++ // a 0 bit: unchanged
+				continue
 			}
+			c, n := changedCode(ref[i], r.cur[i], uint(t.fields[i].Bits))
+			fw.put(1|c<<1, n+1)
 		}
+		d.fitted, d.n, d.bits = true, uint16(fw.n), fw.w
 	}
-	if c < whole {
-		r.cost, r.delta = c, true
-	}
-	return true
+	return d
 }
 
 // deltaBits is the cost of the fields of cur against ref.
@@ -639,7 +777,7 @@ func (e *Encoder) startPacket(dst [][]byte, tick uint32) ([][]byte, *sentPacket)
 		}
 	}
 	pk := &e.sent[seq%sentRing]
-	pk.seq, pk.acked, pk.refs = seq, false, pk.refs[:0]
+	pk.seq, pk.tick, pk.acked, pk.refs = seq, tick, false, pk.refs[:0]
 	return dst, pk
 }
 
@@ -655,7 +793,7 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 	if r.removing {
 		w.write(opRemove, 2)
 		writeGap(w, gap)
-		pk.refs = append(pk.refs, entRef{rec: r, gen: r.gen, removal: true})
+		pk.refs = append(pk.refs, entRef{idx: r.idx, gen: r.gen, removal: true})
 		e.stats.Removals++
 		return
 	}
@@ -669,7 +807,6 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 			w.write(1, 1)
 			w.write(uint32(uint16(seq)-uint16(r.base)), 5)
 		}
-		old := r.version(r.base)
 		switch {
 		case !r.predict:
 			w.write(0, 1)
@@ -679,16 +816,21 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 			w.write(3, 2) // bits 1, 1
 			w.write(uint32(uint16(seq)-uint16(r.prev)), 5)
 		}
-		if r.predict {
-			old = r.pred // computed by plan
-		}
-		for i := range t.fields {
-			if r.cur[i] == old[i] {
-				w.write(0, 1)
-				continue
+		if r.fitted {
+			w.writeWords(r.dbits[:], uint(r.dn))
+		} else {
+			old := r.version(r.base)
+			if r.predict {
+				old = r.pred // computed by plan
 			}
-			w.write(1, 1)
-			writeChanged(w, old[i], r.cur[i], uint(t.fields[i].Bits))
+			for i := range t.fields {
+				if r.cur[i] == old[i] {
+					w.write(0, 1)
+					continue
+				}
+				w.write(1, 1)
+				writeChanged(w, old[i], r.cur[i], uint(t.fields[i].Bits))
+			}
 		}
 		e.stats.Deltas++
 	} else {
@@ -702,10 +844,9 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 	}
 	copy(r.version(seq), r.cur)
 	r.ringSeq[seq%History] = seq
-	r.ringTick[seq%History] = e.tick
 	r.lastSent = seq
 	r.sent = true
-	pk.refs = append(pk.refs, entRef{rec: r, gen: r.gen})
+	pk.refs = append(pk.refs, entRef{idx: r.idx, gen: r.gen, ver: r.curVer})
 }
 
 // Ack applies a client's acknowledgement: every acknowledged entity version newer than
@@ -766,8 +907,8 @@ func leadingZeros32(x uint32) int {
 func (e *Encoder) applyAck(p *sentPacket) {
 	p.acked = true
 	for _, ref := range p.refs {
-		r := ref.rec
-		if r.gen != ref.gen || p.seq < r.validFrom {
+		r := e.all[ref.idx]
+		if r == nil || r.gen != ref.gen || p.seq < r.validFrom {
 			continue
 		}
 		if ref.removal {
@@ -785,11 +926,11 @@ func (e *Encoder) applyAck(p *sentPacket) {
 		switch {
 		case p.seq > r.base:
 			if r.base >= r.validFrom && r.base != 0 {
-				r.prev = r.base
+				r.prev, r.prevVer, r.prevTick = r.base, r.baseVer, r.baseTick
 			}
-			r.base = p.seq
+			r.base, r.baseVer, r.baseTick = p.seq, ref.ver, p.tick
 		case p.seq < r.base && p.seq > r.prev:
-			r.prev = p.seq
+			r.prev, r.prevVer, r.prevTick = p.seq, ref.ver, p.tick
 		}
 	}
 }

@@ -3,7 +3,17 @@ package snapshot
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 )
+
+// versions numbers entity versions process-wide: a version names one entity's type and
+// values, in whichever world (CopyFrom keeps versions, since it copies the values), so
+// encoders can tell an unchanged entity, or a delta they already computed, in O(1).
+// Worlds take blocks of versionBlock numbers, so that worlds on different goroutines
+// do not contend for it.
+var versions atomic.Uint64
+
+const versionBlock = 1 << 16
 
 // World is a set of entities with quantized field values, kept in ascending ID order.
 // It is not safe for concurrent use: one goroutine owns it.
@@ -12,11 +22,24 @@ type World struct {
 	ents []worldEnt // sorted by id
 	free [][]uint32 // value storage of removed entities, reused by later adds
 	tmp  []uint32   // scratch for Set
+
+	verNext, verEnd uint64 // versions left in this world's block: verNext+1..verEnd
+}
+
+// nextVersion returns a version number no other entity version in the process has.
+func (w *World) nextVersion() uint64 {
+	if w.verNext == w.verEnd {
+		w.verEnd = versions.Add(versionBlock)
+		w.verNext = w.verEnd - versionBlock
+	}
+	w.verNext++
+	return w.verNext
 }
 
 type worldEnt struct {
 	id  EntityID
 	typ TypeID
+	ver uint64 // changes whenever typ or q does; never 0
 	q   []uint32
 }
 
@@ -27,15 +50,17 @@ func NewWorld(r *Registry) *World { return &World{reg: r} }
 func (w *World) Registry() *Registry { return w.reg }
 
 func (w *World) find(id EntityID) (int, bool) {
-	return slices.BinarySearchFunc(w.ents, id, func(e worldEnt, id EntityID) int {
-		if e.id < id {
-			return -1
-		}
-		if e.id > id {
-			return 1
-		}
-		return 0
-	})
+	return slices.BinarySearchFunc(w.ents, id, cmpEnt)
+}
+
+func cmpEnt(e worldEnt, id EntityID) int {
+	if e.id < id {
+		return -1
+	}
+	if e.id > id {
+		return 1
+	}
+	return 0
 }
 
 // Set quantizes v (a value of, or pointer to, the struct registered as typ) and adds the
@@ -72,17 +97,37 @@ func (w *World) SetQuantized(id EntityID, typ TypeID, q []uint32) error {
 }
 
 // put stores validated values.
-func (w *World) put(id EntityID, typ TypeID, q []uint32) {
-	i, ok := w.find(id)
+func (w *World) put(id EntityID, typ TypeID, q []uint32) { w.putFrom(0, id, typ, q) }
+
+// putFrom is put for an entity whose index is known to be at least lo (callers that
+// store entities in ascending ID order pass the previous result); it returns the
+// entity's index.
+func (w *World) putFrom(lo int, id EntityID, typ TypeID, q []uint32) int {
+	var i int
+	var ok bool
+	// Packets skip unchanged entities: look a few entities ahead before searching.
+	for end := min(lo+4, len(w.ents)); lo < end && w.ents[lo].id < id; lo++ {
+	}
+	if lo < len(w.ents) && w.ents[lo].id == id {
+		i, ok = lo, true
+	} else {
+		lo = min(lo, len(w.ents))
+		i, ok = slices.BinarySearchFunc(w.ents[lo:], id, cmpEnt)
+		i += lo
+	}
 	if ok {
 		e := &w.ents[i]
+		if e.typ == typ && slices.Equal(e.q, q) {
+			return i // unchanged: same version
+		}
 		e.typ = typ
+		e.ver = w.nextVersion()
 		if cap(e.q) < len(q) {
 			e.q = make([]uint32, len(q))
 		}
 		e.q = e.q[:len(q)]
 		copy(e.q, q)
-		return
+		return i
 	}
 	var buf []uint32
 	for j := len(w.free) - 1; j >= 0; j-- {
@@ -98,7 +143,8 @@ func (w *World) put(id EntityID, typ TypeID, q []uint32) {
 	}
 	buf = buf[:len(q)]
 	copy(buf, q)
-	w.ents = slices.Insert(w.ents, i, worldEnt{id: id, typ: typ, q: buf})
+	w.ents = slices.Insert(w.ents, i, worldEnt{id: id, typ: typ, ver: w.nextVersion(), q: buf})
+	return i
 }
 
 // Remove deletes an entity and reports whether it existed.
@@ -183,7 +229,7 @@ func (w *World) CopyFrom(src *World) {
 	for i := range w.ents {
 		s := &src.ents[i]
 		d := &w.ents[i]
-		d.id, d.typ = s.id, s.typ
+		d.id, d.typ, d.ver = s.id, s.typ, s.ver
 		if cap(d.q) < len(s.q) {
 			d.q = make([]uint32, len(s.q))
 		}

@@ -115,7 +115,6 @@ func parseScaleFlags(args []string) (scaleConfig, error) {
 type scaleStep struct {
 	Clients      int
 	Tick         *Dist
-	SendTick     *Dist   // the ticks that sent snapshots
 	HostCPU      float64 // cores used by the host process
 	LoadCPU      float64 // cores used by the load generator
 	HeapBytes    uint64  // heap + stacks in use after a GC
@@ -197,8 +196,6 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 	}
 	defer h.Close()
 	srv := h.Server()
-	sendEvery := uint32(max(1, cfg.TickRate/cfg.SendRate))
-	tc.SetSendTick(func() bool { return srv.LoopStats().Tick%sendEvery == 0 })
 
 	// Signaling: one loopback WebSocket per client.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -285,7 +282,7 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 		if err := sleepCtx(ctx, cfg.Window); err != nil {
 			return out, err
 		}
-		ticks, sendTicks := tc.Take()
+		ticks := tc.Take()
 		sched1 := readSchedHist()
 		ls1, cpu1, t1 := srv.LoopStats(), cpuTime(), time.Now()
 		in1, out1 := trafficTotals(srv)
@@ -298,7 +295,6 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 		st := scaleStep{
 			Clients:    n,
 			Tick:       ticks,
-			SendTick:   sendTicks,
 			HostCPU:    (cpu1 - cpu0).Seconds() / secs,
 			LoadCPU:    (loadCPU1 - loadCPU0).Seconds() / secs,
 			Goroutines: runtime.NumGoroutine(),
@@ -381,7 +377,6 @@ func scaleRows(cfg scaleConfig, steps []scaleStep) []Row {
 		val("clients", float64(s.Clients), "clients")
 		val("tick_p50_ms", s.Tick.Percentile(50), "ms")
 		val("tick_p99_ms", p99, "ms")
-		val("send_tick_p99_ms", s.SendTick.Percentile(99), "ms")
 		val("host_cpu", s.HostCPU*100, "% of one core")
 		val("host_cpu_per_client", s.HostCPU*100/float64(s.Clients), "% of one core")
 		val("loadgen_cpu", s.LoadCPU*100, "% of one core")
@@ -420,14 +415,13 @@ func writeScaleOutputs(w io.Writer, cfg scaleConfig, steps []scaleStep, prog *pr
 	budget := 1000 / float64(cfg.TickRate)
 	fmt.Fprintf(w, "Scale, %s\n\nArena host, %d Hz ticks (budget %.2f ms, half %.2f ms), %d Hz snapshots, clients sending %d inputs/s from a separate process over loopback.\n\n",
 		machineLine("go run ./bench scale "+strings.Join(os.Args[2:], " ")), cfg.TickRate, budget, budget/2, cfg.SendRate, cfg.InputRate)
-	header := []string{"clients", "tick p50 ms", "tick p99 ms", "tick max ms", "send-tick p50 ms", "late ticks", "sched p99 ms", "host CPU", "CPU/client", "load gen CPU",
+	header := []string{"clients", "tick p50 ms", "tick p99 ms", "tick max ms", "late ticks", "sched p99 ms", "host CPU", "CPU/client", "load gen CPU",
 		"mem/client", "goroutines/client", "out B/s/client", "in B/s/client"}
 	var cells [][]string
 	for _, s := range steps {
 		cells = append(cells, []string{
 			strconv.Itoa(s.Clients),
 			fmtMS(f(s.Tick.Percentile(50))), fmtMS(f(s.Tick.Percentile(99))), fmtMS(f(s.Tick.Percentile(100))),
-			fmtMS(f(s.SendTick.Percentile(50))),
 			strconv.FormatUint(s.Late, 10),
 			fmtMS(f(s.SchedP99)),
 			fmt.Sprintf("%.0f%%", s.HostCPU*100),
@@ -449,12 +443,11 @@ func writeScaleOutputs(w io.Writer, cfg scaleConfig, steps []scaleStep, prog *pr
 
 // scaleCharts draws tick time and CPU against the number of clients.
 func scaleCharts(cfg scaleConfig, steps []scaleStep) ([]string, error) {
-	var p50, p99, send50, cpu, cpuPer, load plotter.XYs
+	var p50, p99, cpu, cpuPer, load plotter.XYs
 	for _, s := range steps {
 		x := float64(s.Clients)
 		p50 = append(p50, plotter.XY{X: x, Y: s.Tick.Percentile(50)})
 		p99 = append(p99, plotter.XY{X: x, Y: s.Tick.Percentile(99)})
-		send50 = append(send50, plotter.XY{X: x, Y: s.SendTick.Percentile(50)})
 		cpu = append(cpu, plotter.XY{X: x, Y: s.HostCPU * 100})
 		cpuPer = append(cpuPer, plotter.XY{X: x, Y: s.HostCPU * 100 / x})
 		load = append(load, plotter.XY{X: x, Y: s.LoadCPU * 100})
@@ -463,7 +456,7 @@ func scaleCharts(cfg scaleConfig, steps []scaleStep) ([]string, error) {
 	var written []string
 	tickPath := filepath.Join(cfg.Charts, "scale_tick.png")
 	if err := saveLineChart(tickPath, "Host tick duration against clients", "clients", "tick duration (ms)",
-		[]xySeries{{"tick p50", p50}, {"tick p99", p99}, {"snapshot-sending tick p50", send50}},
+		[]xySeries{{"tick p50", p50}, {"tick p99", p99}},
 		map[string]float64{fmt.Sprintf("half the tick budget (%.2f ms)", budget/2): budget / 2, fmt.Sprintf("tick budget (%.2f ms)", budget): budget}, true); err != nil {
 		return written, err
 	}

@@ -17,24 +17,14 @@ import (
 //
 // Workaround: netcode's LoopStats has no tick durations yet.
 type tickClock struct {
-	mu     sync.Mutex
-	fired  time.Time   // when the timer last fired; zero once its duration is recorded
-	dist   *Dist       // durations since the last Take
-	send   *Dist       // the durations of snapshot-sending ticks among them
-	isSend func() bool // reports whether the tick just run sent snapshots; may be nil
+	mu    sync.Mutex
+	fired time.Time // when the timer last fired; zero once its duration is recorded
+	dist  *Dist     // durations since the last Take
 }
 
 var _ netcode.Clock = (*tickClock)(nil)
 
-func newTickClock() *tickClock { return &tickClock{dist: &Dist{}, send: &Dist{}} }
-
-// SetSendTick installs the test for snapshot-sending ticks (called on the loop
-// goroutine, right after a tick).
-func (c *tickClock) SetSendTick(isSend func() bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.isSend = isSend
-}
+func newTickClock() *tickClock { return &tickClock{dist: &Dist{}} }
 
 // Now returns time.Now().
 func (c *tickClock) Now() time.Time { return time.Now() }
@@ -46,14 +36,14 @@ func (c *tickClock) NewTimer(d time.Duration) clock.Timer {
 	return t
 }
 
-// Take returns the durations recorded since the previous Take, all of them and
-// those of snapshot-sending ticks, and starts anew.
-func (c *tickClock) Take() (all, send *Dist) {
+// Take returns the durations recorded since the previous Take and starts anew.
+// (netcode spreads snapshot sends over ticks by client phase, so every tick sends.)
+func (c *tickClock) Take() *Dist {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	all, send = c.dist, c.send
-	c.dist, c.send = &Dist{}, &Dist{}
-	return all, send
+	all := c.dist
+	c.dist = &Dist{}
+	return all
 }
 
 type tickTimer struct {
@@ -95,9 +85,6 @@ func (t *tickTimer) done(now time.Time) {
 	c.mu.Lock()
 	if !c.fired.IsZero() {
 		c.dist.Add(now.Sub(c.fired))
-		if c.isSend != nil && c.isSend() {
-			c.send.Add(now.Sub(c.fired))
-		}
 		c.fired = time.Time{}
 	}
 	c.mu.Unlock()

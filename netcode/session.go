@@ -465,18 +465,17 @@ func (sess *session) sendSnapshot() {
 	for _, p := range sess.pkts {
 		sess.buf = appendSnapshotHeader(sess.buf[:0], sess.txSeq.Add(1)-1, sess.lastInput)
 		sess.buf = append(sess.buf, p...)
-		if sess.sendUnreliable(sess.buf) {
-			sess.stats.snaps.Add(1)
-		}
+		sess.stats.snaps.Add(1)
+		sess.sendUnreliable(sess.buf)
 	}
 }
 
-func (sess *session) sendUnreliable(b []byte) bool {
-	if err := sess.unrel.Send(b); err != nil {
-		return false
-	}
+// sendUnreliable counts b before handing it to the channel: the client may receive
+// it, leave, and have this session's counters folded into the host totals before
+// Send returns. A failed Send (the channel is closing) is still counted as sent.
+func (sess *session) sendUnreliable(b []byte) {
 	sess.stats.out(len(b))
-	return true
+	_ = sess.unrel.Send(b)
 }
 
 // sendReliable sends one message on the reliable channel, ending the session if the

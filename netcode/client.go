@@ -23,21 +23,22 @@ const clientInbox = 256
 
 // Client is a connection to a host. Its methods are safe for concurrent use.
 type Client struct {
-	cfg      ClientConfig
-	clk      Clock
-	log      *slog.Logger
-	pc       *webrtc.PeerConnection
-	unrel    *webrtc.DataChannel
-	rel      *webrtc.DataChannel
-	sigw     *sigWriter
-	cands    *remoteCandidates
-	epoch    time.Time // local epoch of ping times
-	stats    counters
-	id       ClientID
-	tickRate int
-	sendRate int
-	ackDelay time.Duration // how long an ack may wait for an input to ride with (0: none)
-	tickDur  time.Duration
+	cfg         ClientConfig
+	clk         Clock
+	log         *slog.Logger
+	pc          *webrtc.PeerConnection
+	unrel       *webrtc.DataChannel
+	rel         *webrtc.DataChannel
+	sigw        *sigWriter
+	cands       *remoteCandidates
+	epoch       time.Time // local epoch of ping times
+	stats       counters
+	id          ClientID
+	tickRate    int
+	sendRate    int
+	ackDelay    time.Duration // how long an ack may wait for an input to ride with (0: none)
+	tickDur     time.Duration
+	inputMargin time.Duration // added to an input's estimated arrival (ClientConfig.InputMargin)
 
 	ctx    context.Context // lifetime of the client's goroutines
 	cancel context.CancelFunc
@@ -242,6 +243,10 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 		c.ackDelay = d
 	}
 	c.tickDur = time.Second / time.Duration(w.TickRate)
+	c.inputMargin = c.cfg.InputMargin
+	if c.inputMargin <= 0 {
+		c.inputMargin = 2 * c.tickDur
+	}
 	return nil
 }
 
@@ -526,7 +531,8 @@ func (c *Client) sendRaw(msg []byte) error {
 func (c *Client) sendUnreliableRaw(msg []byte) error { return c.unrel.Send(msg) }
 
 // InputTick returns the host tick an input sent now should be stamped with: the
-// estimated host tick when it arrives, plus a margin for jitter.
+// estimated host tick when it arrives, plus a margin for jitter and one lost update
+// (ClientConfig.InputMargin).
 func (c *Client) InputTick() uint32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -534,7 +540,7 @@ func (c *Client) InputTick() uint32 {
 }
 
 func (c *Client) inputTickLocked(now time.Time) uint32 {
-	host := now.Sub(c.epoch) + c.sync.offset + c.sync.rtt/2 + 2*c.sync.jitter + c.tickDur
+	host := now.Sub(c.epoch) + c.sync.offset + c.sync.rtt/2 + 2*c.sync.jitter + c.inputMargin
 	if host < 0 {
 		return 0
 	}

@@ -130,6 +130,12 @@ type ClientConfig struct {
 	// half the host's send interval (16.7 ms at 30 Hz); negative: acknowledge
 	// every snapshot at once.
 	AckDelay time.Duration
+	// InputMargin is how far past its estimated arrival (host tick now + RTT/2 +
+	// 2 × jitter) an input is stamped, so that one lost update, whose input then
+	// rides in the next one, still reaches the host before its tick runs. More
+	// margin means fewer late (dropped) inputs and prediction corrections on a lossy
+	// network, and more input latency. Default two host ticks (33 ms at 60 Hz).
+	InputMargin time.Duration
 	// PingInterval is how often the client measures the round trip. Default 250 ms.
 	PingInterval time.Duration
 	// Timeout closes the client (ErrTimeout) when nothing arrives from the host for

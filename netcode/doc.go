@@ -77,8 +77,9 @@
 //
 // Inputs are per-tick bytes (at most [MaxInputBytes]; encode them as you like).
 // [Client.SendInput] stamps one with the host tick it should arrive for
-// ([Client.InputTick]: the estimated host tick plus half the round trip and a jitter
-// margin) and repeats it in every update on the unreliable channel until the host
+// ([Client.InputTick]: the estimated host tick plus half the round trip, twice the
+// jitter and [ClientConfig.InputMargin], two ticks by default, so that an input whose
+// update is lost still arrives in time in the next one) and repeats it in every update on the unreliable channel until the host
 // reports, in every snapshot, the last input tick it applied
 // ([Client.LastAppliedInput], what client-side prediction replays from). The host
 // hands each input to the game on exactly its tick ([Tick.Inputs]); one that arrives

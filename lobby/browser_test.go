@@ -3,18 +3,18 @@
 package lobby
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/volleynet/volley/internal/browsertest"
 	"github.com/volleynet/volley/signaling"
 )
 
@@ -22,24 +22,16 @@ import (
 // headless Chromium against a real lobby: it joins a locked room hosted by a native
 // client, offers, trickles a candidate, gets the answer and leaves.
 func TestBrowserClient(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds wasm and starts Chromium")
-	}
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not installed (apt-get install chromium)")
-	}
+	chrome := browsertest.Chromium(t)
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "client.wasm"), "./testdata/wasmclient")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("wasm build: %v\n%s", err, out)
-	}
-	wasmExec := filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js")
+	browsertest.BuildWasm(t, t.Context(), "./testdata/wasmclient", filepath.Join(dir, "client.wasm"))
+	wasmExec := browsertest.WasmExecJS(t)
 
 	srv := NewServer(Config{})
 	mux := srv.Mux()
-	mux.HandleFunc("/wasm_exec.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, wasmExec) })
+	mux.HandleFunc("/wasm_exec.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "wasm_exec.js", time.Time{}, bytes.NewReader(wasmExec))
+	})
 	mux.HandleFunc("/client.wasm", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, filepath.Join(dir, "client.wasm"))
 	})
@@ -64,12 +56,7 @@ WebAssembly.instantiateStreaming(fetch("/client.wasm"), go.importObject)
 		t.Fatal(err)
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chrome), chromedp.Headless,
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true))
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
+	browser := browsertest.NewBrowser(t, ctx, chrome)
 	if err := chromedp.Do(browser, chromedp.Navigate(ts.URL+"/")); err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +93,4 @@ WebAssembly.instantiateStreaming(fetch("/client.wasm"), go.importObject)
 	if _, err := sig.RecvSignal(ctx); err == nil {
 		t.Fatal("member signaler still open after the browser left")
 	}
-	cancelBrowser()
-	cancelAlloc()
 }

@@ -6,18 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/volleynet/volley/internal/browsertest"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
 )
@@ -38,33 +33,11 @@ WebAssembly.instantiateStreaming(fetch("probe.wasm"), go.importObject).then(r =>
 // Chromium against a native host over loopback: it connects, sends a command, gets the
 // event back and sees the result in a snapshot.
 func TestBrowserClient(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not installed")
-	}
+	chrome := browsertest.Chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	dir := t.TempDir()
-	build := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", filepath.Join(dir, "probe.wasm"), "./internal/wasmprobe")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("wasm build: %v\n%s", err, out)
-	}
-	wasmExec, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range map[string][]byte{"wasm_exec.js": wasmExec, "index.html": []byte(probePage)} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	web := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	defer web.Close()
+	web := browsertest.Serve(t, ctx, "./internal/wasmprobe", "probe.wasm", probePage)
 
 	type ball struct {
 		X float32 `snap:"float,min=-100,max=100,prec=0.01"`
@@ -105,13 +78,7 @@ func TestBrowserClient(t *testing.T) {
 		accepted <- err
 	}()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	bctx := browsertest.NewBrowser(t, ctx, chrome)
 	if err := chromedp.Do(bctx, chromedp.Navigate(web.URL+"/index.html")); err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,9 @@ import (
 	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/host"
 	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/internal/browsertest"
 	"github.com/volleynet/volley/netcode"
 )
-
-const chromium = "/usr/bin/chromium"
 
 // screenshotEnv names a file to save the README screenshot to, e.g.
 // ARENA_SCREENSHOT=$PWD/docs/arena.png go test -run TestBrowserPlays ./examples/arena/server
@@ -32,12 +31,7 @@ const screenshotEnv = "ARENA_SCREENSHOT"
 // that the page shows it where the host has it. It saves a screenshot in the test's
 // temporary directory.
 func TestBrowserPlays(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("headless Chromium is not installed at %s (apt-get install chromium): %v", chromium, err)
-	}
-	if testing.Short() {
-		t.Skip("builds the wasm client and drives a browser")
-	}
+	chrome := browsertest.Chromium(t)
 	shotPath := os.Getenv(screenshotEnv)
 	bots := 0
 	if shotPath != "" {
@@ -60,22 +54,7 @@ func TestBrowserPlays(t *testing.T) {
 	}
 	t.Logf("wasm client ready after %v", time.Since(buildStart).Round(time.Millisecond))
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("headless", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 760),
-	}
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx := browsertest.NewBrowser(t, ctx, chrome, chromedp.WindowSize(1280, 760))
 
 	page := a.PageURL(url.Values{"name": {"tester"}})
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 720), chromedp.Navigate(page)); err != nil {

@@ -26,7 +26,6 @@ type e2eMove struct{ DX float32 }
 // lobby (real WebSockets, trickle ICE relayed by the lobby) and exchange snapshots and
 // commands over real pion connections restricted to loopback.
 func TestNetcodeEndToEnd(t *testing.T) {
-	const players = 8
 	srv := lobby.NewServer(lobby.Config{})
 	ts := httptest.NewServer(srv.Mux())
 	defer ts.Close()
@@ -34,7 +33,15 @@ func TestNetcodeEndToEnd(t *testing.T) {
 	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
+	runNetcodeE2E(ctx, t, url, url, 8)
+}
 
+// runNetcodeE2E runs a netcode host that opens a room through the lobby at hostURL and
+// the given number of players that quick-join through the lobby at playerURL; each
+// player moves its entity with a command, gets the host's event and waits until a
+// snapshot shows every player, and nobody leaves before everyone has.
+func runNetcodeE2E(ctx context.Context, t *testing.T, hostURL, playerURL string, players int) {
+	t.Helper()
 	reg := snapshot.NewRegistry()
 	if _, err := reg.Register(1, e2ePlayer{}); err != nil {
 		t.Fatal(err)
@@ -70,7 +77,7 @@ func TestNetcodeEndToEnd(t *testing.T) {
 	defer game.Close()
 
 	// The host: a lobby client that hands every member's Signaler to the game server.
-	host, err := lobby.Dial(ctx, url, lobby.ClientConfig{})
+	host, err := lobby.Dial(ctx, hostURL, lobby.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +118,7 @@ func TestNetcodeEndToEnd(t *testing.T) {
 			var once sync.Once
 			done := func() { once.Do(seen.Done) }
 			defer done()
-			if err := playE2E(ctx, url, reg, loopback, float32(i+1), players, done, allSeen); err != nil {
+			if err := playE2E(ctx, playerURL, reg, loopback, float32(i+1), players, done, allSeen); err != nil {
 				t.Errorf("player %d: %v", i, err)
 			}
 		}()

@@ -55,7 +55,6 @@ type scaleConfig struct {
 	StopFactor float64
 	Profile    string
 	Trace      bool
-	TickProbe  bool
 	LoadProcs  int
 	LoadNice   int
 	LoadGOGC   string
@@ -77,7 +76,6 @@ func parseScaleFlags(args []string) (scaleConfig, error) {
 	fs.IntVar(&c.Dialers, "dialers", 4, "clients the load generator connects at once")
 	fs.StringVar(&c.ListenUDP, "listen-udp", "", "host UDP address for every client (netcode's ListenUDP, e.g. 127.0.0.1:0); default one port per client")
 	fs.Float64Var(&c.StopFactor, "stop-at", 1, "stop stepping once tick p50 exceeds this many tick budgets (the host is saturated)")
-	fs.BoolVar(&c.TickProbe, "tick-probe", true, "time every tick through an instrumented clock (false: netcode's own clock, to check the probe changes nothing)")
 	fs.IntVar(&c.LoadNice, "loadgen-nice", 0, "run the load generator at this nice level (e.g. 10: the host gets the CPU first, as if the clients were elsewhere)")
 	fs.IntVar(&c.LoadProcs, "loadgen-procs", 0, "GOMAXPROCS of the load generator (0: Go's default, every core)")
 	fs.StringVar(&c.LoadGOGC, "loadgen-gogc", "", "GOGC of the load generator (empty: Go's default)")
@@ -177,11 +175,7 @@ func cpuTime() time.Duration {
 // measureScale starts the host and the load generator and steps through the
 // client counts. It returns the steps measured even when a later one fails.
 func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog *progress) ([]scaleStep, error) {
-	tc := newTickClock()
-	var clk netcode.Clock = tc
-	if !cfg.TickProbe {
-		clk = nil // netcode's real clock: no tick durations, late ticks still counted
-	}
+	tc := newTickTimes()
 	maxClients := cfg.Steps[len(cfg.Steps)-1]
 	h, err := host.New(host.Config{Netcode: netcode.ServerConfig{
 		TickRate:   cfg.TickRate,
@@ -189,7 +183,7 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 		MaxClients: maxClients + 16,
 		ListenUDP:  cfg.ListenUDP,
 		Transport:  netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}},
-		Clock:      clk,
+		OnTick:     tc.record,
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
@@ -368,7 +362,7 @@ func scaleRows(cfg scaleConfig, steps []scaleStep) []Row {
 		cond := "loopback"
 		tick := s.Tick.Row(cond, "netcode", "tick_ms")
 		tick.Clients = s.Clients
-		tick.Note = "tick loop timer firing to re-arming"
+		tick.Note = "tick work per tick (netcode ServerConfig.OnTick)"
 		rows = append(rows, tick)
 		val := func(metric string, v float64, unit string) {
 			rows = append(rows, Row{Condition: cond, Channel: "netcode", Metric: metric, Clients: s.Clients, Value: f(v), Unit: unit})

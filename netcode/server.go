@@ -377,7 +377,14 @@ func (s *Server) run() {
 			s.late.Add(n - 1)
 		}
 		for i := uint64(0); i < n; i++ {
+			start := now
+			if i > 0 && s.cfg.OnTick != nil {
+				start = s.clk.Now()
+			}
 			active = s.step(uint32(first+i), t, active, now)
+			if s.cfg.OnTick != nil {
+				s.cfg.OnTick(uint32(first+i), s.clk.Now().Sub(start))
+			}
 		}
 		if now.Sub(lastRates) >= time.Second {
 			lastRates = now

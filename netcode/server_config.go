@@ -16,6 +16,12 @@ type ServerConfig struct {
 	// Step is the game: it runs once per tick on the tick goroutine with the
 	// tick number, the world, and what arrived for this tick. Default: a no-op.
 	Step func(t *Tick)
+	// OnTick, if set, is called on the tick goroutine after every tick with how
+	// long the tick's work took by Clock: joins and leaves, Step, timeouts, and
+	// snapshot encoding and sends for the clients due. Waiting for the tick to
+	// start is not included (ticks that start late are counted in LoopStats). For
+	// benchmarks and metrics; it must return quickly. Default: none.
+	OnTick func(n uint32, took time.Duration)
 	// TickRate is the number of simulation steps per second. Default 60.
 	TickRate int
 	// SendRate is the number of snapshot sends per second per client, at most

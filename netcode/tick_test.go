@@ -109,3 +109,47 @@ func TestServerTickLoopFakeClock(t *testing.T) {
 		t.Fatalf("after the jump: %+v", st)
 	}
 }
+
+// TestServerOnTick: OnTick reports every tick, catch-up ticks one by one, with the time
+// its work took on the server's clock (here, what Step advances the fake clock by).
+func TestServerOnTick(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	fake := clock.NewFake(start)
+	type report struct {
+		n    uint32
+		took time.Duration
+	}
+	reports := make(chan report, 16)
+	const work = 3 * time.Millisecond
+	srv, err := NewServer(ServerConfig{
+		Registry:   testRegistry(t),
+		Clock:      fake,
+		MaxCatchUp: 4,
+		Step:       func(*Tick) { fake.Advance(work) },
+		OnTick:     func(n uint32, took time.Duration) { reports <- report{n, took} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	expect := func(n uint32) {
+		t.Helper()
+		select {
+		case r := <-reports:
+			if r.n != n || r.took != work {
+				t.Fatalf("OnTick(%d, %v), want (%d, %v)", r.n, r.took, n, work)
+			}
+		case <-timeout.C:
+			t.Fatalf("no OnTick for tick %d; stats %+v", n, srv.LoopStats())
+		}
+	}
+	expect(0)
+	// Two ticks due at once: each is timed on its own.
+	<-fake.WaitTimers(1)
+	sched := scheduler{epoch: start, rate: 60}
+	fake.Advance(sched.at(2).Sub(fake.Now()))
+	expect(1)
+	expect(2)
+}

@@ -17,10 +17,7 @@ import (
 
 // latencyConfig holds the latency command's flags.
 type latencyConfig struct {
-	JSON          bool
-	Out           string
-	Charts        string
-	Quiet         bool
+	outputFlags
 	Conditions    []condition
 	Duration      time.Duration
 	Seed          int64
@@ -39,10 +36,7 @@ type latencyConfig struct {
 func parseLatencyFlags(args []string) (latencyConfig, error) {
 	var c latencyConfig
 	fs := flag.NewFlagSet("latency", flag.ContinueOnError)
-	fs.BoolVar(&c.JSON, "json", false, "print a JSON array of rows instead of the Markdown table")
-	fs.StringVar(&c.Out, "out", filepath.Join("bench", "out"), "directory for the CSV file (and charts unless -charts)")
-	fs.StringVar(&c.Charts, "charts", "", "directory for the PNG charts (default: -out)")
-	fs.BoolVar(&c.Quiet, "q", false, "no progress on stderr")
+	c.outputFlags.register(fs)
 	conds := fs.String("conditions", defaultConditions, "comma-separated conditions: perfect or lossPCT_rttMS_jitterMS parts")
 	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "how long each condition streams snapshots and sends commands and inputs")
 	fs.Int64Var(&c.Seed, "seed", 1, "seed of the simulated loss and of the command and input intervals")
@@ -69,9 +63,7 @@ func parseLatencyFlags(args []string) (latencyConfig, error) {
 	if c.Conditions, err = parseConditions(*conds); err != nil {
 		return c, err
 	}
-	if c.Charts == "" {
-		c.Charts = c.Out
-	}
+	c.outputFlags.resolve()
 	if c.TickRate <= 0 || c.SendRate <= 0 || c.SendRate > c.TickRate {
 		return c, errors.New("need 0 < -send <= -tick")
 	}

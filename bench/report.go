@@ -6,6 +6,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -244,4 +245,26 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// outputFlags are the output flags every bench command shares.
+type outputFlags struct {
+	JSON   bool   // print a JSON array of rows instead of the Markdown table
+	Out    string // directory for the CSV file
+	Charts string // directory for the PNG charts
+	Quiet  bool   // no progress on stderr
+}
+
+func (o *outputFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.JSON, "json", false, "print a JSON array of rows instead of the Markdown table")
+	fs.StringVar(&o.Out, "out", filepath.Join("bench", "out"), "directory for the CSV file (and charts unless -charts)")
+	fs.StringVar(&o.Charts, "charts", "", "directory for the PNG charts (default: -out)")
+	fs.BoolVar(&o.Quiet, "q", false, "no progress on stderr")
+}
+
+// resolve applies the defaults that depend on other flags; call it after parsing.
+func (o *outputFlags) resolve() {
+	if o.Charts == "" {
+		o.Charts = o.Out
+	}
 }

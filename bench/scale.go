@@ -40,10 +40,7 @@ const scaleLoadCommand = "scale-load"
 
 // scaleConfig holds the scale command's flags.
 type scaleConfig struct {
-	JSON       bool
-	Out        string
-	Charts     string
-	Quiet      bool
+	outputFlags
 	Steps      []int
 	Warmup     time.Duration
 	Window     time.Duration
@@ -63,10 +60,7 @@ type scaleConfig struct {
 func parseScaleFlags(args []string) (scaleConfig, error) {
 	var c scaleConfig
 	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
-	fs.BoolVar(&c.JSON, "json", false, "print a JSON array of rows instead of the Markdown table")
-	fs.StringVar(&c.Out, "out", filepath.Join("bench", "out"), "directory for the CSV file (and charts unless -charts)")
-	fs.StringVar(&c.Charts, "charts", "", "directory for the PNG charts (default: -out)")
-	fs.BoolVar(&c.Quiet, "q", false, "no progress on stderr")
+	c.outputFlags.register(fs)
 	steps := fs.String("clients", "25,50,100,150,200,250,300", "comma-separated client counts to step through")
 	fs.DurationVar(&c.Warmup, "warmup", 3*time.Second, "settling time after each step's clients connected")
 	fs.DurationVar(&c.Window, "window", 8*time.Second, "measurement window per step")
@@ -100,9 +94,7 @@ func parseScaleFlags(args []string) (scaleConfig, error) {
 	if len(c.Steps) == 0 {
 		return c, errors.New("-clients: no counts")
 	}
-	if c.Charts == "" {
-		c.Charts = c.Out
-	}
+	c.outputFlags.resolve()
 	if c.TickRate <= 0 || c.SendRate <= 0 || c.SendRate > c.TickRate || c.InputRate <= 0 {
 		return c, errors.New("need 0 < -send <= -tick and -input-rate > 0")
 	}

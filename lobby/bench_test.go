@@ -24,12 +24,18 @@ func BenchmarkDecodeMessage(b *testing.B) {
 // WebSockets on loopback.
 func BenchmarkRelayRoundTrip(b *testing.B) {
 	env := newEnv(b, Config{MessagesPerSecond: 1e9, MessageBurst: 1e9})
+	benchRelayRoundTrip(b, env.url, env.url)
+}
+
+// benchRelayRoundTrip times a signal from a player (on the lobby at playerURL) to its
+// host (on hostURL) and back.
+func benchRelayRoundTrip(b *testing.B, hostURL, playerURL string) {
 	ctx := context.Background()
-	host := dialClient(b, env.url)
+	host := dialClient(b, hostURL)
 	if _, err := host.Create(ctx, RoomOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	player := dialClient(b, env.url)
+	player := dialClient(b, playerURL)
 	if _, err := player.QuickJoin(ctx); err != nil {
 		b.Fatal(err)
 	}

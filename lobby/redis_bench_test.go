@@ -8,13 +8,13 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/volleynet/volley/signaling"
+	"github.com/volleynet/volley/internal/redistest"
 )
 
 // BenchmarkRedisRelayRoundTrip is BenchmarkRelayRoundTrip with the host on instance A
 // and the player on instance B: each signal crosses Redis pub/sub.
 func BenchmarkRedisRelayRoundTrip(b *testing.B) {
-	addr := StartTestRedis(b)
+	addr := redistest.Start(b)
 	var urls []string
 	for range 2 {
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
@@ -22,48 +22,13 @@ func BenchmarkRedisRelayRoundTrip(b *testing.B) {
 		urls = append(urls, newEnv(b, Config{MessagesPerSecond: 1e9, MessageBurst: 1e9,
 			Store: NewRedisStore(rdb, RedisStoreConfig{})}).url)
 	}
-	ctx := context.Background()
-	host := dialClient(b, urls[0])
-	if _, err := host.Create(ctx, RoomOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	player := dialClient(b, urls[1])
-	if _, err := player.QuickJoin(ctx); err != nil {
-		b.Fatal(err)
-	}
-	toHost := player.HostSignaler()
-	s := signaling.Signal{Type: signaling.TypeICE, Candidate: "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host"}
-	if err := toHost.SendSignal(ctx, s); err != nil {
-		b.Fatal(err)
-	}
-	_, member, err := host.AcceptMember(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := member.RecvSignal(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := toHost.SendSignal(ctx, s); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := member.RecvSignal(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if err := member.SendSignal(ctx, s); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := toHost.RecvSignal(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRelayRoundTrip(b, urls[0], urls[1])
 }
 
 // BenchmarkStoreJoinLeave: one AddMember and one RemoveMember per iteration, for each
 // Store (a Redis round trip per call for RedisStore, over loopback).
 func BenchmarkStoreJoinLeave(b *testing.B) {
-	addr := StartTestRedis(b)
+	addr := redistest.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	b.Cleanup(func() { rdb.Close() })
 	rs := NewRedisStore(rdb, RedisStoreConfig{})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/volleynet/volley/internal/redistest"
 	"github.com/volleynet/volley/lobby"
 )
 
@@ -18,7 +19,7 @@ import (
 // the relay, then exchange snapshots and commands.
 func TestNetcodeAcrossInstances(t *testing.T) {
 	const players = 4
-	addr := lobby.StartTestRedis(t)
+	addr := redistest.Start(t)
 	var urls []string
 	for range 2 {
 		rdb := redis.NewClient(&redis.Options{Addr: addr})

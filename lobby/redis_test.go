@@ -10,68 +10,15 @@ import (
 	"net"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/volleynet/volley/internal/redistest"
 	"github.com/volleynet/volley/signaling"
 )
-
-// StartTestRedis starts a private redis-server on a free loopback port (no persistence,
-// in t.TempDir()), waits until it answers PING and stops it when the test ends. It
-// skips the test when redis-server is not installed. It returns the address.
-// (Exported for the external lobby_test package of this test binary.)
-func StartTestRedis(t testing.TB) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed (apt-get install redis-server): skipping the shared-store tests")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
-	defer rdb.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		err := rdb.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s never answered PING: %v\n%s", addr, err, out.String())
-		}
-		select {
-		case <-exited:
-			t.Fatalf("redis-server exited:\n%s", out.String())
-		case <-tick.C:
-		}
-	}
-}
 
 func newRedisClient(t testing.TB, addr string) *redis.Client {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
@@ -88,7 +35,7 @@ func storeImpls(t *testing.T) []struct {
 } {
 	var addr string
 	if _, err := exec.LookPath("redis-server"); err == nil {
-		addr = StartTestRedis(t) // one server for all subtests, distinct prefixes
+		addr = redistest.Start(t) // one server for all subtests, distinct prefixes
 	}
 	return []struct {
 		name string
@@ -295,7 +242,7 @@ func TestStoreContract(t *testing.T) {
 // TestRedisStoreExpiry: the records of an instance that stops its heartbeat (crashed)
 // expire: rooms it hosts vanish, its connections stop counting as members elsewhere.
 func TestRedisStoreExpiry(t *testing.T) {
-	addr := StartTestRedis(t)
+	addr := redistest.Start(t)
 	rdb := newRedisClient(t, addr)
 	const prefix = "exp:"
 	live := NewRedisStore(rdb, RedisStoreConfig{Prefix: prefix}) // 30 s TTL
@@ -403,7 +350,7 @@ func expectSignal(t *testing.T, r *raw, from string, want *signaling.Signal) {
 // TestRedisTwoInstances: a host on instance A and players on instance B find, join and
 // signal each other through one Redis.
 func TestRedisTwoInstances(t *testing.T) {
-	addr := StartTestRedis(t)
+	addr := redistest.Start(t)
 
 	t.Run("list join signal", func(t *testing.T) {
 		p := newRedisPair(t, addr, Config{}, RedisStoreConfig{})

@@ -27,6 +27,9 @@ func TestScaleSmoke(t *testing.T) {
 		if s.Tick.Len() < 30 {
 			t.Errorf("%d clients: %d tick samples in a 1 s window at 60 Hz", s.Clients, s.Tick.Len())
 		}
+		if s.Sent.Len() < 30 {
+			t.Errorf("%d clients: %d send-lag samples in a 1 s window at 60 Hz", s.Clients, s.Sent.Len())
+		}
 		if s.OutPerClient <= 0 || s.InPerClient <= 0 {
 			t.Errorf("%d clients: no traffic: out %v in %v B/s", s.Clients, s.OutPerClient, s.InPerClient)
 		}

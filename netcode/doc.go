@@ -109,11 +109,16 @@
 //
 // The tick goroutine owns the world and every client's snapshot encoder; pion's
 // callbacks parse messages and hand them to it through bounded per-client queues.
-// On a send tick, once Step has run, the clients due a snapshot are encoded, then
-// sent, on GOMAXPROCS/2 goroutines (at least 1, at most 8; each client always on the
-// same one, whose encoders share a [snapshot.EncodeCache]) while the world stays
-// untouched; the tick goroutine takes one share itself and waits for the others.
-// The loop never blocks on I/O: if a client's unreliable channel still holds the
+// On a send tick, once Step has run, the clients due a snapshot are encoded while the
+// world stays untouched. They are split into GOMAXPROCS groups (at most 8; a client
+// always in the same group, whose encoders share a [snapshot.EncodeCache]): the tick
+// goroutine encodes the first group and offers the others to helper goroutines,
+// taking back any group no helper has started, so that encoding is parallel where a
+// core is free and never waits for one that is not. A separate sending goroutine then
+// hands the packets to pion while the next tick runs: a data-channel write takes the
+// SCTP association's lock, which pion's own goroutines hold while they read and
+// write the network, and the tick must not wait for them ([ServerConfig.OnTick] and
+// [ServerConfig.OnSent] report both timings). The loop never blocks on I/O: if a client's unreliable channel still holds the
 // previous snapshots, the new one is dropped and counted ([DropBackpressure]); a
 // client whose reliable channel backs up past [ServerConfig.MaxReliableBuffered] is
 // disconnected with [ErrSlowConsumer]. The client's own goroutine decodes snapshots

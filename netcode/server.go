@@ -34,11 +34,22 @@ type Server struct {
 	epoch     time.Time
 	tickDur   time.Duration
 	sendEvery uint32
-	// Snapshot encoding runs on len(caches) goroutines on send ticks: each client
-	// is always encoded by the same one (session.worker), whose encoders share its
-	// delta cache. due is the tick goroutine's scratch list of clients per worker.
+	// Clients are split into len(caches) encoding groups (session.worker); the
+	// encoders of a group share its delta cache, so one goroutine at a time encodes
+	// a group. On a send tick the tick goroutine encodes the first group and offers
+	// the others to helper goroutines; it encodes any group no helper has claimed
+	// yet itself, so it never waits for a helper that is not running.
 	caches []*snapshot.EncodeCache
-	due    [][]*session
+	due    [][]*session    // per group: the clients due this tick
+	claims []atomic.Uint64 // per group: tick<<1, |1 once claimed
+
+	// The tick goroutine encodes snapshots; the sending goroutine (sendLoop) hands
+	// them to pion, whose data-channel writes contend for each association's lock
+	// with its network goroutines, so that the tick never waits on them.
+	// slots[n%sendEvery] is tick n's batch; a client's sends all use one slot.
+	slots    []sendSlot
+	sendQ    chan *sendSlot // never full: at most one entry per slot
+	sendDone chan struct{}
 
 	curTick atomic.Uint32 // the tick being run, read by session callbacks
 	ticks   atomic.Uint64
@@ -132,13 +143,17 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		nextID:    1,
 		stop:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
+		sendDone:  make(chan struct{}),
 	}
+	s.slots = make([]sendSlot, s.sendEvery)
+	s.sendQ = make(chan *sendSlot, len(s.slots))
 	s.closing, s.abort = context.WithCancel(context.Background())
 	workers := encodeWorkers()
 	for range workers {
 		s.caches = append(s.caches, snapshot.NewEncodeCache())
 	}
 	s.due = make([][]*session, workers)
+	s.claims = make([]atomic.Uint64, workers)
 	if cfg.ListenUDP != "" {
 		var err error
 		if cfg.Transport.Net != nil {
@@ -355,6 +370,11 @@ func (s *Server) removeSession(sess *session, reason error) {
 // each session's encoder and input schedule.
 func (s *Server) run() {
 	defer close(s.loopDone)
+	go s.sendLoop()
+	defer func() {
+		close(s.sendQ)
+		<-s.sendDone
+	}()
 	sched := scheduler{epoch: s.epoch, rate: uint64(s.cfg.TickRate), maxCatchUp: uint64(s.cfg.MaxCatchUp)}
 	world := snapshot.NewWorld(s.cfg.Registry)
 	t := &Tick{World: world, srv: s, Dt: s.tickDur}
@@ -378,10 +398,10 @@ func (s *Server) run() {
 		}
 		for i := uint64(0); i < n; i++ {
 			start := now
-			if i > 0 && s.cfg.OnTick != nil {
+			if i > 0 && (s.cfg.OnTick != nil || s.cfg.OnSent != nil) {
 				start = s.clk.Now()
 			}
-			active = s.step(uint32(first+i), t, active, now)
+			active = s.step(uint32(first+i), t, active, start)
 			if s.cfg.OnTick != nil {
 				s.cfg.OnTick(uint32(first+i), s.clk.Now().Sub(start))
 			}
@@ -398,7 +418,7 @@ func (s *Server) run() {
 
 // step runs one tick: gather joins, leaves, inputs and commands, call Step, check
 // timeouts, and send snapshots on send ticks.
-func (s *Server) step(n uint32, t *Tick, active []*session, now time.Time) []*session {
+func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*session {
 	s.curTick.Store(n)
 	t.N = n
 	t.Joined, t.Left, t.Inputs, t.Commands = t.Joined[:0], t.Left[:0], t.Inputs[:0], t.Commands[:0]
@@ -447,7 +467,7 @@ func (s *Server) step(n uint32, t *Tick, active []*session, now time.Time) []*se
 
 	timeout := s.cfg.Timeout.Nanoseconds()
 	for _, sess := range active {
-		if now.UnixNano()-sess.lastHeard.Load() > timeout {
+		if start.UnixNano()-sess.lastHeard.Load() > timeout {
 			sess.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, s.cfg.Timeout))
 		}
 	}
@@ -459,43 +479,99 @@ func (s *Server) step(n uint32, t *Tick, active []*session, now time.Time) []*se
 			s.due[sess.worker] = append(s.due[sess.worker], sess)
 		}
 	}
-	s.sendSnapshots(t.World, n)
+	s.sendSnapshots(t.World, n, start)
 	return active
 }
 
-// maxEncodeWorkers bounds the goroutines that encode snapshots on a send tick.
+// maxEncodeWorkers bounds the groups whose snapshots are encoded in parallel.
 const maxEncodeWorkers = 8
 
-// encodeWorkers is how many goroutines encode snapshots: half the Ps (at most
-// maxEncodeWorkers), leaving the others to pion's network goroutines, which send
-// what the encoders produce.
-func encodeWorkers() int { return max(1, min(runtime.GOMAXPROCS(0)/2, maxEncodeWorkers)) }
+// encodeWorkers is how many encoding groups (and delta caches) there are: one per P,
+// at most maxEncodeWorkers.
+func encodeWorkers() int { return max(1, min(runtime.GOMAXPROCS(0), maxEncodeWorkers)) }
 
-// sendSnapshots encodes and sends the snapshots due at tick n, each worker's clients
-// on its own goroutine (the tick goroutine takes the first list), and returns when all
-// are sent. Nothing modifies the world meanwhile, so the encoders may read it at once.
-// Each worker encodes all its clients' snapshots before it sends any: the sends wake
-// pion's goroutines (and the clients), which then no longer compete with the encoding.
-// Sending never blocks (see encodeSnapshot).
-func (s *Server) sendSnapshots(w *snapshot.World, n uint32) {
-	run := func(list []*session) {
+// sendSnapshots encodes the snapshots due at tick n and queues them for the sending
+// goroutine. The groups of clients are encoded in parallel where a P is free: the tick
+// goroutine encodes group 0, offers the others to helper goroutines, and encodes
+// those that no helper has started; it waits only for the groups helpers are
+// encoding. Nothing modifies the world meanwhile, so the encoders may read it at once.
+// start is when the tick started (for OnSent).
+func (s *Server) sendSnapshots(w *snapshot.World, n uint32, start time.Time) {
+	slot := &s.slots[n%uint32(len(s.slots))]
+	// The clients due now were last due sendEvery ticks ago, in this slot: their
+	// messages must have gone out before they are encoded again. Normally they
+	// went out long ago; waiting here is the backpressure of a sender that cannot
+	// keep up.
+	slot.pending.Wait()
+	encode := func(list []*session) {
 		for _, sess := range list {
 			sess.encodeSnapshot(w, n)
 		}
+	}
+	open := uint64(n) << 1
+	var helping sync.WaitGroup
+	for i := 1; i < len(s.due); i++ {
+		if len(s.due[i]) == 0 {
+			continue
+		}
+		s.claims[i].Store(open)
+		helping.Add(1)
+		go func() {
+			// A helper that starts after the tick took the group back (or
+			// after a later tick reopened it) finds the claim gone.
+			if s.claims[i].CompareAndSwap(open, open|1) {
+				encode(s.due[i])
+				helping.Done()
+			}
+		}()
+	}
+	encode(s.due[0])
+	for i := 1; i < len(s.due); i++ {
+		if len(s.due[i]) > 0 && s.claims[i].CompareAndSwap(open, open|1) {
+			encode(s.due[i])
+			helping.Done()
+		}
+	}
+	helping.Wait()
+	for i, list := range s.due {
 		for _, sess := range list {
+			if len(sess.msgs) > 0 {
+				slot.sessions = append(slot.sessions, sess)
+			}
+		}
+		clear(list)
+		s.due[i] = list[:0]
+	}
+	if len(slot.sessions) == 0 && s.cfg.OnSent == nil {
+		return
+	}
+	slot.tick, slot.start = n, start
+	slot.pending.Add(1)
+	s.sendQ <- slot
+}
+
+// sendSlot is one tick's snapshots on their way to pion.
+type sendSlot struct {
+	tick     uint32
+	start    time.Time
+	sessions []*session // each with its encoded msgs
+	pending  sync.WaitGroup
+}
+
+// sendLoop is the sending goroutine: it sends the queued ticks' snapshots in order.
+// Sending never blocks (pion queues the message; see encodeSnapshot for the limit).
+func (s *Server) sendLoop() {
+	defer close(s.sendDone)
+	for slot := range s.sendQ {
+		for _, sess := range slot.sessions {
 			sess.sendSnapshot()
 		}
-	}
-	var wg sync.WaitGroup
-	for _, list := range s.due[min(1, len(s.due)):] {
-		if len(list) > 0 {
-			wg.Go(func() { run(list) })
+		clear(slot.sessions)
+		slot.sessions = slot.sessions[:0]
+		if s.cfg.OnSent != nil {
+			s.cfg.OnSent(slot.tick, s.clk.Now().Sub(slot.start))
 		}
-	}
-	run(s.due[0])
-	wg.Wait()
-	for i := range s.due {
-		clear(s.due[i])
+		slot.pending.Done()
 	}
 }
 

@@ -18,10 +18,16 @@ type ServerConfig struct {
 	Step func(t *Tick)
 	// OnTick, if set, is called on the tick goroutine after every tick with how
 	// long the tick's work took by Clock: joins and leaves, Step, timeouts, and
-	// snapshot encoding and sends for the clients due. Waiting for the tick to
-	// start is not included (ticks that start late are counted in LoopStats). For
+	// snapshot encoding for the clients due. Waiting for the tick to start is not
+	// included (ticks that start late are counted in LoopStats), nor are the sends,
+	// which a separate goroutine does while the next tick runs (see OnSent). For
 	// benchmarks and metrics; it must return quickly. Default: none.
 	OnTick func(n uint32, took time.Duration)
+	// OnSent, if set, is called on the sending goroutine once tick n's snapshots
+	// have been handed to the data channels, with the time since tick n started
+	// by Clock: how late the snapshots leave. For benchmarks and metrics; it must
+	// return quickly. Default: none.
+	OnSent func(n uint32, since time.Duration)
 	// TickRate is the number of simulation steps per second. Default 60.
 	TickRate int
 	// SendRate is the number of snapshot sends per second per client, at most

@@ -32,8 +32,10 @@ const (
 // Ownership: the pion callback goroutines of the two channels write the inbox (under
 // mu) and their own receive state (rx, bucket: the unreliable and reliable callbacks
 // respectively, each called from one goroutine); the tick goroutine owns enc, pkts,
-// buf, future and lastInput (on a send tick it lends enc, pkts and buf to one
-// encoding goroutine and waits for it); run owns the shutdown.
+// msgs, future and lastInput (on a send tick it may lend enc, pkts and msgs to an
+// encoding goroutine and waits for it, then lends msgs to the sending goroutine until
+// that has sent them, which it waits for before the client's next send); run owns
+// the shutdown.
 type session struct {
 	srv   *Server
 	id    ClientID
@@ -84,8 +86,8 @@ type session struct {
 	phase     uint32 // snapshots go out on ticks n with (n+phase)%sendEvery == 0
 	worker    int    // the encoding goroutine (Server.sendSnapshots) that sends them
 	enc       *snapshot.Encoder
-	pkts      [][]byte
-	buf       []byte
+	pkts      [][]byte // the encoder's packets
+	msgs      [][]byte // the packets with their headers, lent to the sending goroutine
 	future    []Input
 	lastInput uint32 // last applied input tick + 1
 	applied   []Input
@@ -105,7 +107,6 @@ func newSession(s *Server, id ClientID) *session {
 		done:     make(chan struct{}),
 		tokens:   float64(s.cfg.CommandBurst),
 		tokensAt: s.clk.Now(),
-		buf:      make([]byte, 0, MaxUnreliableBytes),
 	}
 	sess.lastHeard.Store(s.clk.Now().UnixNano())
 	return sess
@@ -443,30 +444,39 @@ func (sess *session) collect(n uint32, t *Tick) {
 	}
 }
 
-// encodeSnapshot encodes the world for this client into sess.pkts, unless the
-// unreliable channel still holds earlier snapshots (then this one is dropped and
-// counted, and sess.pkts is left empty).
+// encodeSnapshot encodes the world for this client into sess.msgs, ready to send,
+// unless the unreliable channel still holds earlier snapshots (then this one is
+// dropped and counted, and sess.msgs is left empty). The messages are complete here,
+// headers included, so that the sending goroutine reads nothing the tick goroutine
+// changes meanwhile.
 func (sess *session) encodeSnapshot(w *snapshot.World, n uint32) {
-	sess.pkts = sess.pkts[:0]
+	sess.msgs = sess.msgs[:0]
 	limit := uint64(2 * sess.srv.cfg.MaxPacketsPerSend * MaxUnreliableBytes)
 	if sess.unrel.BufferedAmount() > limit {
 		sess.drop(DropBackpressure)
 		return
 	}
-	pkts, err := sess.enc.Encode(sess.pkts, w, n)
+	pkts, err := sess.enc.Encode(sess.pkts[:0], w, n)
 	sess.pkts = pkts
 	if err != nil {
 		sess.srv.log.Warn("snapshot encode failed", "client", sess.id, "tick", n, "err", err)
 	}
+	for i, p := range pkts {
+		var m []byte
+		if i < cap(sess.msgs) {
+			m = sess.msgs[:i+1][i][:0]
+		}
+		m = appendSnapshotHeader(m, sess.txSeq.Add(1)-1, sess.lastInput)
+		sess.msgs = append(sess.msgs[:i], append(m, p...))
+	}
 }
 
-// sendSnapshot sends what encodeSnapshot encoded.
+// sendSnapshot sends what encodeSnapshot encoded. It runs on the Server's sending
+// goroutine.
 func (sess *session) sendSnapshot() {
-	for _, p := range sess.pkts {
-		sess.buf = appendSnapshotHeader(sess.buf[:0], sess.txSeq.Add(1)-1, sess.lastInput)
-		sess.buf = append(sess.buf, p...)
+	for _, m := range sess.msgs {
 		sess.stats.snaps.Add(1)
-		sess.sendUnreliable(sess.buf)
+		sess.sendUnreliable(m)
 	}
 }
 

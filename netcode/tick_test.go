@@ -3,6 +3,7 @@
 package netcode
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -111,7 +112,8 @@ func TestServerTickLoopFakeClock(t *testing.T) {
 }
 
 // TestServerOnTick: OnTick reports every tick, catch-up ticks one by one, with the time
-// its work took on the server's clock (here, what Step advances the fake clock by).
+// its work took on the server's clock (here, what Step advances the fake clock by);
+// OnSent then reports each tick's sends in order, with the time since the tick started.
 func TestServerOnTick(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
 	fake := clock.NewFake(start)
@@ -120,6 +122,7 @@ func TestServerOnTick(t *testing.T) {
 		took time.Duration
 	}
 	reports := make(chan report, 16)
+	sent := make(chan report, 16)
 	const work = 3 * time.Millisecond
 	srv, err := NewServer(ServerConfig{
 		Registry:   testRegistry(t),
@@ -127,6 +130,7 @@ func TestServerOnTick(t *testing.T) {
 		MaxCatchUp: 4,
 		Step:       func(*Tick) { fake.Advance(work) },
 		OnTick:     func(n uint32, took time.Duration) { reports <- report{n, took} },
+		OnSent:     func(n uint32, since time.Duration) { sent <- report{n, since} },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -134,22 +138,30 @@ func TestServerOnTick(t *testing.T) {
 	defer srv.Close()
 	timeout := time.NewTimer(10 * time.Second)
 	defer timeout.Stop()
-	expect := func(n uint32) {
+	expectFrom := func(ch chan report, hook string, n uint32, want ...time.Duration) {
 		t.Helper()
 		select {
-		case r := <-reports:
-			if r.n != n || r.took != work {
-				t.Fatalf("OnTick(%d, %v), want (%d, %v)", r.n, r.took, n, work)
+		case r := <-ch:
+			if r.n != n || !slices.Contains(want, r.took) {
+				t.Fatalf("%s(%d, %v), want (%d, one of %v)", hook, r.n, r.took, n, want)
 			}
 		case <-timeout.C:
-			t.Fatalf("no OnTick for tick %d; stats %+v", n, srv.LoopStats())
+			t.Fatalf("no %s for tick %d; stats %+v", hook, n, srv.LoopStats())
 		}
 	}
+	expect := func(n uint32) {
+		t.Helper()
+		expectFrom(reports, "OnTick", n, work)
+	}
 	expect(0)
-	// Two ticks due at once: each is timed on its own.
+	expectFrom(sent, "OnSent", 0, work)
+	// Two ticks due at once: each is timed on its own. The first tick's sends
+	// may leave before or after the second tick's Step advanced the clock.
 	<-fake.WaitTimers(1)
 	sched := scheduler{epoch: start, rate: 60}
 	fake.Advance(sched.at(2).Sub(fake.Now()))
 	expect(1)
 	expect(2)
+	expectFrom(sent, "OnSent", 1, work, 2*work)
+	expectFrom(sent, "OnSent", 2, work)
 }

@@ -11,7 +11,8 @@ import (
 
 // startProfiles starts CPU profiling, block and mutex sampling and, with
 // withTrace, an execution trace; the returned function writes cpu.pprof,
-// block.pprof, mutex.pprof and trace.out into dir.
+// block.pprof, mutex.pprof, allocs.pprof (every allocation since the start of the
+// process, sampled) and trace.out into dir.
 func startProfiles(dir string, withTrace bool) (func() error, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -43,7 +44,7 @@ func startProfiles(dir string, withTrace bool) (func() error, error) {
 			trace.Stop()
 			errs = append(errs, tr.Close())
 		}
-		for _, name := range []string{"block", "mutex"} {
+		for _, name := range []string{"block", "mutex", "allocs"} {
 			f, err := os.Create(filepath.Join(dir, name+".pprof"))
 			if err != nil {
 				errs = append(errs, err)

@@ -7,8 +7,8 @@ import (
 
 // tickTimes collects the host's tick timings as netcode reports them: the time
 // each tick's work took (ServerConfig.OnTick), from the moment the loop starts it
-// to the end of its snapshot encoding, and how long after the tick started its
-// snapshots were handed to pion (ServerConfig.OnSent). Waiting to be scheduled
+// to the hand-off of its snapshots, and how long after the tick started they were
+// encoded and handed to pion (ServerConfig.OnSent). Waiting to be scheduled
 // before the tick starts shows in the late-tick count and the scheduling latency
 // instead.
 type tickTimes struct {

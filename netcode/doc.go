@@ -107,18 +107,23 @@
 //
 // # Goroutines and queues
 //
-// The tick goroutine owns the world and every client's snapshot encoder; pion's
-// callbacks parse messages and hand them to it through bounded per-client queues.
-// On a send tick, once Step has run, the clients due a snapshot are encoded while the
-// world stays untouched. They are split into GOMAXPROCS groups (at most 8; a client
-// always in the same group, whose encoders share a [snapshot.EncodeCache]): the tick
-// goroutine encodes the first group and offers the others to helper goroutines,
-// taking back any group no helper has started, so that encoding is parallel where a
-// core is free and never waits for one that is not. A separate sending goroutine then
-// hands the packets to pion while the next tick runs: a data-channel write takes the
-// SCTP association's lock, which pion's own goroutines hold while they read and
-// write the network, and the tick must not wait for them ([ServerConfig.OnTick] and
-// [ServerConfig.OnSent] report both timings). The loop never blocks on I/O: if a client's unreliable channel still holds the
+// The tick goroutine owns the world; pion's callbacks parse messages and hand them to
+// it through bounded per-client queues. Snapshots leave in a pipeline beside the simulation. On a send tick, once Step has
+// run, the tick goroutine copies the world and hands it, with the clients due, to the
+// sending goroutine, and goes on to the next tick. The sending goroutine applies each
+// client's acks, encodes its snapshot and hands the packets to pion. Clients are split
+// into GOMAXPROCS encoding groups (at most 8; a client always in the same group, whose
+// encoders share a [snapshot.EncodeCache]); the sending goroutine encodes the first
+// group and offers the others to helper goroutines, taking back any group no helper
+// has started, so that encoding is parallel where a core is free and never waits for
+// one that is not. So Step never waits for encoding, nor for pion: a data-channel
+// write takes the SCTP association's lock, which pion's own goroutines hold while they
+// read and write the network. [ServerConfig.OnTick] times the tick's own work and
+// [ServerConfig.OnSent] when its snapshots left; a tick whose clients' previous
+// snapshots have not left yet waits for them, so a sending goroutine that cannot keep
+// up slows the loop rather than queueing without bound.
+//
+// Neither goroutine blocks on I/O: if a client's unreliable channel still holds the
 // previous snapshots, the new one is dropped and counted ([DropBackpressure]); a
 // client whose reliable channel backs up past [ServerConfig.MaxReliableBuffered] is
 // disconnected with [ErrSlowConsumer]. The client's own goroutine decodes snapshots

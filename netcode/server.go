@@ -34,19 +34,17 @@ type Server struct {
 	epoch     time.Time
 	tickDur   time.Duration
 	sendEvery uint32
-	// Clients are split into len(caches) encoding groups (session.worker); the
-	// encoders of a group share its delta cache, so one goroutine at a time encodes
-	// a group. On a send tick the tick goroutine encodes the first group and offers
-	// the others to helper goroutines; it encodes any group no helper has claimed
-	// yet itself, so it never waits for a helper that is not running.
-	caches []*snapshot.EncodeCache
-	due    [][]*session    // per group: the clients due this tick
-	claims []atomic.Uint64 // per group: tick<<1, |1 once claimed
-
-	// The tick goroutine encodes snapshots; the sending goroutine (sendLoop) hands
-	// them to pion, whose data-channel writes contend for each association's lock
-	// with its network goroutines, so that the tick never waits on them.
-	// slots[n%sendEvery] is tick n's batch; a client's sends all use one slot.
+	// Snapshots leave in a pipeline: on a send tick the tick goroutine copies the
+	// world into the tick's slot with the clients due, and the sending goroutine
+	// (sendLoop) encodes and hands them to pion while the simulation goes on. Clients
+	// are split into len(caches) encoding groups (session.worker); the encoders of a
+	// group share its delta cache, so one goroutine at a time encodes a group: the
+	// sending goroutine offers the groups after the first to helper goroutines and
+	// encodes any group no helper has claimed yet itself, so it never waits for a
+	// helper that is not running. slots[n%sendEvery] serves tick n; a client's sends
+	// all use one slot, so a slot's previous use is over before it is refilled.
+	caches   []*snapshot.EncodeCache
+	claims   []atomic.Uint64 // per group: tick<<1, |1 once claimed
 	slots    []sendSlot
 	sendQ    chan *sendSlot // never full: at most one entry per slot
 	sendDone chan struct{}
@@ -145,15 +143,18 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		loopDone:  make(chan struct{}),
 		sendDone:  make(chan struct{}),
 	}
-	s.slots = make([]sendSlot, s.sendEvery)
-	s.sendQ = make(chan *sendSlot, len(s.slots))
 	s.closing, s.abort = context.WithCancel(context.Background())
 	workers := encodeWorkers()
 	for range workers {
 		s.caches = append(s.caches, snapshot.NewEncodeCache())
 	}
-	s.due = make([][]*session, workers)
 	s.claims = make([]atomic.Uint64, workers)
+	s.slots = make([]sendSlot, s.sendEvery)
+	for i := range s.slots {
+		s.slots[i].world = snapshot.NewWorld(cfg.Registry)
+		s.slots[i].due = make([][]*session, workers)
+	}
+	s.sendQ = make(chan *sendSlot, len(s.slots))
 	if cfg.ListenUDP != "" {
 		var err error
 		if cfg.Transport.Net != nil {
@@ -366,8 +367,8 @@ func (s *Server) removeSession(sess *session, reason error) {
 	s.leaves = append(s.leaves, Departure{Client: sess.id, Reason: reason})
 }
 
-// run is the tick goroutine. It owns the world, the Tick and, through loopState,
-// each session's encoder and input schedule.
+// run is the tick goroutine. It owns the world, the Tick and each session's input
+// schedule; it starts the sending goroutine and stops it when it ends.
 func (s *Server) run() {
 	defer close(s.loopDone)
 	go s.sendLoop()
@@ -471,15 +472,7 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 			sess.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, s.cfg.Timeout))
 		}
 	}
-	for i := range s.due {
-		s.due[i] = s.due[i][:0]
-	}
-	for _, sess := range active {
-		if (n+sess.phase)%s.sendEvery == 0 {
-			s.due[sess.worker] = append(s.due[sess.worker], sess)
-		}
-	}
-	s.sendSnapshots(t.World, n, start)
+	s.queueSnapshots(t.World, n, start, active)
 	return active
 }
 
@@ -490,19 +483,71 @@ const maxEncodeWorkers = 8
 // at most maxEncodeWorkers.
 func encodeWorkers() int { return max(1, min(runtime.GOMAXPROCS(0), maxEncodeWorkers)) }
 
-// sendSnapshots encodes the snapshots due at tick n and queues them for the sending
-// goroutine. The groups of clients are encoded in parallel where a P is free: the tick
-// goroutine encodes group 0, offers the others to helper goroutines, and encodes
-// those that no helper has started; it waits only for the groups helpers are
-// encoding. Nothing modifies the world meanwhile, so the encoders may read it at once.
-// start is when the tick started (for OnSent).
-func (s *Server) sendSnapshots(w *snapshot.World, n uint32, start time.Time) {
+// sendSlot is one send tick's snapshots on their way out.
+type sendSlot struct {
+	tick    uint32
+	start   time.Time       // when the tick started (for OnSent)
+	world   *snapshot.World // the world as the tick left it
+	due     [][]*session    // per encoding group: the clients due
+	pending sync.WaitGroup  // the sending goroutine holds the slot
+}
+
+// queueSnapshots hands the clients due a snapshot at tick n to the sending goroutine,
+// with a copy of the world: the next tick may change the world while they are encoded.
+// start is when the tick started.
+func (s *Server) queueSnapshots(w *snapshot.World, n uint32, start time.Time, active []*session) {
 	slot := &s.slots[n%uint32(len(s.slots))]
-	// The clients due now were last due sendEvery ticks ago, in this slot: their
-	// messages must have gone out before they are encoded again. Normally they
-	// went out long ago; waiting here is the backpressure of a sender that cannot
-	// keep up.
+	// The clients due now were last due sendEvery ticks ago, in this slot: that
+	// send must be over before the slot and their encoders are used again.
+	// Normally it ended long ago; waiting here is the backpressure of a sending
+	// goroutine that cannot keep up.
 	slot.pending.Wait()
+	due := false
+	for _, sess := range active {
+		if (n+sess.phase)%s.sendEvery == 0 {
+			sess.sendInput = sess.lastInput
+			slot.due[sess.worker] = append(slot.due[sess.worker], sess)
+			due = true
+		}
+	}
+	if !due && s.cfg.OnSent == nil {
+		return
+	}
+	if due {
+		slot.world.CopyFrom(w)
+	}
+	slot.tick, slot.start = n, start
+	slot.pending.Add(1)
+	s.sendQ <- slot
+}
+
+// sendLoop is the sending goroutine: it encodes and sends the queued ticks'
+// snapshots in order. Sending never blocks (pion queues the message; see
+// encodeSnapshot for the limit).
+func (s *Server) sendLoop() {
+	defer close(s.sendDone)
+	for slot := range s.sendQ {
+		s.encodeSlot(slot)
+		for i, list := range slot.due {
+			for _, sess := range list {
+				sess.sendSnapshot()
+			}
+			clear(list)
+			slot.due[i] = list[:0]
+		}
+		if s.cfg.OnSent != nil {
+			s.cfg.OnSent(slot.tick, s.clk.Now().Sub(slot.start))
+		}
+		slot.pending.Done()
+	}
+}
+
+// encodeSlot encodes a slot's snapshots, its groups in parallel where a P is free:
+// this goroutine encodes group 0, offers the others to helper goroutines, and
+// encodes those that no helper has started; it waits only for the groups helpers
+// are encoding.
+func (s *Server) encodeSlot(slot *sendSlot) {
+	w, n := slot.world, slot.tick
 	encode := func(list []*session) {
 		for _, sess := range list {
 			sess.encodeSnapshot(w, n)
@@ -510,69 +555,29 @@ func (s *Server) sendSnapshots(w *snapshot.World, n uint32, start time.Time) {
 	}
 	open := uint64(n) << 1
 	var helping sync.WaitGroup
-	for i := 1; i < len(s.due); i++ {
-		if len(s.due[i]) == 0 {
+	for i := 1; i < len(slot.due); i++ {
+		if len(slot.due[i]) == 0 {
 			continue
 		}
 		s.claims[i].Store(open)
 		helping.Add(1)
 		go func() {
-			// A helper that starts after the tick took the group back (or
-			// after a later tick reopened it) finds the claim gone.
+			// A helper that starts after the group was taken back (or
+			// reopened for a later tick) finds the claim gone.
 			if s.claims[i].CompareAndSwap(open, open|1) {
-				encode(s.due[i])
+				encode(slot.due[i])
 				helping.Done()
 			}
 		}()
 	}
-	encode(s.due[0])
-	for i := 1; i < len(s.due); i++ {
-		if len(s.due[i]) > 0 && s.claims[i].CompareAndSwap(open, open|1) {
-			encode(s.due[i])
+	encode(slot.due[0])
+	for i := 1; i < len(slot.due); i++ {
+		if len(slot.due[i]) > 0 && s.claims[i].CompareAndSwap(open, open|1) {
+			encode(slot.due[i])
 			helping.Done()
 		}
 	}
 	helping.Wait()
-	for i, list := range s.due {
-		for _, sess := range list {
-			if len(sess.msgs) > 0 {
-				slot.sessions = append(slot.sessions, sess)
-			}
-		}
-		clear(list)
-		s.due[i] = list[:0]
-	}
-	if len(slot.sessions) == 0 && s.cfg.OnSent == nil {
-		return
-	}
-	slot.tick, slot.start = n, start
-	slot.pending.Add(1)
-	s.sendQ <- slot
-}
-
-// sendSlot is one tick's snapshots on their way to pion.
-type sendSlot struct {
-	tick     uint32
-	start    time.Time
-	sessions []*session // each with its encoded msgs
-	pending  sync.WaitGroup
-}
-
-// sendLoop is the sending goroutine: it sends the queued ticks' snapshots in order.
-// Sending never blocks (pion queues the message; see encodeSnapshot for the limit).
-func (s *Server) sendLoop() {
-	defer close(s.sendDone)
-	for slot := range s.sendQ {
-		for _, sess := range slot.sessions {
-			sess.sendSnapshot()
-		}
-		clear(slot.sessions)
-		slot.sessions = slot.sessions[:0]
-		if s.cfg.OnSent != nil {
-			s.cfg.OnSent(slot.tick, s.clk.Now().Sub(slot.start))
-		}
-		slot.pending.Done()
-	}
 }
 
 // encodeWorker picks the encoding goroutine of a joining client with send phase

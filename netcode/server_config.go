@@ -18,15 +18,16 @@ type ServerConfig struct {
 	Step func(t *Tick)
 	// OnTick, if set, is called on the tick goroutine after every tick with how
 	// long the tick's work took by Clock: joins and leaves, Step, timeouts, and
-	// snapshot encoding for the clients due. Waiting for the tick to start is not
-	// included (ticks that start late are counted in LoopStats), nor are the sends,
-	// which a separate goroutine does while the next tick runs (see OnSent). For
-	// benchmarks and metrics; it must return quickly. Default: none.
+	// handing the clients due a snapshot, with a copy of the world, to the sending
+	// goroutine (which encodes and sends them while the next tick runs; see OnSent).
+	// Waiting for the tick to start is not included (ticks that start late are
+	// counted in LoopStats). For benchmarks and metrics; it must return quickly.
+	// Default: none.
 	OnTick func(n uint32, took time.Duration)
 	// OnSent, if set, is called on the sending goroutine once tick n's snapshots
-	// have been handed to the data channels, with the time since tick n started
-	// by Clock: how late the snapshots leave. For benchmarks and metrics; it must
-	// return quickly. Default: none.
+	// have been encoded and handed to the data channels, with the time since tick
+	// n started by Clock: how late the snapshots leave. For benchmarks and
+	// metrics; it must return quickly. Default: none.
 	OnSent func(n uint32, since time.Duration)
 	// TickRate is the number of simulation steps per second. Default 60.
 	TickRate int

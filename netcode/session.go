@@ -31,11 +31,10 @@ const (
 //
 // Ownership: the pion callback goroutines of the two channels write the inbox (under
 // mu) and their own receive state (rx, bucket: the unreliable and reliable callbacks
-// respectively, each called from one goroutine); the tick goroutine owns enc, pkts,
-// msgs, future and lastInput (on a send tick it may lend enc, pkts and msgs to an
-// encoding goroutine and waits for it, then lends msgs to the sending goroutine until
-// that has sent them, which it waits for before the client's next send); run owns
-// the shutdown.
+// respectively, each called from one goroutine); the tick goroutine owns future and
+// lastInput; the encoder and the outgoing snapshot belong to the Server's sending
+// goroutine, which the tick hands the client to on its send ticks (the tick creates
+// the encoder at join, before the first hand-off); run owns the shutdown.
 type session struct {
 	srv   *Server
 	id    ClientID
@@ -84,13 +83,17 @@ type session struct {
 
 	// Tick goroutine.
 	phase     uint32 // snapshots go out on ticks n with (n+phase)%sendEvery == 0
-	worker    int    // the encoding goroutine (Server.sendSnapshots) that sends them
-	enc       *snapshot.Encoder
-	pkts      [][]byte // the encoder's packets
-	msgs      [][]byte // the packets with their headers, lent to the sending goroutine
+	worker    int    // the encoding group (see Server.caches)
 	future    []Input
 	lastInput uint32 // last applied input tick + 1
-	applied   []Input
+
+	// Sending goroutine (or the helper encoding the client's group), from the
+	// tick that queued the client's snapshot until it is sent.
+	enc       *snapshot.Encoder
+	sendInput uint32 // lastInput when the snapshot was queued
+	ackBuf    []snapshot.Ack
+	pkts      [][]byte // the encoder's packets
+	msgs      [][]byte // the packets with their headers
 }
 
 func newSession(s *Server, id ClientID) *session {
@@ -400,19 +403,10 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	}
 }
 
-// collect moves the inbox into the tick: acks into the encoder, inputs due at tick n,
-// commands. Runs on the tick goroutine.
+// collect moves the inbox into the tick: inputs due at tick n, commands (acks wait
+// for the next encode). Runs on the tick goroutine.
 func (sess *session) collect(n uint32, t *Tick) {
 	sess.mu.Lock()
-	acks := sess.acks
-	for _, a := range acks {
-		if err := sess.enc.Ack(a); err != nil {
-			// Counted, not held against the client: an ack can be stale
-			// rather than forged.
-			sess.drop(DropBadAck)
-		}
-	}
-	sess.acks = acks[:0]
 	sess.future = append(sess.future, sess.inputs...)
 	clear(sess.inputs)
 	sess.inputs = sess.inputs[:0]
@@ -444,12 +438,22 @@ func (sess *session) collect(n uint32, t *Tick) {
 	}
 }
 
-// encodeSnapshot encodes the world for this client into sess.msgs, ready to send,
-// unless the unreliable channel still holds earlier snapshots (then this one is
-// dropped and counted, and sess.msgs is left empty). The messages are complete here,
-// headers included, so that the sending goroutine reads nothing the tick goroutine
-// changes meanwhile.
+// encodeSnapshot applies the acks that arrived since the last send and encodes the
+// world for this client into sess.msgs, ready to send, unless the unreliable channel
+// still holds earlier snapshots (then this one is dropped and counted, and sess.msgs
+// is left empty). It runs on the sending goroutine or one of its helpers.
 func (sess *session) encodeSnapshot(w *snapshot.World, n uint32) {
+	sess.mu.Lock()
+	sess.ackBuf = append(sess.ackBuf[:0], sess.acks...)
+	sess.acks = sess.acks[:0]
+	sess.mu.Unlock()
+	for _, a := range sess.ackBuf {
+		if err := sess.enc.Ack(a); err != nil {
+			// Counted, not held against the client: an ack can be stale
+			// rather than forged.
+			sess.drop(DropBadAck)
+		}
+	}
 	sess.msgs = sess.msgs[:0]
 	limit := uint64(2 * sess.srv.cfg.MaxPacketsPerSend * MaxUnreliableBytes)
 	if sess.unrel.BufferedAmount() > limit {
@@ -466,7 +470,7 @@ func (sess *session) encodeSnapshot(w *snapshot.World, n uint32) {
 		if i < cap(sess.msgs) {
 			m = sess.msgs[:i+1][i][:0]
 		}
-		m = appendSnapshotHeader(m, sess.txSeq.Add(1)-1, sess.lastInput)
+		m = appendSnapshotHeader(m, sess.txSeq.Add(1)-1, sess.sendInput)
 		sess.msgs = append(sess.msgs[:i], append(m, p...))
 	}
 }

@@ -3,6 +3,8 @@ package snapshot
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
+	"slices"
 )
 
 // MaxDecoderEntities bounds the entity records (live entities plus recent removals) a
@@ -30,8 +32,10 @@ type PacketInfo struct {
 type Decoder struct {
 	reg    *Registry
 	world  *World
-	ents   map[EntityID]*decEnt
+	recs   []recRef  // every record (live entities and recent removals), ascending ID
+	added  []*decEnt // records created by the packet being applied, ascending ID
 	tombs  []*decEnt // records not in the world, purged once History packets old
+	gone   []*decEnt // scratch: records purge drops
 	free   []*decEnt
 	have   bool
 	newest uint16 // newest packet seq received
@@ -39,11 +43,18 @@ type Decoder struct {
 	mask   uint32 // bit i: packet newest-1-i received
 	stride int    // values per stored version (registry's largest field count)
 
-	hint    int // world index at or below the next entity applied (IDs ascend)
-	br      bitReader
-	pred    []uint32
+	hint    int    // world index at or below the next entity applied (IDs ascend)
+	body    []byte // the packet's bit stream and 8 zero bytes (see bitIn)
 	entries []decEntry
 	vals    []uint32
+	types   [256]decType // the registry's types, compiled for decoding on first use
+}
+
+// recRef is one entry of Decoder.recs: the ID is kept beside the pointer so that finding
+// a record touches only this array.
+type recRef struct {
+	id EntityID
+	r  *decEnt
 }
 
 type decEntry struct {
@@ -51,8 +62,8 @@ type decEntry struct {
 	id  EntityID
 	op  uint8
 	typ TypeID
-	off int // into Decoder.vals
-	n   int
+	n   uint8  // values (a type has at most maxFieldCount fields)
+	off uint32 // into Decoder.vals (a packet has fewer values than bits)
 }
 
 // decSlot describes the version of an entity stored in one slot (one cache line holds
@@ -66,18 +77,56 @@ type decSlot struct {
 // decEnt is what the decoder knows about one entity ID.
 type decEnt struct {
 	vals    []uint32 // decSlots versions of stride values; allocated on first version
+	stride  int      // values per version in vals: the fields of the first type stored, or Decoder.stride
 	id      EntityID
 	inWorld bool
 	hasLast bool
-	last    int64  // extended seq of the last applied version or removal
-	tick    uint32 // tick of the packet that last updated it
-	listed  bool   // in tombs
+	listed  bool  // in tombs
+	last    int64 // extended seq of the last applied version or removal
+	tick    uint32
 	slots   [decSlots]decSlot
+}
+
+// decType is a registered type compiled for the decoder's inner loops.
+type decType struct {
+	t      *Type // compiled from (nil: not registered when last looked at)
+	fields []decField
+}
+
+// decField is what decoding and prediction need of a Field, packed small.
+type decField struct {
+	maxQ  uint32
+	bits  uint8
+	long  uint8 // longest code a changed field may have, its "changed" bit included
+	wide  bool  // at least 5 bits: predicted, and changes are zigzag-coded
+	angle bool
+}
+
+// decType returns the compiled form of type id; its t is nil if id is not registered.
+func (d *Decoder) decType(id TypeID) *decType {
+	dt := &d.types[id]
+	if t := d.reg.types[id]; dt.t != t && t != nil { // types are never unregistered
+		dt.t, dt.fields = t, dt.fields[:0]
+		for i := range t.fields {
+			f := &t.fields[i]
+			df := decField{maxQ: f.maxQ, bits: uint8(f.Bits), wide: f.Bits >= 5, angle: f.Kind == KindAngle}
+			switch {
+			case f.Bits == 1:
+				df.long = 1
+			case f.Bits <= 4:
+				df.long = uint8(1 + f.Bits)
+			default: // "1 1 0" z:12 is valid for any width, not only above 12 bits
+				df.long = uint8(max(4+f.Bits, 16))
+			}
+			dt.fields = append(dt.fields, df)
+		}
+	}
+	return dt
 }
 
 // NewDecoder returns a decoder for types registered in r (register them all first).
 func NewDecoder(r *Registry) *Decoder {
-	return &Decoder{reg: r, world: NewWorld(r), ents: make(map[EntityID]*decEnt)}
+	return &Decoder{reg: r, world: NewWorld(r)}
 }
 
 // World returns the current state. The caller must not modify it.
@@ -94,11 +143,36 @@ func (d *Decoder) Ack() Ack {
 // EntityTick returns the host tick of the packet that last updated entity id, if the
 // entity is in the current state.
 func (d *Decoder) EntityTick(id EntityID) (uint32, bool) {
-	r := d.ents[id]
-	if r == nil || !r.inWorld {
+	i, ok := slices.BinarySearchFunc(d.recs, id, cmpRec)
+	if !ok || !d.recs[i].r.inWorld {
 		return 0, false
 	}
-	return r.tick, true
+	return d.recs[i].r.tick, true
+}
+
+func cmpRec(e recRef, id EntityID) int {
+	if e.id < id {
+		return -1
+	}
+	if e.id > id {
+		return 1
+	}
+	return 0
+}
+
+// seekRec returns the index of the first record at or after c whose ID is not below id.
+// Entries ascend and packets carry most entities, so it looks a few records ahead first.
+func seekRec(recs []recRef, c int, id EntityID) int {
+	for end := min(c+4, len(recs)); c < end; c++ {
+		if recs[c].id >= id {
+			return c
+		}
+	}
+	if c >= len(recs) {
+		return c
+	}
+	i, _ := slices.BinarySearchFunc(recs[c:], id, cmpRec)
+	return c + i
 }
 
 // Decode applies one packet. Packets may arrive in any order and more than once: an older
@@ -141,16 +215,41 @@ func (d *Decoder) Decode(pkt []byte) (PacketInfo, error) {
 			info.Applied++
 		}
 	}
+	if len(d.added) > 0 {
+		d.insertAdded()
+	}
 	d.purge()
 	return info, nil
 }
 
+// bitIn reads a bit stream written by bitWriter from a buffer that holds the stream and
+// 8 more zero bytes, so that 8 bytes can be loaded at any position up to the end.
+type bitIn struct {
+	buf []byte
+	pos uint // bit position, never past end
+	end uint // stream length in bits
+	bad bool // a read ran past the end
+}
+
+// read returns the next n (0..32) bits; past the end it sets r.bad and returns 0.
+func (r *bitIn) read(n uint) uint32 {
+	p := r.pos
+	if p+n > r.end {
+		r.pos, r.bad = r.end, true
+		return 0
+	}
+	r.pos = p + n
+	return uint32((binary.LittleEndian.Uint64(r.buf[p>>3:]) >> (p & 7)) & (1<<n - 1))
+}
+
 // parse decodes the entries into d.entries/d.vals without changing any state.
 func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) error {
-	br := &d.br
-	br.reset(body)
+	d.body = append(append(d.body[:0], body...), 0, 0, 0, 0, 0, 0, 0, 0)
+	br := bitIn{buf: d.body, end: uint(len(body)) * 8}
 	d.entries = d.entries[:0]
 	d.vals = d.vals[:0]
+	recs := d.recs
+	c := 0 // recs[c] is the first record whose ID is not below the last entry's
 	prev := int64(-1)
 	newRecs := 0
 	common := int64(br.read(5))     // baseline distance of deltas that do not name their own
@@ -181,11 +280,15 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			return fmt.Errorf("%w: entity ID beyond 32 bits", ErrCorrupt)
 		}
 		prev = id
-		rec := d.ents[EntityID(id)]
-		en := decEntry{rec: rec, id: EntityID(id), op: op, off: len(d.vals)}
+		var rec *decEnt
+		if c = seekRec(recs, c, EntityID(id)); c < len(recs) && recs[c].id == EntityID(id) {
+			rec = recs[c].r
+		}
+		d.entries = append(d.entries, decEntry{rec: rec, id: EntityID(id), op: op, off: uint32(len(d.vals))})
+		en := &d.entries[len(d.entries)-1]
 		if rec == nil {
 			newRecs++
-			if len(d.ents)+newRecs > MaxDecoderEntities {
+			if len(recs)+newRecs > MaxDecoderEntities {
 				return fmt.Errorf("%w: more than %d entities", ErrCorrupt, MaxDecoderEntities)
 			}
 		}
@@ -194,25 +297,25 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			info.Removals++
 		case opWhole:
 			en.typ = TypeID(br.read(8))
-			t := d.reg.types[en.typ]
+			dt := d.decType(en.typ)
 			if br.bad {
 				return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
 			}
-			if t == nil {
+			if dt.t == nil {
 				return fmt.Errorf("%w: %d (entity %d)", ErrUnknownType, en.typ, id)
 			}
-			if len(t.fields) > d.stride {
+			if len(dt.fields) > d.stride {
 				return fmt.Errorf("%w: type %d registered after decoding began", ErrUnknownType, en.typ)
 			}
-			for i := range t.fields {
-				f := &t.fields[i]
-				v := br.read(uint(f.Bits))
+			for i := range dt.fields {
+				f := &dt.fields[i]
+				v := br.read(uint(f.bits))
 				if v > f.maxQ {
-					return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, f.Name, v)
+					return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, dt.t.fields[i].Name, v)
 				}
 				d.vals = append(d.vals, v)
 			}
-			en.n = len(t.fields)
+			en.n = uint8(len(dt.fields))
 			info.Entities++
 		case opDelta:
 			dist := common
@@ -226,16 +329,22 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 				return fmt.Errorf("%w: entity %d: baseline distance 0", ErrCorrupt, id)
 			}
 			base := ext - dist
-			slot := int(base % decSlots)
+			slot := int(uint64(base) % decSlots)
 			if rec == nil || rec.vals == nil || rec.slots[slot].seq != base {
 				return fmt.Errorf("%w: entity %d, packet %d", ErrMissingBaseline, id, uint16(base))
 			}
 			en.typ = rec.slots[slot].typ
-			t := d.reg.types[en.typ]
-			if t == nil {
+			dt := d.decType(en.typ)
+			if dt.t == nil {
 				return fmt.Errorf("%w: %d (entity %d)", ErrUnknownType, en.typ, id)
 			}
-			old := rec.vals[slot*d.stride : slot*d.stride+len(t.fields)]
+			fs := dt.fields
+			n := len(fs)
+			b1 := rec.vals[slot*rec.stride:][:n]
+			off := len(d.vals)
+			d.vals = slices.Grow(d.vals, n)[:off+n]
+			// out holds the reference first (b1 or the prediction), then the new values.
+			out := d.vals[off:][:n]
 			if br.read(1) == 1 { // predicted from an older version and the baseline
 				pd := commonPrev
 				if br.read(1) == 1 {
@@ -247,7 +356,7 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 				if pd <= dist {
 					return fmt.Errorf("%w: entity %d: prediction source %d not older than baseline %d", ErrCorrupt, id, pd, dist)
 				}
-				ps := int((ext - pd) % decSlots)
+				ps := int(uint64(ext-pd) % decSlots)
 				if rec.slots[ps].seq != ext-pd || rec.slots[ps].typ != en.typ {
 					return fmt.Errorf("%w: entity %d, packet %d (prediction)", ErrMissingBaseline, id, uint16(ext-pd))
 				}
@@ -255,44 +364,89 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 				if !predictable(num, den) {
 					return fmt.Errorf("%w: entity %d: prediction over ticks %d/%d", ErrCorrupt, id, num, den)
 				}
-				d.pred = predict(t, old, rec.vals[ps*d.stride:ps*d.stride+len(t.fields)], num, den, d.pred)
-				old = d.pred
+				predictDec(fs, b1, rec.vals[ps*rec.stride:][:n], out, num, den)
+			} else {
+				copy(out, b1)
 			}
-			for i := range t.fields {
-				f := &t.fields[i]
-				v := old[i]
-				if br.read(1) == 1 {
-					b := uint(f.Bits)
-					switch {
-					case b == 1:
-						v ^= 1
-					case b <= 4:
-						v = br.read(b)
-					case br.read(1) == 0:
-						v = unzigzag(v, uint64(br.read(4))+1, b)
-					case br.read(1) == 0:
-						v = unzigzag(v, uint64(br.read(8))+1, b)
-					case br.read(1) == 0:
-						v = unzigzag(v, uint64(br.read(12))+1, b)
-					default:
-						v = br.read(b)
-					}
-					if v > f.maxQ {
-						return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, f.Name, v)
+			// Per field: changed:1 [change]. Runs of unchanged fields (the common case)
+			// take one test; a change is decoded from one load unless it may reach the
+			// end of the stream, where it is read bit group by bit group as the format
+			// defines (a read past the end yields 0 and marks the stream bad).
+			buf, pos, end := br.buf, br.pos, br.end
+			var x uint64  // the stream from pos on, first bit lowest
+			var have uint // how many bits of x are the stream's (or zeros past its end)
+			for i := 0; i < n; {
+				if have < 36 { // the longest code of a changed field, its "changed" bit included
+					x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
+				}
+				if x&1 == 0 {
+					if run := min(uint(bits.TrailingZeros64(x)), have, uint(n-i), end-pos); run > 0 {
+						x >>= run
+						have -= run
+						pos += run
+						i += int(run)
+						continue
 					}
 				}
-				d.vals = append(d.vals, v)
+				f := &fs[i]
+				v := out[i]
+				if pos+uint(f.long) <= end {
+					b := uint(f.bits)
+					var k uint
+					switch {
+					case b == 1:
+						v, k = v^1, 1
+					case b <= 4:
+						v, k = uint32((x>>1)&(1<<b-1)), 1+b
+					case x&2 == 0:
+						v, k = unzigzag(v, (x>>2)&0xf+1, b), 6
+					case x&4 == 0:
+						v, k = unzigzag(v, (x>>3)&0xff+1, b), 11
+					case x&8 == 0:
+						v, k = unzigzag(v, (x>>4)&0xfff+1, b), 16
+					default:
+						v, k = uint32((x>>4)&(1<<b-1)), 4+b
+					}
+					x >>= k
+					have -= k
+					pos += k
+				} else {
+					br.pos = pos
+					if br.read(1) == 1 {
+						b := uint(f.bits)
+						switch {
+						case b == 1:
+							v ^= 1
+						case b <= 4:
+							v = br.read(b)
+						case br.read(1) == 0:
+							v = unzigzag(v, uint64(br.read(4))+1, b)
+						case br.read(1) == 0:
+							v = unzigzag(v, uint64(br.read(8))+1, b)
+						case br.read(1) == 0:
+							v = unzigzag(v, uint64(br.read(12))+1, b)
+						default:
+							v = br.read(b)
+						}
+					}
+					pos, have = br.pos, 0
+				}
+				if v > f.maxQ {
+					return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, dt.t.fields[i].Name, v)
+				}
+				out[i] = v
+				i++
 			}
+			br.pos = pos
 			if br.bad {
 				return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
 			}
-			en.n = len(t.fields)
+			en.n = uint8(n)
 			info.Entities++
 		}
-		d.entries = append(d.entries, en)
 	}
 	// Only zero padding to the byte boundary may follow the end marker.
-	rest := br.remaining()
+	rest := br.end - br.pos
 	if rest >= 8 {
 		return fmt.Errorf("%w: %d bytes after end marker", ErrCorrupt, rest/8)
 	}
@@ -300,6 +454,66 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		return fmt.Errorf("%w: non-zero padding", ErrCorrupt)
 	}
 	return nil
+}
+
+// predictDec is predict (encoder.go) for the decoder: the same integer arithmetic, from
+// compiled fields, into out (len(fs) values).
+func predictDec(fs []decField, b1, b0, out []uint32, num, den uint32) {
+	b1, b0, out = b1[:len(fs)], b0[:len(fs)], out[:len(fs)]
+	if num%den == 0 {
+		// The rounding division is exact: the step is d·(num/den).
+		q := int64(num / den)
+		for i := range fs {
+			f := &fs[i]
+			p := b1[i]
+			if f.wide {
+				if d := predDiff(f, p, b0[i]); d != 0 {
+					p = predAdd(f, p, d*q)
+				}
+			}
+			out[i] = p
+		}
+		return
+	}
+	half := int64(den / 2)
+	for i := range fs {
+		f := &fs[i]
+		p := b1[i]
+		if f.wide {
+			if d := predDiff(f, p, b0[i]); d != 0 {
+				x := d * int64(num) // |d| < 2^32, num <= 2^16: no overflow
+				if x < 0 {
+					x = (x - half) / int64(den)
+				} else {
+					x = (x + half) / int64(den)
+				}
+				p = predAdd(f, p, x)
+			}
+		}
+		out[i] = p
+	}
+}
+
+// predDiff is b1-b0 as predict takes it: modulo 2^bits as a signed number for angles.
+func predDiff(f *decField, b1, b0 uint32) int64 {
+	if !f.angle {
+		return int64(b1) - int64(b0)
+	}
+	bits := uint(f.bits)
+	d := int64(uint64(b1-b0) & (1<<bits - 1))
+	if d >= 1<<(bits-1) {
+		d -= 1 << bits
+	}
+	return d
+}
+
+// predAdd is b1 plus a predicted step, wrapped for angles, clamped to the range otherwise.
+func predAdd(f *decField, b1 uint32, step int64) uint32 {
+	v := int64(b1) + step
+	if f.angle {
+		return uint32(uint64(v) & (1<<uint(f.bits) - 1))
+	}
+	return uint32(max(0, min(int64(f.maxQ), v)))
 }
 
 func (d *Decoder) noteReceived(seq uint16, ext int64) {
@@ -321,22 +535,39 @@ func (d *Decoder) noteReceived(seq uint16, ext int64) {
 	}
 }
 
-func (d *Decoder) record(id EntityID) *decEnt {
-	if r := d.ents[id]; r != nil {
-		return r
-	}
+// newRecord returns an empty record for id, to be inserted into recs by insertAdded.
+func (d *Decoder) newRecord(id EntityID) *decEnt {
 	var r *decEnt
 	if n := len(d.free); n > 0 {
 		r = d.free[n-1]
+		d.free[n-1] = nil
 		d.free = d.free[:n-1]
-		vals := r.vals
-		*r = decEnt{vals: vals}
+		*r = decEnt{vals: r.vals, stride: r.stride}
 	} else {
 		r = &decEnt{}
 	}
 	r.id = id
-	d.ents[id] = r
+	d.added = append(d.added, r)
 	return r
+}
+
+// insertAdded merges the records the packet created (ascending, like recs) into recs,
+// from the back, so that records after the last new one do not move.
+func (d *Decoder) insertAdded() {
+	a, b := len(d.recs), len(d.added)
+	d.recs = slices.Grow(d.recs, b)[:a+b]
+	i, k := a-1, a+b-1
+	for j := b - 1; j >= 0; k-- {
+		if i >= 0 && d.recs[i].id > d.added[j].id {
+			d.recs[k] = d.recs[i]
+			i--
+		} else {
+			d.recs[k] = recRef{id: d.added[j].id, r: d.added[j]}
+			j--
+		}
+	}
+	clear(d.added)
+	d.added = d.added[:0]
 }
 
 // apply stores an entry as a possible baseline and, if it is newer than what the entity
@@ -344,7 +575,7 @@ func (d *Decoder) record(id EntityID) *decEnt {
 func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 	r := en.rec
 	if r == nil {
-		r = d.record(en.id)
+		r = d.newRecord(en.id)
 	}
 	newer := !r.hasLast || ext > r.last
 	if en.op == opRemove {
@@ -363,14 +594,14 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 		}
 		return false
 	}
-	q := d.vals[en.off : en.off+en.n]
-	slot := int(ext % decSlots)
+	q := d.vals[en.off:][:en.n]
+	slot := int(uint64(ext) % decSlots)
 	if r.slots[slot].seq < ext {
-		if r.vals == nil {
-			r.vals = make([]uint32, decSlots*d.stride)
+		if r.vals == nil || len(q) > r.stride {
+			r.grow(len(q), d.stride)
 		}
 		r.slots[slot] = decSlot{seq: ext, tick: tick, typ: en.typ}
-		copy(r.vals[slot*d.stride:], q)
+		copy(r.vals[slot*r.stride:], q)
 	}
 	if !newer {
 		return false
@@ -381,6 +612,23 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 	return true
 }
 
+// grow makes room for versions of n values: a record first gets room for its type's
+// fields (small types stay compact, which keeps more records in cache), and the
+// registry's largest field count (most) the first time it needs more.
+func (r *decEnt) grow(n, most int) {
+	stride := most
+	if r.vals == nil {
+		stride = n
+	}
+	vals := make([]uint32, decSlots*stride)
+	if r.stride > 0 {
+		for k := range decSlots {
+			copy(vals[k*stride:], r.vals[k*r.stride:][:r.stride])
+		}
+	}
+	r.vals, r.stride = vals, stride
+}
+
 // purge forgets removed entities once no packet that could mention them is usable.
 func (d *Decoder) purge() {
 	j := 0
@@ -389,11 +637,8 @@ func (d *Decoder) purge() {
 		case r.inWorld:
 			r.listed = false
 		case d.newExt-r.last >= History:
-			delete(d.ents, r.id)
 			r.listed = false
-			if len(d.free) < 4096 {
-				d.free = append(d.free, r)
-			}
+			d.gone = append(d.gone, r)
 		default:
 			d.tombs[j] = r
 			j++
@@ -401,4 +646,28 @@ func (d *Decoder) purge() {
 	}
 	clear(d.tombs[j:])
 	d.tombs = d.tombs[:j]
+	if len(d.gone) == 0 {
+		return
+	}
+	// Drop the gone records from recs in one pass over the IDs, from the first of them.
+	slices.SortFunc(d.gone, func(a, b *decEnt) int { return cmpRec(recRef{id: a.id}, b.id) })
+	k, _ := slices.BinarySearchFunc(d.recs, d.gone[0].id, cmpRec)
+	g := 0
+	for _, e := range d.recs[k:] {
+		if g < len(d.gone) && e.id == d.gone[g].id {
+			g++
+			continue
+		}
+		d.recs[k] = e
+		k++
+	}
+	clear(d.recs[k:])
+	d.recs = d.recs[:k]
+	for _, r := range d.gone {
+		if len(d.free) < 4096 {
+			d.free = append(d.free, r)
+		}
+	}
+	clear(d.gone)
+	d.gone = d.gone[:0]
 }

@@ -69,7 +69,7 @@ func parseScaleFlags(args []string) (scaleConfig, error) {
 	fs.IntVar(&c.InputRate, "input-rate", 30, "inputs per second each client sends")
 	fs.IntVar(&c.Dialers, "dialers", 4, "clients the load generator connects at once")
 	fs.StringVar(&c.ListenUDP, "listen-udp", "", "host UDP address for every client (netcode's ListenUDP, e.g. 127.0.0.1:0); default one port per client")
-	fs.Float64Var(&c.StopFactor, "stop-at", 1, "stop stepping once tick p50 exceeds this many tick budgets (the host is saturated)")
+	fs.Float64Var(&c.StopFactor, "stop-at", 1, "stop stepping once tick or send lag p50 exceeds this many tick budgets (the host is saturated)")
 	fs.IntVar(&c.LoadNice, "loadgen-nice", 0, "run the load generator at this nice level (e.g. 10: the host gets the CPU first, as if the clients were elsewhere)")
 	fs.IntVar(&c.LoadProcs, "loadgen-procs", 0, "GOMAXPROCS of the load generator (0: Go's default, every core)")
 	fs.StringVar(&c.LoadGOGC, "loadgen-gogc", "", "GOGC of the load generator (empty: Go's default)")
@@ -305,8 +305,9 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 		if clients < n {
 			return out, fmt.Errorf("%d clients: only %d still connected after the window", n, clients)
 		}
-		if p50 > time.Duration(cfg.StopFactor*float64(budget)) {
-			prog.Printf("tick p50 beyond %.1f budgets: saturated, stopping", cfg.StopFactor)
+		sentP50 := time.Duration(sent.Percentile(50) * float64(time.Millisecond))
+		if limit := time.Duration(cfg.StopFactor * float64(budget)); p50 > limit || sentP50 > limit {
+			prog.Printf("tick or send lag p50 beyond %.1f budgets: saturated, stopping", cfg.StopFactor)
 			break
 		}
 	}
@@ -452,7 +453,7 @@ func scaleCharts(cfg scaleConfig, steps []scaleStep) ([]string, error) {
 	budget := 1000 / float64(cfg.TickRate)
 	var written []string
 	tickPath := filepath.Join(cfg.Charts, "scale_tick.png")
-	if err := saveLineChart(tickPath, "Host tick duration against clients", "clients", "tick duration (ms)",
+	if err := saveLineChart(tickPath, "Host tick duration and snapshot send lag against clients", "clients", "tick duration (ms)",
 		[]xySeries{{"tick p50", p50}, {"tick p99", p99}, {"snapshots sent p99", sent}},
 		map[string]float64{fmt.Sprintf("half the tick budget (%.2f ms)", budget/2): budget / 2, fmt.Sprintf("tick budget (%.2f ms)", budget): budget}, true); err != nil {
 		return written, err

@@ -77,6 +77,10 @@ func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 }
 
+// Gatherer returns the registry behind MetricsHandler, to serve the lobby's metrics
+// together with others (prometheus.Gatherers).
+func (s *Server) Gatherer() prometheus.Gatherer { return s.m.reg }
+
 // HealthHandler answers 200 "ok" while the server runs and 503 once it is closed (or,
 // with a shared store, until this instance has joined the relay).
 func (s *Server) HealthHandler() http.Handler {

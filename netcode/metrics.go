@@ -37,17 +37,44 @@ var (
 	descDepartures = prometheus.NewDesc("volley_netcode_disconnects_total", "Clients disconnected, by reason.", []string{"reason"}, nil)
 )
 
+// loopTimings are the host's tick and send-lag histograms (see ServerConfig.OnTick and
+// OnSent). Observing is lock-free.
+type loopTimings struct {
+	tick, sendLag prometheus.Histogram
+}
+
+// timingBuckets span 0.1 ms to 51.2 ms: a 60 Hz tick's budget is 16.7 ms.
+var timingBuckets = prometheus.ExponentialBuckets(0.0001, 2, 10)
+
+func newLoopTimings() loopTimings {
+	return loopTimings{
+		tick: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "volley_netcode_tick_seconds",
+			Help:    "Work per tick on the tick goroutine: inputs, Step, handing the snapshots due to the sending goroutine.",
+			Buckets: timingBuckets,
+		}),
+		sendLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "volley_netcode_snapshot_send_lag_seconds",
+			Help:    "Time from a tick's start until its snapshots were encoded and handed to the data channels.",
+			Buckets: timingBuckets,
+		}),
+	}
+}
+
 type collector struct{ s *Server }
 
 // Collector returns a Prometheus collector of the host's totals: clients, ticks (run,
-// late, skipped), bytes and messages each way, snapshot packets, drops by reason and
-// disconnects by reason. Register it with a prometheus.Registry.
+// late, skipped), histograms of the tick's work and of the snapshot send lag, bytes and
+// messages each way, snapshot packets, drops by reason and disconnects by reason.
+// Register it with a prometheus.Registry.
 func (s *Server) Collector() prometheus.Collector { return collector{s} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descTicks, descLate, descSkipped, descBytes, descPackets, descSnapshots, descDrops, descDepartures} {
 		ch <- d
 	}
+	c.s.timings.tick.Describe(ch)
+	c.s.timings.sendLag.Describe(ch)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -81,4 +108,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for code, v := range t.departures {
 		counter(descDepartures, v, code)
 	}
+	s.timings.tick.Collect(ch)
+	s.timings.sendLag.Collect(ch)
 }

@@ -49,6 +49,7 @@ type Server struct {
 	sendQ    chan *sendSlot // never full: at most one entry per slot
 	sendDone chan struct{}
 
+	timings loopTimings
 	curTick atomic.Uint32 // the tick being run, read by session callbacks
 	ticks   atomic.Uint64
 	late    atomic.Uint64
@@ -142,6 +143,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		stop:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		sendDone:  make(chan struct{}),
+		timings:   newLoopTimings(),
 	}
 	s.closing, s.abort = context.WithCancel(context.Background())
 	workers := encodeWorkers()
@@ -399,12 +401,14 @@ func (s *Server) run() {
 		}
 		for i := uint64(0); i < n; i++ {
 			start := now
-			if i > 0 && (s.cfg.OnTick != nil || s.cfg.OnSent != nil) {
+			if i > 0 {
 				start = s.clk.Now()
 			}
 			active = s.step(uint32(first+i), t, active, start)
+			took := s.clk.Now().Sub(start)
+			s.timings.tick.Observe(took.Seconds())
 			if s.cfg.OnTick != nil {
-				s.cfg.OnTick(uint32(first+i), s.clk.Now().Sub(start))
+				s.cfg.OnTick(uint32(first+i), took)
 			}
 		}
 		if now.Sub(lastRates) >= time.Second {
@@ -528,15 +532,21 @@ func (s *Server) sendLoop() {
 	defer close(s.sendDone)
 	for slot := range s.sendQ {
 		s.encodeSlot(slot)
+		sent := false
 		for i, list := range slot.due {
 			for _, sess := range list {
 				sess.sendSnapshot()
 			}
+			sent = sent || len(list) > 0
 			clear(list)
 			slot.due[i] = list[:0]
 		}
+		lag := s.clk.Now().Sub(slot.start)
+		if sent {
+			s.timings.sendLag.Observe(lag.Seconds())
+		}
 		if s.cfg.OnSent != nil {
-			s.cfg.OnSent(slot.tick, s.clk.Now().Sub(slot.start))
+			s.cfg.OnSent(slot.tick, lag)
 		}
 		slot.pending.Done()
 	}

@@ -369,12 +369,13 @@ func TestCollector(t *testing.T) {
 			for _, l := range m.GetLabel() {
 				name += "/" + l.GetValue()
 			}
-			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
 		}
 	}
 	if got["volley_netcode_disconnects_total/left"] != 1 || got["volley_netcode_clients"] != 0 ||
 		got["volley_netcode_snapshot_packets_total"] == 0 || got["volley_netcode_bytes_total/out"] == 0 ||
-		got["volley_netcode_ticks_total"] == 0 {
+		got["volley_netcode_ticks_total"] == 0 || got["volley_netcode_tick_seconds"] == 0 ||
+		got["volley_netcode_snapshot_send_lag_seconds"] == 0 {
 		t.Fatalf("metrics: %v", got)
 	}
 }

@@ -72,6 +72,19 @@ func TestArenaWithBots(t *testing.T) {
 	if st.Connected != 4 || st.Failures != 0 {
 		t.Errorf("bots: %v", st)
 	}
+
+	// /metrics serves the host's netcode metrics and the embedded lobby's.
+	res, err = http.Get(a.URL + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{"volley_netcode_clients 4", "volley_netcode_tick_seconds_count", "volley_netcode_snapshot_send_lag_seconds_bucket", "lobby_rooms"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	t.Log(st)
 	if err := a.Close(); err != nil {
 		t.Errorf("close: %v", err)

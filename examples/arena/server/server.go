@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/volleynet/volley/examples/arena/bot"
 	"github.com/volleynet/volley/examples/arena/host"
 	"github.com/volleynet/volley/lobby"
@@ -142,15 +144,20 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	}
 	a.URL = "http://" + browserHost(ln.Addr().String()) + "/"
 	mux := http.NewServeMux()
+	// /metrics: the host's netcode metrics (registered once the host exists) and
+	// the embedded lobby's.
+	metrics := prometheus.NewRegistry()
+	gather := prometheus.Gatherers{metrics}
 	if cfg.LobbyURL == "" {
 		a.lobby = lobby.NewServer(lobby.Config{Logger: cfg.Logger.With("component", "lobby")})
 		mux.Handle("/ws", a.lobby)
 		mux.Handle("/healthz", a.lobby.HealthHandler())
-		mux.Handle("/metrics", a.lobby.MetricsHandler())
+		gather = append(gather, a.lobby.Gatherer())
 		a.LobbyURL = "ws://" + ln.Addr().String() + "/ws"
 	} else {
 		a.LobbyURL = cfg.LobbyURL
 	}
+	mux.Handle("/metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/{$}", a.serveIndex)
 	mux.HandleFunc("/config.js", a.serveConfig)
 	mux.HandleFunc("/wasm_exec.js", a.serveExecJS)
@@ -172,6 +179,9 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	a.Host, err = host.New(host.Config{Netcode: nc, Logger: cfg.Logger.With("component", "host")})
 	if err != nil {
 		return a, err
+	}
+	if err := metrics.Register(a.Host.Server().Collector()); err != nil {
+		return a, fmt.Errorf("arena: metrics: %w", err)
 	}
 	room := make(chan string, 1)
 	a.wg.Add(1)

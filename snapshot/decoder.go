@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -150,15 +151,7 @@ func (d *Decoder) EntityTick(id EntityID) (uint32, bool) {
 	return d.recs[i].r.tick, true
 }
 
-func cmpRec(e recRef, id EntityID) int {
-	if e.id < id {
-		return -1
-	}
-	if e.id > id {
-		return 1
-	}
-	return 0
-}
+func cmpRec(e recRef, id EntityID) int { return cmp.Compare(e.id, id) }
 
 // seekRec returns the index of the first record at or after c whose ID is not below id.
 // Entries ascend and packets carry most entities, so it looks a few records ahead first.

@@ -1,51 +1,28 @@
-package snapshot
+package snapshot_test
 
 import (
 	"fmt"
 	"testing"
 
+	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/internal/arenatrace"
+	"github.com/volleynet/volley/snapshot"
 )
 
-// scalePlayer and scaleProjectile have the fields of examples/arena's entities.
-type scalePlayer struct {
-	X       float64 `snap:"float,min=-1,max=65,prec=0.01"`
-	Y       float64 `snap:"float,min=-1,max=37,prec=0.01"`
-	Aim     float64 `snap:"angle,bits=10"`
-	Health  int     `snap:"int,min=0,max=100"`
-	Kills   int     `snap:"int,min=0,max=65535"`
-	Deaths  int     `snap:"int,min=0,max=65535"`
-	Alive   bool    `snap:"bool"`
-	Spawn   int     `snap:"int,min=0,max=255,teleport"`
-	Respawn int     `snap:"int,min=0,max=31"`
-}
-
-type scaleProjectile struct {
-	X     float64 `snap:"float,min=-1,max=65,prec=0.01"`
-	Y     float64 `snap:"float,min=-1,max=37,prec=0.01"`
-	Owner uint32  `snap:"int,min=0,max=1048575"`
-}
-
 // scaleSends records what `go run ./bench scale` sends one client: the arena trace at
-// about 200 entities, with examples/arena's entity fields and IDs (players 1..n,
+// about 200 entities, with examples/arena's entity types and IDs (players 1..n,
 // projectiles at 1<<31+k), stepped at 60 Hz and encoded at 30 Hz against baselines acked
 // two sends late (one in flight), so almost every entity is a predicted delta. It returns
 // the packets of each send and the entities in the world at that send.
-func scaleSends(b testing.TB, sends int) (*Registry, [][][]byte, []int) {
-	r := NewRegistry()
-	if _, err := r.Register(1, scalePlayer{}); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := r.Register(2, scaleProjectile{}); err != nil {
-		b.Fatal(err)
-	}
+func scaleSends(b testing.TB, sends int) (*snapshot.Registry, [][][]byte, []int) {
+	r := game.NewRegistry()
 	sim := arenatrace.New(arenatrace.Config{Players: 110})
-	w := NewWorld(r)
-	enc := NewEncoder(r, EncoderConfig{})
-	dec := NewDecoder(r)
-	live := map[EntityID]bool{}
-	seen := map[EntityID]bool{}
-	var acks [2]Ack
+	w := snapshot.NewWorld(r)
+	enc := snapshot.NewEncoder(r, snapshot.EncoderConfig{})
+	dec := snapshot.NewDecoder(r)
+	live := map[snapshot.EntityID]bool{}
+	seen := map[snapshot.EntityID]bool{}
+	var acks [2]snapshot.Ack
 	var out [][][]byte
 	var ents []int
 	for len(out) < sends {
@@ -57,17 +34,17 @@ func scaleSends(b testing.TB, sends int) (*Registry, [][][]byte, []int) {
 		clear(seen)
 		for i := range st.Players {
 			p := &st.Players[i]
-			e := scalePlayer{X: float64(p.X) * 0.32, Y: float64(p.Y) * 0.18, Aim: float64(p.Angle),
+			e := game.PlayerEntity{X: float64(p.X) * 0.32, Y: float64(p.Y) * 0.18, Aim: float64(p.Angle),
 				Health: p.Health, Kills: p.Score, Alive: p.Alive}
-			if err := w.Set(EntityID(p.ID), 1, &e); err != nil {
+			if err := w.Set(snapshot.EntityID(p.ID), game.TypePlayer, &e); err != nil {
 				b.Fatal(err)
 			}
 		}
 		for i := range st.Projectiles {
 			p := &st.Projectiles[i]
-			id := EntityID(1<<31 | p.ID)
-			e := scaleProjectile{X: float64(p.X) * 0.32, Y: float64(p.Y) * 0.18, Owner: uint32(p.Owner)}
-			if err := w.Set(id, 2, &e); err != nil {
+			id := game.ProjectileEntityID(p.ID)
+			e := game.ProjectileEntity{X: float64(p.X) * 0.32, Y: float64(p.Y) * 0.18, Owner: uint32(p.Owner)}
+			if err := w.Set(id, game.TypeProjectile, &e); err != nil {
 				b.Fatal(err)
 			}
 			seen[id] = true
@@ -114,10 +91,10 @@ func BenchmarkDecodeScale(b *testing.B) {
 	r, sends, ents := scaleSends(b, 900)
 	for _, clients := range []int{1, 200} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			decs := make([]*Decoder, clients)
+			decs := make([]*snapshot.Decoder, clients)
 			start := func() {
 				for c := range decs {
-					decs[c] = NewDecoder(r)
+					decs[c] = snapshot.NewDecoder(r)
 					for _, pkts := range sends[:warm] {
 						for _, p := range pkts {
 							if _, err := decs[c].Decode(p); err != nil {

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -53,15 +54,7 @@ func (w *World) find(id EntityID) (int, bool) {
 	return slices.BinarySearchFunc(w.ents, id, cmpEnt)
 }
 
-func cmpEnt(e worldEnt, id EntityID) int {
-	if e.id < id {
-		return -1
-	}
-	if e.id > id {
-		return 1
-	}
-	return 0
-}
+func cmpEnt(e worldEnt, id EntityID) int { return cmp.Compare(e.id, id) }
 
 // Set quantizes v (a value of, or pointer to, the struct registered as typ) and adds the
 // entity or updates it (its type may change).

@@ -47,6 +47,7 @@ type Server struct {
 	claims   []atomic.Uint64 // per group: tick<<1, |1 once claimed
 	slots    []sendSlot
 	sendQ    chan *sendSlot // never full: at most one entry per slot
+	helpers  sync.WaitGroup // encoding helpers, including those that found no work
 	sendDone chan struct{}
 
 	timings loopTimings
@@ -530,6 +531,7 @@ func (s *Server) queueSnapshots(w *snapshot.World, n uint32, start time.Time, ac
 // encodeSnapshot for the limit).
 func (s *Server) sendLoop() {
 	defer close(s.sendDone)
+	defer s.helpers.Wait()
 	for slot := range s.sendQ {
 		s.encodeSlot(slot)
 		sent := false
@@ -571,7 +573,9 @@ func (s *Server) encodeSlot(slot *sendSlot) {
 		}
 		s.claims[i].Store(open)
 		helping.Add(1)
+		s.helpers.Add(1)
 		go func() {
+			defer s.helpers.Done()
 			// A helper that starts after the group was taken back (or
 			// reopened for a later tick) finds the claim gone.
 			if s.claims[i].CompareAndSwap(open, open|1) {

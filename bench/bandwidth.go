@@ -149,67 +149,26 @@ type bytesBuffer []byte
 
 func (b *bytesBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
-// newArenaRegistry registers the trace's entity types.
-func newArenaRegistry() (*snapshot.Registry, error) {
-	reg := snapshot.NewRegistry()
-	if _, err := reg.Register(arenatrace.PlayerType, arenatrace.Player{}); err != nil {
-		return nil, err
-	}
-	if _, err := reg.Register(arenatrace.ProjectileType, arenatrace.Projectile{}); err != nil {
-		return nil, err
-	}
-	return reg, nil
-}
-
-// syncWorld makes w hold the trace state, removing entities that are gone.
-func syncWorld(w *snapshot.World, st *arenatrace.State, live map[snapshot.EntityID]bool) error {
-	clear(live)
-	for i := range st.Players {
-		p := &st.Players[i]
-		live[snapshot.EntityID(p.ID)] = true
-		if err := w.Set(snapshot.EntityID(p.ID), arenatrace.PlayerType, p); err != nil {
-			return err
-		}
-	}
-	for i := range st.Projectiles {
-		p := &st.Projectiles[i]
-		live[snapshot.EntityID(p.ID)] = true
-		if err := w.Set(snapshot.EntityID(p.ID), arenatrace.ProjectileType, p); err != nil {
-			return err
-		}
-	}
-	var gone []snapshot.EntityID
-	w.Range(func(id snapshot.EntityID, _ snapshot.TypeID, _ []uint32) bool {
-		if !live[id] {
-			gone = append(gone, id)
-		}
-		return true
-	})
-	for _, id := range gone {
-		w.Remove(id)
-	}
-	return nil
-}
-
 // codecBPS runs the snapshot codec for one client over the trace with seeded loss of
 // snapshot packets and of acks (acks travel ackDelay sends).
 func codecBPS(o bandwidthOpts, noDelta bool, loss float64) (bandwidthResult, error) {
 	res := bandwidthResult{Loss: loss}
-	reg, err := newArenaRegistry()
+	reg, err := arenaRegistry()
 	if err != nil {
 		return res, err
 	}
-	sim := arenatrace.New(arenatrace.Config{Players: o.players, Seed: o.seed})
-	world := snapshot.NewWorld(reg)
+	arena := newArenaWorld(reg, o.players, o.seed)
+	sim, world := arena.sim, arena.World
 	enc := snapshot.NewEncoder(reg, snapshot.EncoderConfig{MaxPacketBytes: o.maxPacket, DisableDelta: noDelta})
 	dec := snapshot.NewDecoder(reg)
 	rng := rand.New(rand.NewPCG(o.seed, 0x5eed))
-	live := map[snapshot.EntityID]bool{}
 	acks := make([]*snapshot.Ack, o.ackDelay) // in flight, by send index mod ackDelay
 	var pkts [][]byte
 	total := 0
 	for range o.seconds * arenatrace.TickRate {
-		sim.Step()
+		if err := arena.Step(); err != nil {
+			return res, err
+		}
 		if sim.Tick()%(arenatrace.TickRate/arenatrace.SendRate) != 0 {
 			continue
 		}
@@ -219,9 +178,6 @@ func codecBPS(o bandwidthOpts, noDelta bool, loss float64) (bandwidthResult, err
 				return res, err
 			}
 			acks[slot] = nil
-		}
-		if err := syncWorld(world, sim.State(), live); err != nil {
-			return res, err
 		}
 		pkts, err = enc.Encode(pkts[:0], world, sim.Tick())
 		if err != nil {

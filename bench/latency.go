@@ -189,18 +189,9 @@ func writeLatencyOutputs(w io.Writer, cfg latencyConfig, results []Result, prog 
 	for i, r := range results {
 		rows[i] = r.Row
 	}
-	var errs []error
-	csvPath := filepath.Join(cfg.Out, "latency.csv")
-	if err := writeCSV(csvPath, rows); err != nil {
-		errs = append(errs, err)
-	}
-	charts, err := latencyCharts(cfg, results)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	prog.Printf("wrote %s and %s", csvPath, strings.Join(charts, ", "))
-	if cfg.JSON {
-		return errors.Join(append(errs, writeJSON(w, rows))...)
+	printed, errs := cfg.writeFiles(w, "latency", rows, func() ([]string, error) { return latencyCharts(cfg, results) }, prog)
+	if printed {
+		return errors.Join(errs...)
 	}
 	fmt.Fprintf(w, "Latency, %s\n\n", machineLine("go run ./bench latency "+strings.Join(os.Args[2:], " ")))
 	h, cells := latencyTable(rows)

@@ -268,3 +268,22 @@ func (o *outputFlags) resolve() {
 		o.Charts = o.Out
 	}
 }
+
+// writeFiles writes rows to <Out>/<name>.csv and the charts that draw returns, says
+// where on prog, and with -json prints the rows to w. It returns the errors and
+// whether the JSON was printed (the caller prints its Markdown table otherwise).
+func (o *outputFlags) writeFiles(w io.Writer, name string, rows []Row, draw func() ([]string, error), prog *progress) (printed bool, errs []error) {
+	csvPath := filepath.Join(o.Out, name+".csv")
+	if err := writeCSV(csvPath, rows); err != nil {
+		errs = append(errs, err)
+	}
+	charts, err := draw()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	prog.Printf("wrote %s and %s", csvPath, strings.Join(charts, ", "))
+	if o.JSON {
+		return true, append(errs, writeJSON(w, rows))
+	}
+	return false, errs
+}

@@ -395,18 +395,9 @@ func scaleRows(cfg scaleConfig, steps []scaleStep) []Row {
 // writeScaleOutputs prints the table (or JSON) and writes the CSV and charts.
 func writeScaleOutputs(w io.Writer, cfg scaleConfig, steps []scaleStep, prog *progress) error {
 	rows := scaleRows(cfg, steps)
-	var errs []error
-	csvPath := filepath.Join(cfg.Out, "scale.csv")
-	if err := writeCSV(csvPath, rows); err != nil {
-		errs = append(errs, err)
-	}
-	charts, err := scaleCharts(cfg, steps)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	prog.Printf("wrote %s and %s", csvPath, strings.Join(charts, ", "))
-	if cfg.JSON {
-		return errors.Join(append(errs, writeJSON(w, rows))...)
+	printed, errs := cfg.writeFiles(w, "scale", rows, func() ([]string, error) { return scaleCharts(cfg, steps) }, prog)
+	if printed {
+		return errors.Join(errs...)
 	}
 	budget := 1000 / float64(cfg.TickRate)
 	fmt.Fprintf(w, "Scale, %s\n\nArena host, %d Hz ticks (budget %.2f ms, half %.2f ms), %d Hz snapshots, clients sending %d inputs/s from a separate process over loopback.\n\n",

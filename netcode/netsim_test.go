@@ -32,15 +32,8 @@ func TestSimulatedNetwork(t *testing.T) {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
-	nw, err := netsim.New(netsim.Config{Loss: 0.05, Delay: 25 * time.Millisecond, Jitter: 10 * time.Millisecond, Seed: 42})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nw.Close()
-	hostNet, err := nw.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw := netsim.ForTest(t, netsim.Config{Loss: 0.05, Delay: 25 * time.Millisecond, Jitter: 10 * time.Millisecond, Seed: 42})
+	hostNet := nw.MustNet(t)
 	reg := testRegistry(t)
 	rec := newRecorder()
 	var (
@@ -112,10 +105,7 @@ func TestSimulatedNetwork(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for i := range cs {
-		n, err := nw.NewNet()
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := nw.MustNet(t)
 		s := &seen{seqs: map[uint32]bool{}}
 		obs[i] = s
 		cfg := ClientConfig{Registry: reg, Transport: TransportConfig{Net: n}}

@@ -257,16 +257,20 @@ func (sess *session) badMessage(r DropReason, err error) {
 	}
 }
 
+// parseDrop is the drop reason of a message that failed to parse with err.
+func parseDrop(err error) DropReason {
+	if errors.Is(err, ErrTooLarge) {
+		return DropTooLarge
+	}
+	return DropMalformed
+}
+
 func (sess *session) onUnreliable(msg webrtc.DataChannelMessage) {
 	b := msg.Data
 	sess.stats.in(len(b))
 	kind, seq, err := readHeader(b)
 	if err != nil {
-		r := DropMalformed
-		if errors.Is(err, ErrTooLarge) {
-			r = DropTooLarge
-		}
-		sess.badMessage(r, err)
+		sess.badMessage(parseDrop(err), err)
 		return
 	}
 	switch kind {
@@ -274,11 +278,7 @@ func (sess *session) onUnreliable(msg webrtc.DataChannelMessage) {
 		ack, inputs, err := decodeUpdate(b, sess.inScratch[:0])
 		sess.inScratch = inputs[:0]
 		if err != nil {
-			r := DropMalformed
-			if errors.Is(err, ErrTooLarge) {
-				r = DropTooLarge
-			}
-			sess.badMessage(r, err)
+			sess.badMessage(parseDrop(err), err)
 			return
 		}
 		sess.rx.add(seq)

@@ -139,19 +139,9 @@ func TestInputs(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nw, err := netsim.New(netsim.Config{Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nw.Close()
-	hostNet, err := nw.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientNet, err := nw.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw := netsim.ForTest(t, netsim.Config{Seed: 3})
+	hostNet := nw.MustNet(t)
+	clientNet := nw.MustNet(t)
 	reg := testRegistry(t)
 	rec := newRecorder()
 	srv, err := NewServer(ServerConfig{
@@ -402,19 +392,9 @@ func (r *recordingSignaler) SendSignal(ctx context.Context, s signaling.Signal) 
 func TestPublicIPs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nw, err := netsim.New(netsim.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nw.Close()
-	hostNet, err := nw.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientNet, err := nw.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw := netsim.ForTest(t, netsim.Config{})
+	hostNet := nw.MustNet(t)
+	clientNet := nw.MustNet(t)
 	reg := testRegistry(t)
 	srv, err := NewServer(ServerConfig{Registry: reg, Transport: TransportConfig{Net: hostNet, ICE: ICEConfig{PublicIPs: []string{"10.0.0.200"}}}})
 	if err != nil {

@@ -13,19 +13,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestLossAndDelay sends UDP datagrams between two virtual peers and checks that about
 // the configured share is lost and that none arrives sooner than the delay.
 func TestLossAndDelay(t *testing.T) {
-	nw, err := New(Config{Loss: 0.2, Delay: 5 * time.Millisecond, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nw.Close()
-	a, err := nw.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := nw.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw := ForTest(t, Config{Loss: 0.2, Delay: 5 * time.Millisecond, Seed: 7})
+	a := nw.MustNet(t)
+	b := nw.MustNet(t)
 	ips, err := b.Interfaces()
 	if err != nil {
 		t.Fatal(err)

@@ -29,21 +29,14 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays for 20 s")
 	}
-	defer goleak.VerifyNone(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the network's cleanup closes it
 	const (
 		bots     = 8
 		playTime = 20 * time.Second
 		stopTime = 3 * time.Second // standing still: projectiles expire, the dead respawn
 	)
-	nw, err := netsim.New(netsim.Config{Delay: 40 * time.Millisecond, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nw.Close()
-	hostNet, err := nw.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw := netsim.ForTest(t, netsim.Config{Delay: 40 * time.Millisecond, Seed: 1})
+	hostNet := nw.MustNet(t)
 	h, err := host.New(host.Config{
 		Netcode: netcode.ServerConfig{Transport: netcode.TransportConfig{Net: hostNet}},
 		History: 512,
@@ -60,10 +53,7 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	sessions := make([]*client.Session, bots)
 	var accepts sync.WaitGroup
 	for i := range sessions {
-		botNet, err := nw.NewNet()
-		if err != nil {
-			t.Fatal(err)
-		}
+		botNet := nw.MustNet(t)
 		hostSig, botSig := signaling.Pipe()
 		defer hostSig.Close()
 		accepts.Add(1)

@@ -37,13 +37,8 @@ func TestArenaWithBots(t *testing.T) {
 	defer a.Close()
 
 	// The page's configuration names the room; the disabled client says why.
-	res, err := http.Get(a.URL + "config.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(body), a.RoomID) || !strings.Contains(string(body), "disabled") {
+	body := getBody(t, a.URL+"config.js")
+	if !strings.Contains(body, a.RoomID) || !strings.Contains(body, "disabled") {
 		t.Errorf("config.js = %s; want the room %s and the reason the client is unavailable", body, a.RoomID)
 	}
 
@@ -74,14 +69,9 @@ func TestArenaWithBots(t *testing.T) {
 	}
 
 	// /metrics serves the host's netcode metrics and the embedded lobby's.
-	res, err = http.Get(a.URL + "metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(res.Body)
-	res.Body.Close()
+	body = getBody(t, a.URL+"metrics")
 	for _, want := range []string{"volley_netcode_clients 4", "volley_netcode_tick_seconds_count", "volley_netcode_snapshot_send_lag_seconds_bucket", "lobby_rooms"} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
@@ -112,13 +102,8 @@ func TestExternalLobby(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	res, err := http.Get(a.URL + "config.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(body), lobbyURL) || !strings.Contains(string(body), a.RoomID) {
+	body := getBody(t, a.URL+"config.js")
+	if !strings.Contains(body, lobbyURL) || !strings.Contains(body, a.RoomID) {
 		t.Errorf("config.js = %s; want lobby %s and room %s", body, lobbyURL, a.RoomID)
 	}
 	if res, err := http.Get(a.URL + "ws"); err == nil {
@@ -137,4 +122,19 @@ func TestExternalLobby(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
+}
+
+// getBody GETs url and returns the body of a 200 answer.
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s, %v", url, res.Status, err)
+	}
+	return string(body)
 }

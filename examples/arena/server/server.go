@@ -23,6 +23,7 @@ import (
 	"github.com/volleynet/volley/examples/arena/bot"
 	"github.com/volleynet/volley/examples/arena/host"
 	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/netcode"
 )
 
@@ -79,7 +80,7 @@ type Arena struct {
 
 	cfg      Config
 	log      *slog.Logger
-	lobby    *lobby.Server // nil with an external lobby
+	lobby    *lobbyserver.Server // nil with an external lobby
 	http     *http.Server
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -149,7 +150,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	metrics := prometheus.NewRegistry()
 	gather := prometheus.Gatherers{metrics}
 	if cfg.LobbyURL == "" {
-		a.lobby = lobby.NewServer(lobby.Config{Logger: cfg.Logger.With("component", "lobby")})
+		a.lobby = lobbyserver.New(lobbyserver.Config{Logger: cfg.Logger.With("component", "lobby")})
 		mux.Handle("/ws", a.lobby)
 		mux.Handle("/healthz", a.lobby.HealthHandler())
 		gather = append(gather, a.lobby.Gatherer())

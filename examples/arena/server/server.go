@@ -25,6 +25,7 @@ import (
 	"github.com/volleynet/volley/lobby"
 	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/netcode"
+	"github.com/volleynet/volley/netcode/netcodeprom"
 )
 
 //go:embed static/index.html
@@ -181,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	if err != nil {
 		return a, err
 	}
-	if err := metrics.Register(a.Host.Server().Collector()); err != nil {
+	if err := metrics.Register(netcodeprom.NewCollector(a.Host.Server())); err != nil {
 		return a, fmt.Errorf("arena: metrics: %w", err)
 	}
 	room := make(chan string, 1)

@@ -303,10 +303,6 @@ func TestSlowConsumer(t *testing.T) {
 			t.Fatal("member never joined")
 		}
 	}
-	// Each signal is followed by a request round trip, so the host never has more than
-	// a couple of replies queued: sending as fast as possible would fill the host's own
-	// queue with peer_not_found errors once the member is gone (its connection shares the
-	// small server-side buffers) and drop the host too.
 	big := signaling.Signal{Type: signaling.TypeOffer, SDP: strings.Repeat("a", 16<<10)}
 	for i := 0; ; i++ {
 		if i == 5000 { // 80 MB: far beyond the socket buffers and the queue
@@ -323,21 +319,15 @@ func TestSlowConsumer(t *testing.T) {
 		if _, err := host.List(ctx); err != nil {
 			t.Fatalf("list after signal %d: %v", i, err)
 		}
-		if _, err := host.List(ctx); err != nil {
-			t.Fatalf("host round trip after %d signals: %v", i+1, err)
-		}
-		for drained := false; !drained; {
-			select {
-			case e := <-host.Events():
-				if e.Type == lobby.TypeMemberLeft && e.Peer == lazyID {
-					if got := env.metric(t, "lobby_rejections_total", lobby.ReasonSlowConsumer); got < 1 {
-						t.Fatalf("slow_consumer rejections = %v", got)
-					}
-					return
+		select {
+		case e := <-host.Events():
+			if e.Type == lobby.TypeMemberLeft && e.Peer == lazyID {
+				if got := env.metric(t, "lobby_rejections_total", lobby.ReasonSlowConsumer); got < 1 {
+					t.Fatalf("slow_consumer rejections = %v", got)
 				}
-			default:
-				drained = true
+				return
 			}
+		default:
 		}
 	}
 }

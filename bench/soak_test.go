@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestSoakChurn is the churn soak at CI size: four slots joining through the lobby,
+// playing, leaving and being killed for ten seconds at 5% loss. Every session must
+// connect, the host must see every one of them end (the killed ones by timeout), and
+// heap, goroutines and open fds must return to the baseline. The full soak is
+// `go run ./bench soak`.
+func TestSoakChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 25 s of churn and settling")
+	}
+	cfg, err := parseSoakFlags([]string{"-clients", "4", "-minutes", "0.17", "-sample", "2s",
+		"-life-min", "1s", "-life-max", "3s", "-kill", "0.4", "-q", "-out", t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	r, err := measureSoak(ctx, cfg, newProgress(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.After
+	t.Logf("baseline %+v\nafter    %+v\ndepartures %v, lost %.3f", r.Baseline, a, r.Departures, r.Lost)
+	if a.Failures != 0 {
+		t.Errorf("%d sessions failed; last: %s", a.Failures, r.LastFailure)
+	}
+	if a.Kills == 0 || a.Leaves == 0 || a.Joins < uint64(2*cfg.Clients) {
+		t.Errorf("churn too thin: %d joins, %d leaves, %d kills", a.Joins, a.Leaves, a.Kills)
+	}
+	var departed uint64
+	for _, n := range r.Departures {
+		departed += n
+	}
+	if departed != a.Joins {
+		t.Errorf("the host saw %d departures (%v) of %d sessions", departed, r.Departures, a.Joins)
+	}
+	if r.Departures["peer timed out"] < a.Kills {
+		t.Errorf("%d sessions killed, but the host timed out only %d (%v)", a.Kills, r.Departures["peer timed out"], r.Departures)
+	}
+	if !r.Flat(cfg) {
+		t.Errorf("not flat after the churn: heap %+.1f MiB, goroutines %d → %d, fds %d → %d",
+			r.heapGrowthMiB(), r.Baseline.Goroutines, a.Goroutines, r.Baseline.FDs, a.FDs)
+	}
+	if err := writeSoakOutputs(&nopWriter{}, cfg, r, newProgress(true)); err != nil {
+		t.Fatal(err)
+	}
+}

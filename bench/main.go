@@ -1,6 +1,6 @@
 // Command bench measures Volley: snapshot bandwidth on a deterministic arena trace,
 // latency over real pion connections under simulated loss, delay and jitter, and how
-// many clients one host carries.
+// many clients one host carries, and whether churn leaves resources behind.
 //
 //	go run ./bench bandwidth [-json]
 //	go run ./bench latency   [-json]

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -116,8 +117,8 @@ type soakResult struct {
 	Baseline, After soakSample
 	Series          []soakSample
 	Departures      map[string]uint64 // host departures by reason, over the run
-	LastFailure     string
-	Lost            float64 // share of packets the simulated network dropped
+	Failures        map[string]uint64 // failed joins and sessions that ended on their own, by error
+	Lost            float64           // share of packets the simulated network dropped
 	Settle          time.Duration
 }
 
@@ -195,10 +196,10 @@ type soakRun struct {
 	joins  atomic.Uint64
 	leaves atomic.Uint64
 	kills  atomic.Uint64
-	fails  atomic.Uint64
+	nfail  atomic.Uint64
 
-	mu       sync.Mutex
-	lastFail error
+	mu    sync.Mutex
+	fails map[string]uint64 // failures by error text
 }
 
 func (s *soakRun) sample() soakSample {
@@ -208,7 +209,7 @@ func (s *soakRun) sample() soakSample {
 		Joins:      s.joins.Load(),
 		Leaves:     s.leaves.Load(),
 		Kills:      s.kills.Load(),
-		Failures:   s.fails.Load(),
+		Failures:   s.nfail.Load(),
 		HeapBytes:  hostMem(),
 		Goroutines: runtime.NumGoroutine(),
 		FDs:        openFDs(),
@@ -216,9 +217,9 @@ func (s *soakRun) sample() soakSample {
 }
 
 func (s *soakRun) fail(err error) {
-	s.fails.Add(1)
+	s.nfail.Add(1)
 	s.mu.Lock()
-	s.lastFail = err
+	s.fails[err.Error()]++
 	s.mu.Unlock()
 }
 
@@ -247,7 +248,7 @@ func measureSoak(ctx context.Context, cfg soakConfig, prog *progress) (soakResul
 		return res, fmt.Errorf("arena: %w", err)
 	}
 	defer arena.Close()
-	s := &soakRun{cfg: cfg, arena: arena, nw: nw, start: time.Now()}
+	s := &soakRun{cfg: cfg, arena: arena, nw: nw, start: time.Now(), fails: map[string]uint64{}}
 	for range cfg.Clients {
 		n, err := nw.NewNet()
 		if err != nil {
@@ -317,9 +318,7 @@ func measureSoak(ctx context.Context, cfg soakConfig, prog *progress) (soakResul
 		res.Lost = float64(st.Lost) / float64(st.Sent)
 	}
 	s.mu.Lock()
-	if s.lastFail != nil {
-		res.LastFailure = s.lastFail.Error()
-	}
+	res.Failures = maps.Clone(s.fails)
 	s.mu.Unlock()
 	prog.Printf("after: heap %.1f MiB (%+.1f), %d goroutines (%+d), %d fds (%+d), settled in %v",
 		mib(res.After.HeapBytes), res.heapGrowthMiB(), res.After.Goroutines, res.After.Goroutines-res.Baseline.Goroutines,
@@ -474,6 +473,8 @@ func soakRows(cfg soakConfig, r soakResult) []Row {
 		point("", sm, fmt.Sprintf("t=%.0fs joins=%d leaves=%d kills=%d failures=%d", sm.At.Seconds(), sm.Joins, sm.Leaves, sm.Kills, sm.Failures))
 	}
 	point("after_", r.After, fmt.Sprintf("after the churn, every session gone; settled in %v", r.Settle.Round(time.Millisecond)))
+	add("sessions", float64(r.After.Joins), "sessions", fmt.Sprintf("%d left, %d killed; host departures %v", r.After.Leaves, r.After.Kills, r.Departures), 0)
+	add("failures", float64(r.After.Failures), "sessions", fmt.Sprint(r.Failures), 0)
 	flat := 0.0
 	if r.Flat(cfg) {
 		flat = 1
@@ -513,8 +514,8 @@ func writeSoakOutputs(w io.Writer, cfg soakConfig, r soakResult, prog *progress)
 	fmt.Fprintf(w, "\nAfter the churn: heap %+.1f MiB, goroutines %+d, fds %+d against the baseline: %s (slack %.0f MiB, %d goroutines, %d fds). Host departures by reason: %v. Network lost %.1f%% of packets.\n",
 		r.heapGrowthMiB(), r.After.Goroutines-r.Baseline.Goroutines, r.After.FDs-r.Baseline.FDs, verdict,
 		cfg.HeapSlack, cfg.GoroutineSlack, cfg.FDSlack, r.Departures, r.Lost*100)
-	if r.LastFailure != "" {
-		fmt.Fprintf(w, "Last failure: %s\n", r.LastFailure)
+	for e, n := range r.Failures {
+		fmt.Fprintf(w, "Failure ×%d: %s\n", n, e)
 	}
 	return errors.Join(errs...)
 }
@@ -583,9 +584,5 @@ func (d *departureCounter) Handle(_ context.Context, r slog.Record) error {
 func (d *departureCounter) snapshot() map[string]uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make(map[string]uint64, len(d.counts))
-	for k, v := range d.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(d.counts)
 }

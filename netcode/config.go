@@ -7,7 +7,7 @@ import (
 	"github.com/pion/transport/v4"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/volleynet/volley/internal/clock"
+	"github.com/volleynet/volley/clock"
 	"github.com/volleynet/volley/snapshot"
 )
 
@@ -31,7 +31,8 @@ const (
 	LabelReliable   = "reliable"
 )
 
-// Clock is the time source netcode uses; see internal/clock for the real and fake ones.
+// Clock is the time source netcode uses: [clock.Real] by default, [clock.Fake] in
+// tests, or any implementation of [clock.Clock].
 type Clock = clock.Clock
 
 // ICEConfig selects how ICE gathers and checks candidates.

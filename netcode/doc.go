@@ -98,7 +98,7 @@
 // instead of piling up on every k-th tick. A snapshot carries the tick it was taken
 // on.
 // Clocks are injectable ([ServerConfig.Clock], [ClientConfig.Clock]); tests drive the
-// loop with the fake clock of internal/clock. Clients ping every 250 ms: the
+// loop with the fake clock of package [clock] (or any implementation of [Clock]). Clients ping every 250 ms: the
 // round trip, its jitter and the host clock offset come from the fastest recent
 // samples ([Client.Clock]), and [Client.Interpolate] renders
 // [Client.InterpolationDelay] behind the estimated host time: floats blended

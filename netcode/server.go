@@ -16,7 +16,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/volleynet/volley/internal/clock"
+	"github.com/volleynet/volley/clock"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
 )

@@ -413,7 +413,7 @@ func (c *Client) handleUnreliable(b []byte) (deferred bool) {
 		c.imu.Unlock()
 		c.mu.Lock()
 		c.ack = c.dec.Ack()
-		if lastInput > c.applied || (c.applied-lastInput) > 1<<31 {
+		if serialAfter(lastInput, c.applied) {
 			c.applied = lastInput
 		}
 		c.trimInputsLocked()
@@ -475,7 +475,7 @@ func (c *Client) sendUnreliable(b []byte) {
 // trimInputsLocked forgets inputs the host has applied (or whose tick has passed).
 func (c *Client) trimInputsLocked() {
 	i := 0
-	for i < len(c.pending) && int32(c.pending[i].Tick+1-c.applied) <= 0 {
+	for i < len(c.pending) && !serialAfter(c.pending[i].Tick+1, c.applied) {
 		i++
 	}
 	if i > 0 {
@@ -548,9 +548,15 @@ func (c *Client) inputTickLocked(now time.Time) uint32 {
 }
 
 // SendInput sends one tick's input (at most MaxInputBytes) on the unreliable channel,
-// stamped with InputTick, and repeats it in every update until the host has applied
-// it. Calling it again before the stamped tick changes replaces that tick's input. It
-// returns the tick the input is for (for client-side prediction).
+// stamped with InputTick (never with an earlier tick than the previous call's), and
+// repeats it in every update until the host has applied it. It returns the tick the
+// input is for (for client-side prediction).
+//
+// Calling it again while InputTick has not moved on revises that tick's input: the
+// new version replaces the old one here and at the host, which applies, for each tick
+// it has not run yet, the version carried by the update with the highest sequence
+// number it received. A revision that reaches the host after the tick ran is
+// ignored (the tick keeps the version it was given).
 func (c *Client) SendInput(data []byte) (uint32, error) {
 	if len(data) > MaxInputBytes {
 		return 0, fmt.Errorf("%w: input of %d bytes (max %d)", ErrTooLarge, len(data), MaxInputBytes)
@@ -563,7 +569,7 @@ func (c *Client) SendInput(data []byte) (uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tick := c.inputTickLocked(c.clk.Now())
-	if c.haveStamp && int32(tick-c.lastStamp) <= 0 {
+	if c.haveStamp && !serialAfter(tick, c.lastStamp) {
 		tick = c.lastStamp
 	}
 	if n := len(c.pending); n > 0 && c.pending[n-1].Tick == tick {

@@ -86,6 +86,17 @@
 // after its tick ran is dropped and counted ([DropLateInput]), one too far ahead is
 // rejected ([DropFutureInput]).
 //
+// An input can be revised until its tick runs: calling SendInput again for the same
+// tick sends the new version in a new update, and for every tick it has not run yet
+// the host keeps the version from the update with the highest sequence number that
+// carried that tick (updates travel unordered, so arrival order does not decide).
+// Ticks and sequence numbers wrap at 2³² and are compared as serial numbers
+// (RFC 1982). The host accepts inputs stamped from its current tick up to
+// [ServerConfig.MaxInputLead] ticks ahead; ticks behind it are late, and a tick
+// further behind than a client could fall before timing out (Timeout plus
+// MaxInputLead) cannot be told from one absurdly far ahead, so it is dropped as a
+// future input.
+//
 // # Time
 //
 // Tick n of the host is due n/TickRate seconds after the host started, computed from n

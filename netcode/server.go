@@ -34,6 +34,11 @@ type Server struct {
 	epoch     time.Time
 	tickDur   time.Duration
 	sendEvery uint32
+	// lateTicks is how far behind the host's tick an input can legitimately be:
+	// a client is dropped after Timeout without an update, and stamps inputs at
+	// most MaxInputLead ahead. An input further behind is out of the window, as
+	// one too far ahead is (serial arithmetic cannot tell the two apart).
+	lateTicks int64
 	// Snapshots leave in a pipeline: on a send tick the tick goroutine copies the
 	// world into the tick's slot with the clients due, and the sending goroutine
 	// (sendLoop) encodes and hands them to pion while the simulation goes on. Clients
@@ -51,7 +56,7 @@ type Server struct {
 	sendDone chan struct{}
 
 	timings loopTimings
-	curTick atomic.Uint32 // the tick being run, read by session callbacks
+	curTick atomic.Uint32 // the tick being run, read by LoopStats and new sessions
 	ticks   atomic.Uint64
 	late    atomic.Uint64
 	skipped atomic.Uint64
@@ -139,6 +144,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		log:       cfg.Logger,
 		tickDur:   time.Second / time.Duration(cfg.TickRate),
 		sendEvery: uint32(cfg.TickRate / cfg.SendRate),
+		lateTicks: int64(cfg.Timeout*time.Duration(cfg.TickRate)/time.Second) + int64(cfg.MaxInputLead),
 		sessions:  make(map[ClientID]*session),
 		nextID:    1,
 		stop:      make(chan struct{}),

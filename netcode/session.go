@@ -31,8 +31,8 @@ const (
 //
 // Ownership: the pion callback goroutines of the two channels write the inbox (under
 // mu) and their own receive state (rx, bucket: the unreliable and reliable callbacks
-// respectively, each called from one goroutine); the tick goroutine owns future and
-// lastInput; the encoder and the outgoing snapshot belong to the Server's sending
+// respectively, each called from one goroutine); the tick goroutine reads the inbox
+// (under mu) and owns inBuf and lastInput; the encoder and the outgoing snapshot belong to the Server's sending
 // goroutine, which the tick hands the client to on its send ticks (the tick creates
 // the encoder at join, before the first hand-off); run owns the shutdown.
 type session struct {
@@ -66,7 +66,8 @@ type session struct {
 
 	// Unreliable callback goroutine.
 	rx        seqTracker
-	highInput uint32 // highest input tick queued + 1
+	highInput uint32 // highest input tick queued (in time or late), if haveHigh
+	haveHigh  bool
 	inScratch []inputMsg
 	pongBuf   []byte
 
@@ -78,14 +79,15 @@ type session struct {
 	// Inbox, guarded by mu.
 	mu       sync.Mutex
 	acks     []snapshot.Ack
-	inputs   []Input
+	inputs   []pendingInput // ticks not run yet, ascending; one version per tick
+	next     uint32         // the next tick collect runs for this session
 	commands [][]byte
 
 	// Tick goroutine.
 	phase     uint32 // snapshots go out on ticks n with (n+phase)%sendEvery == 0
 	worker    int    // the encoding group (see Server.caches)
-	future    []Input
-	lastInput uint32 // last applied input tick + 1
+	inBuf     [MaxInputBytes]byte // this tick's input, handed to Step
+	lastInput uint32              // last applied input tick + 1
 
 	// Sending goroutine (or the helper encoding the client's group), from the
 	// tick that queued the client's snapshot until it is sent.
@@ -112,6 +114,7 @@ func newSession(s *Server, id ClientID) *session {
 		tokensAt: s.clk.Now(),
 	}
 	sess.lastHeard.Store(s.clk.Now().UnixNano())
+	sess.next = s.curTick.Load()
 	return sess
 }
 
@@ -283,7 +286,10 @@ func (sess *session) onUnreliable(msg webrtc.DataChannelMessage) {
 		}
 		sess.rx.add(seq)
 		sess.heard()
-		sess.queueUpdate(ack, inputs)
+		sess.queueUpdate(seq, ack, inputs)
+		if f := sess.srv.cfg.observeUpdate; f != nil {
+			f(sess.id, seq)
+		}
 	case kindPing:
 		p, err := decodePing(b)
 		if err != nil {
@@ -318,39 +324,75 @@ func (sess *session) drop(r DropReason) {
 
 func (sess *session) heard() { sess.lastHeard.Store(sess.srv.clk.Now().UnixNano()) }
 
+// pendingInput is the newest version received of one tick's input.
+type pendingInput struct {
+	tick uint32
+	seq  uint32 // sequence number of the update that carried this version
+	n    uint8
+	data [MaxInputBytes]byte
+}
+
 // queueUpdate filters an update's inputs and queues them with the ack for the tick
-// goroutine. Inputs repeat until acknowledged, so only ticks above the highest queued
-// one are new; of those, ticks already run are late and ticks too far ahead are
-// rejected.
-func (sess *session) queueUpdate(ack snapshot.Ack, inputs []inputMsg) {
-	cur := sess.srv.curTick.Load()
-	lead := uint32(sess.srv.cfg.MaxInputLead)
+// goroutine. Inputs repeat in every update until applied, and a tick's input may be
+// revised (Client.SendInput called again for the same tick): for a tick that has not
+// run, the version from the update with the highest sequence number wins. Ticks
+// already run are late (counted once, their repeats ignored); ticks outside the
+// window are dropped (DropFutureInput). Nothing is allocated once the queue has
+// grown to its working size.
+func (sess *session) queueUpdate(seq uint32, ack snapshot.Ack, inputs []inputMsg) {
+	s := sess.srv
+	lead := int64(s.cfg.MaxInputLead)
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
+	cur := sess.next
 	if len(sess.acks) == maxQueuedAcks {
 		copy(sess.acks, sess.acks[1:])
 		sess.acks = sess.acks[:maxQueuedAcks-1]
 	}
 	sess.acks = append(sess.acks, ack)
 	for _, in := range inputs {
-		if in.Tick+1 <= sess.highInput {
-			continue // a repeat
-		}
-		if int32(in.Tick-cur) > int32(lead) {
+		d := serialDiff(in.Tick, cur)
+		if d > lead || d < -s.lateTicks {
 			sess.drop(DropFutureInput)
 			continue
 		}
-		sess.highInput = in.Tick + 1
-		if int32(in.Tick-cur) <= 0 && in.Tick != cur {
-			sess.drop(DropLateInput)
-			continue
+		newest := !sess.haveHigh || serialAfter(in.Tick, sess.highInput)
+		if newest {
+			sess.highInput, sess.haveHigh = in.Tick, true
 		}
-		if len(sess.inputs) >= sess.srv.cfg.MaxInputLead+1 {
-			sess.drop(DropQueueFull)
-			continue
+		if d < 0 {
+			if newest {
+				sess.drop(DropLateInput)
+			}
+			continue // late, or a repeat of an input queued in time
 		}
-		sess.inputs = append(sess.inputs, Input{Client: sess.id, Tick: in.Tick, Data: append([]byte(nil), in.Data...)})
+		sess.putInputLocked(in, seq)
 	}
+}
+
+// putInputLocked stores in, carried by update seq, unless a newer update already
+// carried that tick.
+func (sess *session) putInputLocked(in inputMsg, seq uint32) {
+	// Inputs mostly arrive for the newest ticks: search from the end.
+	i := len(sess.inputs)
+	for i > 0 && serialAfter(sess.inputs[i-1].tick, in.Tick) {
+		i--
+	}
+	if i > 0 && sess.inputs[i-1].tick == in.Tick {
+		p := &sess.inputs[i-1]
+		if serialAfter(seq, p.seq) {
+			p.seq, p.n = seq, uint8(copy(p.data[:], in.Data))
+		}
+		return
+	}
+	if len(sess.inputs) > sess.srv.cfg.MaxInputLead {
+		sess.drop(DropQueueFull)
+		return
+	}
+	sess.inputs = append(sess.inputs, pendingInput{})
+	copy(sess.inputs[i+1:], sess.inputs[i:])
+	p := &sess.inputs[i]
+	p.tick, p.seq, p.n = in.Tick, seq, uint8(copy(p.data[:], in.Data))
 }
 
 func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
@@ -403,13 +445,27 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	}
 }
 
-// collect moves the inbox into the tick: inputs due at tick n, commands (acks wait
+// collect moves the inbox into the tick: the input for tick n, commands (acks wait
 // for the next encode). Runs on the tick goroutine.
 func (sess *session) collect(n uint32, t *Tick) {
 	sess.mu.Lock()
-	sess.future = append(sess.future, sess.inputs...)
-	clear(sess.inputs)
-	sess.inputs = sess.inputs[:0]
+	sess.next = n + 1
+	i := 0
+	for ; i < len(sess.inputs); i++ {
+		p := &sess.inputs[i]
+		if d := serialDiff(p.tick, n); d > 0 {
+			break
+		} else if d < 0 {
+			// Queued before the session's first tick, or skipped by the loop.
+			sess.drop(DropLateInput)
+			continue
+		}
+		in := sess.inBuf[:copy(sess.inBuf[:], p.data[:p.n])]
+		t.Inputs = append(t.Inputs, Input{Client: sess.id, Tick: n, Data: in})
+		sess.lastInput = n + 1
+	}
+	m := copy(sess.inputs, sess.inputs[i:])
+	sess.inputs = sess.inputs[:m]
 	for _, c := range sess.commands {
 		t.Commands = append(t.Commands, Command{Client: sess.id, Data: c, max: sess.srv.cfg.MaxCommandBytes})
 	}
@@ -417,22 +473,6 @@ func (sess *session) collect(n uint32, t *Tick) {
 	sess.commands = sess.commands[:0]
 	sess.mu.Unlock()
 
-	i := 0
-	for ; i < len(sess.future); i++ {
-		in := sess.future[i]
-		if int32(in.Tick-n) > 0 {
-			break
-		}
-		if in.Tick != n {
-			sess.drop(DropLateInput)
-			continue
-		}
-		t.Inputs = append(t.Inputs, in)
-		sess.lastInput = n + 1
-	}
-	m := copy(sess.future, sess.future[i:])
-	clear(sess.future[m:])
-	sess.future = sess.future[:m]
 	if int64(sess.bad.Load()) >= int64(sess.srv.cfg.MaxBadMessages) {
 		sess.end(fmt.Errorf("%w: too many bad messages", ErrProtocol))
 	}

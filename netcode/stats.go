@@ -25,7 +25,10 @@ const (
 	DropBadAck
 	// DropLateInput: an input that arrived after its tick ran.
 	DropLateInput
-	// DropFutureInput: an input for a tick too far ahead.
+	// DropFutureInput: an input outside the host's window: more than MaxInputLead
+	// ticks ahead of the host's tick, or further behind it than any late input can
+	// be (Timeout plus MaxInputLead ticks), which serial arithmetic cannot tell
+	// from far ahead.
 	DropFutureInput
 	// DropRateLimited: a command over the client's rate limit.
 	DropRateLimited

@@ -84,8 +84,8 @@ type session struct {
 	commands [][]byte
 
 	// Tick goroutine.
-	phase     uint32 // snapshots go out on ticks n with (n+phase)%sendEvery == 0
-	worker    int    // the encoding group (see Server.caches)
+	phase     uint32              // snapshots go out on ticks n with (n+phase)%sendEvery == 0
+	worker    int                 // the encoding group (see Server.caches)
 	inBuf     [MaxInputBytes]byte // this tick's input, handed to Step
 	lastInput uint32              // last applied input tick + 1
 

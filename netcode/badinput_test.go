@@ -238,6 +238,15 @@ func TestBadInput(t *testing.T) {
 	if !errors.Is(garbage.Err(), ErrProtocol) {
 		t.Errorf("garbage client ended with %v, want ErrProtocol", garbage.Err())
 	}
+	// The host unregisters it once its connection is closed, after the client ends.
+	rec.waitFor(t, 20*time.Second, "the garbage client's departure", func() bool {
+		for _, d := range rec.left {
+			if d.Client == garbage.ID() {
+				return true
+			}
+		}
+		return false
+	})
 
 	// The good client is still served: commands, events and snapshots.
 	if err := good.Send(cmdMsg{Seq: 0}); err != nil {

@@ -144,8 +144,9 @@
 //
 // Every message is size-checked and parsed defensively; a malformed or oversized
 // message, an unknown kind, a forged or future ack, an input for a far-future tick
-// is dropped, counted by reason ([Stats].Drops) and survived. Commands go through a
-// per-client token bucket: over it they are dropped ([DropRateLimited]) and after
+// is dropped, counted by reason ([Stats].Drops) and survived. Pings go through a
+// per-client token bucket ([ServerConfig.PingRate]): over it they are not answered
+// ([DropPingLimited]). Commands go through another: over it they are dropped ([DropRateLimited]) and after
 // [ServerConfig.FloodLimit] such drops the client is disconnected ([ErrFlood]); too
 // many bad messages disconnect it with [ErrProtocol]. Other clients are not affected.
 //

@@ -14,14 +14,17 @@ type totals struct {
 	departures                                map[string]uint64 // by bye code
 }
 
-func (t *totals) add(s Stats) {
-	t.bytesIn += s.BytesIn
-	t.bytesOut += s.BytesOut
-	t.pktsIn += s.PacketsIn
-	t.pktsOut += s.PacketsOut
-	t.snaps += s.Snapshots
+func (t *totals) add(s Stats) { t.addSince(s, Stats{}) }
+
+// addSince adds the counts of s above those of an earlier reading, prev.
+func (t *totals) addSince(s, prev Stats) {
+	t.bytesIn += s.BytesIn - prev.BytesIn
+	t.bytesOut += s.BytesOut - prev.BytesOut
+	t.pktsIn += s.PacketsIn - prev.PacketsIn
+	t.pktsOut += s.PacketsOut - prev.PacketsOut
+	t.snaps += s.Snapshots - prev.Snapshots
 	for i, d := range s.Drops {
-		t.drops[i] += d
+		t.drops[i] += d - prev.Drops[i]
 	}
 }
 

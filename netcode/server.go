@@ -122,6 +122,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.FloodLimit <= 0 {
 		cfg.FloodLimit = 64
 	}
+	if cfg.PingRate <= 0 {
+		cfg.PingRate = 10
+	}
+	if cfg.PingBurst <= 0 {
+		cfg.PingBurst = 20
+	}
 	if cfg.MaxBadMessages <= 0 {
 		cfg.MaxBadMessages = 100
 	}
@@ -363,17 +369,38 @@ func (s *Server) Close() error {
 // hostTime is the host's clock as sent in pongs: time since tick 0.
 func (s *Server) hostTime() time.Duration { return s.clk.Now().Sub(s.epoch) }
 
-// removeSession is called once by a session that was registered.
-func (s *Server) removeSession(sess *session, reason error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// departLocked unregisters a session and reports its departure to the next tick;
+// only the first call for a session counts. The session's counters so far move into
+// the host's totals (foldLocked adds what it counts afterwards, such as its bye).
+// Called with s.mu held.
+func (s *Server) departLocked(sess *session, reason error) {
+	if sess.departed {
+		return
+	}
+	sess.departed = true
 	delete(s.sessions, sess.id)
-	s.totals.add(sess.stats.stats())
+	s.foldLocked(sess)
 	if s.totals.departures == nil {
 		s.totals.departures = map[string]uint64{}
 	}
 	s.totals.departures[codeOf(reason)]++
 	s.leaves = append(s.leaves, Departure{Client: sess.id, Reason: reason})
+}
+
+// foldLocked adds to the host's totals what the session has counted since it was
+// last folded. Called with s.mu held.
+func (s *Server) foldLocked(sess *session) {
+	st := sess.stats.stats()
+	s.totals.addSince(st, sess.folded)
+	sess.folded = st
+}
+
+// removeSession is called once by a registered session when it has shut down.
+func (s *Server) removeSession(sess *session, reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.departLocked(sess, reason)
+	s.foldLocked(sess)
 }
 
 // run is the tick goroutine. It owns the world, the Tick and each session's input
@@ -477,10 +504,16 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 	s.cfg.Step(t)
 	s.ticks.Add(1)
 
+	// A silent client is cut here, on the first tick past its deadline, and
+	// reported to the next tick at once: its shutdown (a bye it will not answer,
+	// closing the connection) goes on in the background.
 	timeout := s.cfg.Timeout.Nanoseconds()
 	for _, sess := range active {
 		if start.UnixNano()-sess.lastHeard.Load() > timeout {
 			sess.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, s.cfg.Timeout))
+			s.mu.Lock()
+			s.departLocked(sess, sess.reason)
+			s.mu.Unlock()
 		}
 	}
 	s.queueSnapshots(t.World, n, start, active)

@@ -44,7 +44,9 @@ type ServerConfig struct {
 	// per send. Default 4.
 	MaxPacketsPerSend int
 	// Timeout drops a client that has sent no update (acknowledgement) for this
-	// long; clients send one per snapshot received. Default 5 s.
+	// long; clients send one per snapshot received. It is checked every tick, so it
+	// fires on the first tick past the deadline, and Tick.Left reports the client
+	// (ErrTimeout) on the next tick. Default 5 s.
 	Timeout time.Duration
 	// HandshakeTimeout bounds Accept, from the offer to open channels, on top of
 	// the caller's context. Default 30 s.
@@ -59,6 +61,13 @@ type ServerConfig struct {
 	CommandRate  float64
 	CommandBurst int
 	FloodLimit   int
+	// PingRate and PingBurst form a token bucket per client for pings: a ping
+	// over it is not answered, only counted (DropPingLimited), so a client cannot
+	// make the host send pongs faster than this. Clients ping every 250 ms by
+	// default (ClientConfig.PingInterval); a client that pings faster than
+	// PingRate sees some of its pings unanswered. Defaults 10 per second, burst 20.
+	PingRate  float64
+	PingBurst int
 	// MaxBadMessages malformed or unknown messages from one client over
 	// its session disconnect it with ErrProtocol. Default 100.
 	MaxBadMessages int

@@ -60,6 +60,10 @@ type session struct {
 	reason  error // set before ending closes
 	done    chan struct{}
 
+	// Guarded by Server.mu.
+	departed bool  // unregistered and reported to the tick (Server.departLocked)
+	folded   Stats // the counters already added to the host's totals
+
 	lastHeard atomic.Int64 // clock UnixNano of the last valid update (ack)
 	bad       atomic.Int64 // malformed or unknown messages
 	txSeq     atomic.Uint32
@@ -70,10 +74,10 @@ type session struct {
 	haveHigh  bool
 	inScratch []inputMsg
 	pongBuf   []byte
+	pings     tokenBucket
 
 	// Reliable callback goroutine.
-	tokens     float64
-	tokensAt   time.Time
+	cmdBucket  tokenBucket
 	floodDrops int
 
 	// Inbox, guarded by mu.
@@ -110,10 +114,11 @@ func newSession(s *Server, id ClientID) *session {
 		peerGone: make(chan struct{}),
 		ending:   make(chan struct{}),
 		done:     make(chan struct{}),
-		tokens:   float64(s.cfg.CommandBurst),
-		tokensAt: s.clk.Now(),
 	}
-	sess.lastHeard.Store(s.clk.Now().UnixNano())
+	now := s.clk.Now()
+	sess.lastHeard.Store(now.UnixNano())
+	sess.cmdBucket = newTokenBucket(s.cfg.CommandBurst, now)
+	sess.pings = newTokenBucket(s.cfg.PingBurst, now)
 	sess.next = s.curTick.Load()
 	return sess
 }
@@ -297,6 +302,11 @@ func (sess *session) onUnreliable(msg webrtc.DataChannelMessage) {
 			return
 		}
 		sess.rx.add(seq) // a ping shows liveness, not acknowledgement: no heard()
+		cfg := &sess.srv.cfg
+		if !sess.pings.take(sess.srv.clk.Now(), cfg.PingRate, cfg.PingBurst) {
+			sess.drop(DropPingLimited)
+			return
+		}
 		sess.stats.setLossOut(p.Recv, p.Lost)
 		sess.stats.rtt.Store(int64(p.RTT) * int64(time.Microsecond))
 		sess.stats.jitter.Store(int64(p.Jitter) * int64(time.Microsecond))
@@ -414,10 +424,7 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 			sess.badMessage(DropMalformed, fmt.Errorf("%w: command: %w", ErrMalformed, err))
 			return
 		}
-		now := sess.srv.clk.Now()
-		sess.tokens = min(float64(cfg.CommandBurst), sess.tokens+now.Sub(sess.tokensAt).Seconds()*cfg.CommandRate)
-		sess.tokensAt = now
-		if sess.tokens < 1 {
+		if !sess.cmdBucket.take(sess.srv.clk.Now(), cfg.CommandRate, cfg.CommandBurst) {
 			sess.drop(DropRateLimited)
 			sess.floodDrops++
 			if sess.floodDrops >= cfg.FloodLimit {
@@ -425,7 +432,6 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 			}
 			return
 		}
-		sess.tokens--
 		sess.mu.Lock()
 		full := len(sess.commands) >= maxQueuedCommands
 		if !full {
@@ -568,10 +574,11 @@ func (sess *session) run() {
 	reason := sess.reason
 	if !errors.Is(reason, ErrClientLeft) && !errors.Is(reason, ErrConnectionLost) {
 		// Say goodbye and give the client a moment to close first, so that it
-		// learns the reason rather than seeing a dead connection.
+		// learns the reason rather than seeing a dead connection; a client that
+		// timed out is silent, so it gets the bye but no wait.
 		code := codeOf(reason)
 		if msg, err := marshalMessage(kindBye, bye{Reason: reason.Error(), Code: code}); err == nil {
-			if sess.sendReliable(msg) == nil {
+			if sess.sendReliable(msg) == nil && !errors.Is(reason, ErrTimeout) {
 				t := time.NewTimer(byeWait)
 				select {
 				case <-sess.peerGone:

@@ -38,12 +38,15 @@ const (
 	DropSnapshotDecode
 	// DropStale: a snapshot older than everything buffered.
 	DropStale
+	// DropPingLimited: a ping over the client's ping rate limit, not answered.
+	DropPingLimited
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"backpressure", "malformed", "too_large", "unknown_kind", "bad_ack", "late_input",
 	"future_input", "rate_limited", "queue_full", "snapshot_decode", "stale",
+	"ping_limited",
 }
 
 // String returns a snake_case name, e.g. for a metrics label.

@@ -308,7 +308,15 @@ func TestSlowConsumer(t *testing.T) {
 			t.Fatal("slow member never dropped")
 		}
 		if err := host.Signal(ctx, lazyID, big); err != nil {
-			t.Fatal(err)
+			t.Fatalf("signal %d: %v", i, err)
+		}
+		// One signal in flight at a time: the list reply comes after the server has
+		// relayed the signal. Without it the host would queue hundreds of signals,
+		// and once the member is dropped each would be answered with an error that
+		// fills the host's own small queue (SendQueue is 16 here), so on a loaded
+		// machine the host could be dropped as a slow consumer first.
+		if _, err := host.List(ctx); err != nil {
+			t.Fatalf("list after signal %d: %v", i, err)
 		}
 		select {
 		case e := <-host.Events():

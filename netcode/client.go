@@ -45,8 +45,10 @@ type Client struct {
 	wg     sync.WaitGroup
 
 	opened   atomic.Int32
-	open     chan struct{} // closed when both channels are open
-	welcomed chan welcome  // the host's welcome, once
+	open     chan struct{}     // closed when both channels are open
+	welcomed chan welcome      // the host's welcome, once
+	gotHello atomic.Bool       // the welcome has arrived
+	rejected chan *RejectError // the host's reject signal, once
 	peerGone chan struct{}
 	goneOnce sync.Once
 
@@ -85,6 +87,11 @@ type Client struct {
 // Dial connects to a host through sig: it creates both data channels, sends the offer,
 // trickles candidates both ways and returns once the channels are open and the host's
 // welcome has arrived. Late candidates keep being handled until the client closes.
+//
+// A host that refuses the connection says so (a reject signal, or a bye before its
+// welcome), and Dial then returns at once a *[RejectError] matching [ErrRejected] and
+// the code's error: [ErrHostFull] when the host is full, [ErrBusy] when it has too
+// many handshakes in progress, [ErrBadChannel] for channels it does not accept.
 func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Client, error) {
 	if cfg.Registry == nil {
 		return nil, fmt.Errorf("%w: Registry is required", ErrConfig)
@@ -133,6 +140,7 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 		cancel:   cancel,
 		open:     make(chan struct{}),
 		welcomed: make(chan welcome, 1),
+		rejected: make(chan *RejectError, 1),
 		peerGone: make(chan struct{}),
 		in:       make(chan []byte, clientInbox),
 		events:   make(chan Event, cfg.EventQueue),
@@ -156,7 +164,7 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 }
 
 func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
-	unordered := false
+	unordered := c.cfg.badChannels // tests: a channel the host refuses
 	zero := uint16(0)
 	unrel, err := c.pc.CreateDataChannel(LabelUnreliable, &webrtc.DataChannelInit{Ordered: &unordered, MaxRetransmits: &zero})
 	if err != nil {
@@ -211,7 +219,7 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 			return err
 		}
 	case <-c.ending:
-		return c.reason
+		return c.dialFailure()
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for answer: %w", ErrSignaling, ctx.Err())
 	}
@@ -219,14 +227,14 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 	select {
 	case w = <-c.welcomed:
 	case <-c.ending:
-		return c.reason
+		return c.dialFailure()
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for the host: %w", ErrSignaling, ctx.Err())
 	}
 	select {
 	case <-c.open:
 	case <-c.ending:
-		return c.reason
+		return c.dialFailure()
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for channels: %w", ErrSignaling, ctx.Err())
 	}
@@ -276,7 +284,36 @@ func (c *Client) readSignals(sig signaling.Signaler, answered chan<- error) {
 			if err := c.cands.add(sg); err != nil {
 				c.log.Debug("bad candidate", "err", err)
 			}
+		case signaling.TypeReject:
+			r := &RejectError{Code: sg.Code, Reason: sg.Reason}
+			select {
+			case c.rejected <- r:
+			default:
+			}
+			c.end(r)
 		}
+	}
+}
+
+// rejectGrace is how long a Dial whose connection broke before the welcome waits for
+// the host's reject signal: a refusing host sends it before closing the connection,
+// but the signaling path may deliver it after the close is noticed.
+const rejectGrace = time.Second
+
+// dialFailure returns why connecting failed, once the client has ended: the host's
+// reject, if it sends one.
+func (c *Client) dialFailure() error {
+	var r *RejectError
+	if errors.As(c.reason, &r) || !errors.Is(c.reason, ErrConnectionLost) {
+		return c.reason
+	}
+	t := time.NewTimer(rejectGrace)
+	defer t.Stop()
+	select {
+	case r := <-c.rejected:
+		return r
+	case <-t.C:
+		return c.reason
 	}
 }
 
@@ -321,12 +358,21 @@ func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 		}
 		select {
 		case c.welcomed <- w:
+			c.gotHello.Store(true)
 		default:
 			c.stats.drop(DropUnknownKind)
 		}
 	case kindBye:
 		var m bye
 		_ = msgguard.Unmarshal(body, 4096, &m)
+		if !c.gotHello.Load() {
+			// A bye before the welcome refuses the connection.
+			if !signaling.ValidCode(m.Code) {
+				m.Code = "error"
+			}
+			c.end(&RejectError{Code: m.Code, Reason: m.Reason})
+			return
+		}
 		err := errOfCode(m.Code)
 		if errors.Is(err, ErrClosed) {
 			err = ErrServerClosed
@@ -681,7 +727,7 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 func (c *Client) Err() error {
 	select {
 	case <-c.ending:
-		return c.reason
+		return c.dialFailure()
 	default:
 		return nil
 	}

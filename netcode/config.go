@@ -150,6 +150,8 @@ type ClientConfig struct {
 	// observe, if set (tests), sees the kind, sequence number and size of every
 	// unreliable message the client goroutine handles.
 	observe func(kind byte, seq uint32, size int)
+	// badChannels (tests) makes the unreliable channel ordered, which hosts refuse.
+	badChannels bool
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -12,6 +12,7 @@ type totals struct {
 	bytesIn, bytesOut, pktsIn, pktsOut, snaps uint64
 	drops                                     [numDropReasons]uint64
 	departures                                map[string]uint64 // by bye code
+	refusals                                  map[string]uint64 // by reject or bye code
 }
 
 func (t *totals) add(s Stats) { t.addSince(s, Stats{}) }
@@ -38,6 +39,8 @@ var (
 	descSnapshots  = prometheus.NewDesc("volley_netcode_snapshot_packets_total", "Snapshot packets sent.", nil, nil)
 	descDrops      = prometheus.NewDesc("volley_netcode_drops_total", "Messages, inputs or snapshots dropped, by reason.", []string{"reason"}, nil)
 	descDepartures = prometheus.NewDesc("volley_netcode_disconnects_total", "Clients disconnected, by reason.", []string{"reason"}, nil)
+	descPending    = prometheus.NewDesc("volley_netcode_handshakes_pending", "Handshakes in progress (ServerConfig.MaxPendingHandshakes caps them).", nil, nil)
+	descRefusals   = prometheus.NewDesc("volley_netcode_refusals_total", "Peers refused or handshakes abandoned, by code (host_full, busy, timeout, bad_channel, replaced, signaling, closed...).", []string{"code"}, nil)
 )
 
 // loopTimings are the host's tick and send-lag histograms (see ServerConfig.OnTick and
@@ -68,12 +71,13 @@ type collector struct{ s *Server }
 
 // Collector returns a Prometheus collector of the host's totals: clients, ticks (run,
 // late, skipped), histograms of the tick's work and of the snapshot send lag, bytes and
-// messages each way, snapshot packets, drops by reason and disconnects by reason.
+// messages each way, snapshot packets, drops by reason, disconnects by reason, pending
+// handshakes and refusals by code.
 // Register it with a prometheus.Registry.
 func (s *Server) Collector() prometheus.Collector { return collector{s} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descClients, descTicks, descLate, descSkipped, descBytes, descPackets, descSnapshots, descDrops, descDepartures} {
+	for _, d := range []*prometheus.Desc{descClients, descTicks, descLate, descSkipped, descBytes, descPackets, descSnapshots, descDrops, descDepartures, descPending, descRefusals} {
 		ch <- d
 	}
 	c.s.timings.tick.Describe(ch)
@@ -88,7 +92,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range s.totals.departures {
 		t.departures[k] = v
 	}
-	n := len(s.sessions)
+	t.refusals = make(map[string]uint64, len(s.totals.refusals))
+	for k, v := range s.totals.refusals {
+		t.refusals[k] = v
+	}
+	n, pending := len(s.sessions), s.pending
 	for _, sess := range s.sessions {
 		t.add(sess.stats.stats())
 	}
@@ -97,6 +105,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(pending))
 	counter(descTicks, s.ticks.Load())
 	counter(descLate, s.late.Load())
 	counter(descSkipped, s.skipped.Load())
@@ -110,6 +119,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for code, v := range t.departures {
 		counter(descDepartures, v, code)
+	}
+	for code, v := range t.refusals {
+		counter(descRefusals, v, code)
 	}
 	s.timings.tick.Collect(ch)
 	s.timings.sendLag.Collect(ch)

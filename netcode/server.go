@@ -17,7 +17,6 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/volleynet/volley/clock"
-	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
 )
 
@@ -61,14 +60,16 @@ type Server struct {
 	late    atomic.Uint64
 	skipped atomic.Uint64
 
-	mu       sync.Mutex
-	sessions map[ClientID]*session // registered sessions
-	nextID   ClientID
-	pending  int // Accepts in progress
-	closed   bool
-	joins    []*session  // registered, not yet seen by the tick goroutine
-	leaves   []Departure // gone, not yet seen by the tick goroutine
-	totals   totals      // counters of departed sessions
+	mu        sync.Mutex
+	sessions  map[ClientID]*session // registered sessions
+	nextID    ClientID
+	pending   int                 // handshakes in progress (Accepts before the welcome)
+	byPeer    map[string]*session // pending handshakes by signaling peer, when known
+	admitting int                 // handshakes done, welcome being sent: count as clients
+	closed    bool
+	joins     []*session  // registered, not yet seen by the tick goroutine
+	leaves    []Departure // gone, not yet seen by the tick goroutine
+	totals    totals      // counters of departed sessions
 
 	wg       sync.WaitGroup // Accepts and session goroutines
 	closing  context.Context
@@ -105,10 +106,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.Timeout = 5 * time.Second
 	}
 	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = 30 * time.Second
+		cfg.HandshakeTimeout = 10 * time.Second
 	}
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 256
+	}
+	if cfg.MaxPendingHandshakes <= 0 {
+		cfg.MaxPendingHandshakes = 32
 	}
 	if cfg.MaxCommandBytes <= 0 {
 		cfg.MaxCommandBytes = 16 << 10
@@ -152,6 +156,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		sendEvery: uint32(cfg.TickRate / cfg.SendRate),
 		lateTicks: int64(cfg.Timeout*time.Duration(cfg.TickRate)/time.Second) + int64(cfg.MaxInputLead),
 		sessions:  make(map[ClientID]*session),
+		byPeer:    make(map[string]*session),
 		nextID:    1,
 		stop:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
@@ -209,50 +214,6 @@ func (s *Server) closeMux() {
 	if s.udp != nil {
 		_ = s.udp.Close()
 	}
-}
-
-// Accept runs the host side of one client's connection: it reads the offer from sig,
-// answers, trickles candidates both ways, and returns once both data channels are open
-// and the client has been welcomed. It keeps handling late candidates from sig until
-// the session ends. The client joins the game at the next tick (Tick.Joined).
-func (s *Server) Accept(ctx context.Context, sig signaling.Signaler) (ClientID, error) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return 0, ErrClosed
-	}
-	if len(s.sessions)+s.pending >= s.cfg.MaxClients {
-		s.mu.Unlock()
-		return 0, ErrServerFull
-	}
-	id := s.nextID
-	s.nextID++
-	s.pending++
-	s.wg.Add(1)
-	s.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
-	defer cancel()
-	defer context.AfterFunc(s.closing, cancel)()
-	sess := newSession(s, id)
-	err := sess.handshake(ctx, sig)
-	s.mu.Lock()
-	s.pending--
-	if err == nil && s.closed {
-		err = ErrClosed
-	}
-	if err != nil {
-		s.mu.Unlock()
-		sess.teardown()
-		s.wg.Done()
-		return 0, err
-	}
-	s.sessions[id] = sess
-	s.joins = append(s.joins, sess)
-	s.mu.Unlock()
-	go sess.run()
-	s.log.Info("client connected", "client", id)
-	return id, nil
 }
 
 // Send encodes v with msgpack and sends it as an event to one client, on the reliable
@@ -331,9 +292,9 @@ func (s *Server) ClientStats(id ClientID) (Stats, bool) {
 // LoopStats returns the tick loop's counters.
 func (s *Server) LoopStats() LoopStats {
 	s.mu.Lock()
-	n := len(s.sessions)
+	n, pending := len(s.sessions), s.pending
 	s.mu.Unlock()
-	return LoopStats{Tick: s.curTick.Load(), Ticks: s.ticks.Load(), Late: s.late.Load(), Skipped: s.skipped.Load(), Clients: n}
+	return LoopStats{Tick: s.curTick.Load(), Ticks: s.ticks.Load(), Late: s.late.Load(), Skipped: s.skipped.Load(), Clients: n, Pending: pending}
 }
 
 // TickRate returns the configured tick rate.

@@ -48,11 +48,25 @@ type ServerConfig struct {
 	// fires on the first tick past the deadline, and Tick.Left reports the client
 	// (ErrTimeout) on the next tick. Default 5 s.
 	Timeout time.Duration
-	// HandshakeTimeout bounds Accept, from the offer to open channels, on top of
-	// the caller's context. Default 30 s.
+	// HandshakeTimeout bounds Accept, from its call to open channels, on top of
+	// the caller's context; a handshake that takes longer is refused ("timeout").
+	// Default 10 s: a WebRTC connection normally opens within 1-3 s, even through
+	// a TURN relay, and pion's own DTLS and ICE-failure deadlines are 10 s
+	// (TransportConfig), so a handshake still pending after 10 s will not
+	// complete; every second longer is a second a half-open handshake holds a
+	// pending slot and a peer connection (about 6 goroutines and 120 KB).
 	HandshakeTimeout time.Duration
-	// MaxClients caps connected clients (and handshakes in progress). Default 256.
+	// MaxClients caps connected clients; a peer that would exceed it is refused
+	// with ErrHostFull ("host_full"). Default 256.
 	MaxClients int
+	// MaxPendingHandshakes caps handshakes in progress (Accept calls that have
+	// not welcomed their client yet), separately from MaxClients, so that peers
+	// that offer and never connect cannot crowd out players; a peer over it is
+	// refused with ErrBusy ("busy") and may try again. A Signaler that tells its
+	// peer (a Peer() string method, as the lobby's has) holds one pending
+	// handshake per peer: a newer Accept from the same peer replaces the older
+	// (ErrReplaced), and so does a new offer on the same Signaler. Default 32.
+	MaxPendingHandshakes int
 	// MaxCommandBytes caps one command message. Default 16 KiB.
 	MaxCommandBytes int
 	// CommandRate and CommandBurst form a token bucket per client: a command over

@@ -47,6 +47,12 @@ type session struct {
 	cands  *remoteCandidates
 	sigWG  sync.WaitGroup
 
+	// The pending handshake (see Server.Accept): its context, which end cancels,
+	// and a new offer that ended it (set before ending closes).
+	hctx    context.Context
+	hcancel context.CancelFunc
+	reoffer *signaling.Signal
+
 	chMu     sync.Mutex
 	unrel    *webrtc.DataChannel
 	rel      *webrtc.DataChannel
@@ -55,10 +61,11 @@ type session struct {
 	peerGone chan struct{} // closed when the reliable channel closes
 	goneOnce sync.Once
 
-	endOnce sync.Once
-	ending  chan struct{}
-	reason  error // set before ending closes
-	done    chan struct{}
+	endOnce      sync.Once
+	ending       chan struct{}
+	reason       error // set before ending closes
+	done         chan struct{}
+	teardownOnce sync.Once
 
 	// Guarded by Server.mu.
 	departed bool  // unregistered and reported to the tick (Server.departLocked)
@@ -123,14 +130,19 @@ func newSession(s *Server, id ClientID) *session {
 	return sess
 }
 
-// handshake answers the client's offer and waits until both channels are open.
-func (sess *session) handshake(ctx context.Context, sig signaling.Signaler) error {
+// handshake answers the client's offer (read from sig, unless the caller has it) and
+// waits until both channels are open, sess.hctx ends or the session ends (then it
+// returns the session's reason).
+func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) error {
 	s := sess.srv
-	var offer *signaling.Signal
+	ctx := sess.hctx
 	var early []signaling.Signal
 	for offer == nil {
 		sg, err := sig.RecvSignal(ctx)
 		if err != nil {
+			if sess.isEnding() {
+				return sess.reason
+			}
 			return fmt.Errorf("%w: waiting for offer: %w", ErrSignaling, err)
 		}
 		if err := sg.Validate(); err != nil {
@@ -190,8 +202,17 @@ func (sess *session) handshake(ctx context.Context, sig signaling.Signaler) erro
 	case <-sess.ending:
 		return sess.reason
 	case <-ctx.Done():
+		if sess.isEnding() {
+			return sess.reason
+		}
 		return fmt.Errorf("%w: %w", ErrSignaling, ctx.Err())
 	}
+	return nil
+}
+
+// sendWelcome sends the welcome, the first reliable message.
+func (sess *session) sendWelcome() error {
+	s := sess.srv
 	msg, err := marshalMessage(kindWelcome, welcome{ID: uint32(sess.id), TickRate: s.cfg.TickRate, SendRate: s.cfg.SendRate})
 	if err != nil {
 		return err
@@ -199,14 +220,49 @@ func (sess *session) handshake(ctx context.Context, sig signaling.Signaler) erro
 	return sess.sendReliable(msg)
 }
 
-// readSignals adds late trickled candidates until the session ends or signaling closes.
+// isReady reports whether both channels are open.
+func (sess *session) isReady() bool {
+	select {
+	case <-sess.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// isEnding reports whether the session has ended (then sess.reason is set).
+func (sess *session) isEnding() bool {
+	select {
+	case <-sess.ending:
+		return true
+	default:
+		return false
+	}
+}
+
+// readSignals adds late trickled candidates until the session ends or signaling
+// closes. Before the channels open, a closed signaling path ends the session (the
+// peer has left, and a handshake nobody completes only holds a pending slot) and a
+// new offer ends it so that Accept restarts with the offer (sess.reoffer).
 func (sess *session) readSignals(sig signaling.Signaler) {
 	for {
 		sg, err := sig.RecvSignal(sess.ctx)
 		if err != nil {
+			if sess.ctx.Err() == nil && !sess.isReady() {
+				sess.end(fmt.Errorf("%w: %w", errPeerLeft, err))
+			}
 			return
 		}
-		if sg.Validate() != nil || sg.Type != signaling.TypeICE {
+		if sg.Validate() != nil {
+			sess.srv.log.Debug("ignoring invalid signal", "client", sess.id, "type", sg.Type)
+			continue
+		}
+		switch {
+		case sg.Type == signaling.TypeOffer && !sess.isReady():
+			sess.reoffer = &sg
+			sess.end(errReoffer)
+			return
+		case sg.Type != signaling.TypeICE:
 			sess.srv.log.Debug("ignoring signal", "client", sess.id, "type", sg.Type)
 			continue
 		}
@@ -242,7 +298,11 @@ func (sess *session) onDataChannel(dc *webrtc.DataChannel) {
 	sess.chMu.Unlock()
 	if !ok {
 		sess.srv.log.Warn("rejecting data channel", "client", sess.id, "label", dc.Label())
-		_ = dc.Close()
+		if sess.isReady() {
+			// Before that, the refusal closes the connection once the peer is told
+			// (Server.refuse).
+			_ = dc.Close()
+		}
 		sess.end(fmt.Errorf("%w: %q (ordered %v)", ErrBadChannel, dc.Label(), dc.Ordered()))
 		return
 	}
@@ -560,10 +620,14 @@ func (sess *session) sendReliable(msg []byte) error {
 }
 
 // end starts the shutdown of the session with a reason; only the first call counts.
+// It aborts a pending handshake.
 func (sess *session) end(reason error) {
 	sess.endOnce.Do(func() {
 		sess.reason = reason
 		close(sess.ending)
+		if sess.hcancel != nil {
+			sess.hcancel()
+		}
 	})
 }
 
@@ -573,33 +637,45 @@ func (sess *session) run() {
 	<-sess.ending
 	reason := sess.reason
 	if !errors.Is(reason, ErrClientLeft) && !errors.Is(reason, ErrConnectionLost) {
-		// Say goodbye and give the client a moment to close first, so that it
-		// learns the reason rather than seeing a dead connection; a client that
-		// timed out is silent, so it gets the bye but no wait.
-		code := codeOf(reason)
-		if msg, err := marshalMessage(kindBye, bye{Reason: reason.Error(), Code: code}); err == nil {
-			if sess.sendReliable(msg) == nil && !errors.Is(reason, ErrTimeout) {
-				t := time.NewTimer(byeWait)
-				select {
-				case <-sess.peerGone:
-				case <-t.C:
-				}
-				t.Stop()
-			}
-		}
+		sess.sayBye(reason)
 	}
 	sess.teardown()
 	sess.srv.removeSession(sess, reason)
 	sess.srv.log.Info("client disconnected", "client", sess.id, "reason", reason)
 }
 
-// teardown closes the connection and waits for the session's goroutines.
-func (sess *session) teardown() {
-	sess.end(ErrClosed)
-	if sess.pc != nil {
-		_ = sess.pc.Close()
+// sayBye tells the client why the session ends, and gives it a moment to close first,
+// so that it learns the reason rather than seeing a dead connection; a client that
+// timed out is silent, so it gets the bye but no wait.
+func (sess *session) sayBye(reason error) {
+	msg, err := marshalMessage(kindBye, bye{Reason: reason.Error(), Code: codeOf(reason)})
+	if err != nil || sess.sendReliable(msg) != nil || errors.Is(reason, ErrTimeout) {
+		return
 	}
+	t := time.NewTimer(byeWait)
+	select {
+	case <-sess.peerGone:
+	case <-t.C:
+	}
+	t.Stop()
+}
+
+// stopSignaling stops the goroutines that read and write the signaling path and
+// waits for them.
+func (sess *session) stopSignaling() {
 	sess.cancel()
 	sess.sigWG.Wait()
-	close(sess.done)
+}
+
+// teardown ends the session, stops its signaling, closes the connection and waits
+// for the session's goroutines. Only the first call counts.
+func (sess *session) teardown() {
+	sess.teardownOnce.Do(func() {
+		sess.end(ErrClosed)
+		sess.stopSignaling()
+		if sess.pc != nil {
+			_ = sess.pc.Close()
+		}
+		close(sess.done)
+	})
 }

@@ -178,4 +178,5 @@ type LoopStats struct {
 	Late    uint64 // ticks run after the next tick was already due (catch-up)
 	Skipped uint64 // due ticks skipped because of the catch-up cap
 	Clients int
+	Pending int // handshakes in progress (at most MaxPendingHandshakes)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
@@ -64,7 +65,7 @@ func runChurn(args []string) error {
 	loopback := netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}}
 
 	// The lobby, on a loopback port.
-	ls := lobby.NewServer(lobby.Config{})
+	ls := lobbyserver.New(lobbyserver.Config{})
 	defer ls.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
@@ -31,7 +32,7 @@ type refusalEnv struct {
 
 func newRefusalEnv(ctx context.Context, t *testing.T, cfg netcode.ServerConfig) *refusalEnv {
 	t.Helper()
-	srv := lobby.NewServer(lobby.Config{})
+	srv := lobbyserver.New(lobbyserver.Config{})
 	ts := httptest.NewServer(srv.Mux())
 	t.Cleanup(ts.Close)
 	t.Cleanup(func() { srv.Close() })

@@ -29,6 +29,7 @@ type churnConfig struct {
 	Warmup    time.Duration
 	Connects  int
 	Timeout   time.Duration
+	MaxClient int
 }
 
 func parseChurnFlags(args []string) (churnConfig, error) {
@@ -39,6 +40,7 @@ func parseChurnFlags(args []string) (churnConfig, error) {
 	fs.DurationVar(&c.Warmup, "warmup", 20*time.Second, "how long the attack runs before the first honest connect")
 	fs.IntVar(&c.Connects, "connects", 10, "honest connects measured, one after the other")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "how long one honest connect may take")
+	fs.IntVar(&c.MaxClient, "max-clients", 0, "the host's MaxClients (0: netcode's default)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -78,7 +80,7 @@ func runChurn(args []string) error {
 
 	// The host: a default netcode server, accepting every member that signals.
 	reg := snapshot.NewRegistry()
-	game, err := netcode.NewServer(netcode.ServerConfig{Registry: reg, Transport: loopback})
+	game, err := netcode.NewServer(netcode.ServerConfig{Registry: reg, Transport: loopback, MaxClients: cfg.MaxClient})
 	if err != nil {
 		return err
 	}
@@ -151,7 +153,7 @@ func runChurn(args []string) error {
 	runtime.ReadMemStats(&ms)
 	mu.Lock()
 	defer mu.Unlock()
-	fmt.Printf("attackers %d at %.0f msg/s, warmup %v\n", cfg.Attackers, cfg.Rate, cfg.Warmup)
+	fmt.Printf("attackers %d at %.0f msg/s, warmup %v, MaxClients %d (0: default)\n", cfg.Attackers, cfg.Rate, cfg.Warmup, cfg.MaxClient)
 	fmt.Printf("honest connects: %d of %d", len(times), cfg.Connects)
 	if len(times) > 0 {
 		slices.Sort(times)
@@ -163,6 +165,9 @@ func runChurn(args []string) error {
 	}
 	fmt.Printf("goroutines %d before the attack, %d at the end; heap in use %.1f MB\n", idleG, g, float64(ms.HeapInuse)/1e6)
 	fmt.Printf("host Accept errors by kind: %v\n", refused)
+	if err := host.Err(); err != nil {
+		fmt.Printf("the host lost its lobby connection (its room closed): %v\n", err)
+	}
 	return nil
 }
 

@@ -82,8 +82,8 @@ func (s *Server) Accept(ctx context.Context, sig signaling.Signaler) (ClientID, 
 		}
 		// The peer offered again on the same path: start over with that offer,
 		// unless a newer Accept for the same peer has taken over.
+		sess.teardown() // after this, its reader has stopped reading sig
 		offer = sess.reoffer
-		sess.teardown()
 		s.mu.Lock()
 		superseded := peer != "" && s.byPeer[peer] != sess
 		if !superseded {
@@ -181,7 +181,7 @@ func (s *Server) refuse(sess *session, sig signaling.Signaler, err error) {
 	}
 	s.totals.refusals[code]++
 	s.mu.Unlock()
-	s.log.Info("connection refused", "code", code, "err", err)
+	s.log.Debug("connection refused", "code", code, "err", err)
 	if sess != nil && sess.isReady() {
 		sess.sayBye(err)
 		sess.teardown()

@@ -30,11 +30,13 @@ const (
 // session is the host side of one client.
 //
 // Ownership: the pion callback goroutines of the two channels write the inbox (under
-// mu) and their own receive state (rx, bucket: the unreliable and reliable callbacks
-// respectively, each called from one goroutine); the tick goroutine reads the inbox
-// (under mu) and owns inBuf and lastInput; the encoder and the outgoing snapshot belong to the Server's sending
-// goroutine, which the tick hands the client to on its send ticks (the tick creates
-// the encoder at join, before the first hand-off); run owns the shutdown.
+// mu) and their own receive state (rx and pings, cmdBucket: the unreliable and
+// reliable callbacks respectively, each called from one goroutine); the tick
+// goroutine reads the inbox (under mu) and owns inBuf and lastInput; the encoder and
+// the outgoing snapshot belong to the Server's sending goroutine, which the tick hands
+// the client to on its send ticks (the tick creates the encoder at join, before the
+// first hand-off); Accept owns a pending session's handshake, run a registered
+// session's shutdown.
 type session struct {
 	srv   *Server
 	id    ClientID

@@ -53,6 +53,7 @@ type soakConfig struct {
 	KillShare float64
 	Cond      condition
 	Seed      uint64
+	RTOMax    time.Duration // netcode.TransportConfig.SCTPRTOMax (0: netcode's default)
 	// Tolerances of the verdict: how far above the baseline the figures may end.
 	HeapSlack      float64 // MiB
 	GoroutineSlack int
@@ -71,6 +72,7 @@ func parseSoakFlags(args []string) (soakConfig, error) {
 	fs.Float64Var(&c.KillShare, "kill", 0.3, "share of sessions that end killed (no bye; the host must time them out) instead of leaving")
 	cond := fs.String("condition", "loss5_rtt50_jitter10", "simulated network between the clients and the host (lossN_rttMS_jitterMS)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the network and the clients' choices")
+	fs.DurationVar(&c.RTOMax, "sctp-rto-max", 0, "SCTP retransmission timeout cap of the host and the clients (0: netcode's default)")
 	fs.Float64Var(&c.HeapSlack, "heap-slack", 4, "MiB the heap may end above the baseline and still count as flat")
 	fs.IntVar(&c.GoroutineSlack, "goroutine-slack", 2, "goroutines the process may end with above the baseline and still count as flat")
 	fs.IntVar(&c.FDSlack, "fd-slack", 2, "open fds the process may end with above the baseline and still count as flat")
@@ -241,7 +243,7 @@ func measureSoak(ctx context.Context, cfg soakConfig, prog *progress) (soakResul
 		NoWeb:     true,
 		Logger:    slog.New(departures),
 		Capacity:  cfg.Clients + 8,
-		Transport: netcode.TransportConfig{Net: hostNet},
+		Transport: netcode.TransportConfig{Net: hostNet, SCTPRTOMax: cfg.RTOMax},
 		Netcode:   netcode.ServerConfig{MaxClients: 2*cfg.Clients + 8}, // killed sessions linger until they time out
 	})
 	if err != nil {
@@ -401,7 +403,7 @@ func (s *soakRun) session(ctx context.Context, slot int, rng *rand.Rand, life ti
 	defer lc.Close()
 	name := fmt.Sprintf("soak%d", slot)
 	sess, err := client.Connect(joinCtx, client.Config{Name: name,
-		Netcode: netcode.ClientConfig{Transport: netcode.TransportConfig{Net: s.nets[slot]}}}, sig)
+		Netcode: netcode.ClientConfig{Transport: netcode.TransportConfig{Net: s.nets[slot], SCTPRTOMax: s.cfg.RTOMax}}}, sig)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

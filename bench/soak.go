@@ -109,7 +109,7 @@ type soakSample struct {
 	Leaves     uint64        // sessions ended politely so far
 	Kills      uint64        // sessions killed so far
 	Failures   uint64        // joins that failed or sessions that ended on their own
-	HeapBytes  uint64        // heap and stacks in use after a collection
+	HeapBytes  uint64        // live heap and stacks after two collections
 	Goroutines int
 	FDs        int
 }
@@ -179,6 +179,34 @@ func dumpGoroutines(path string) error {
 	return f.Close()
 }
 
+// liveHeap returns the bytes of live heap objects and goroutine stacks after two
+// collections (the second empties what sync.Pools kept from the first).
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse
+}
+
+// writeHeapProfile writes the live heap profile to path (compare two with
+// go tool pprof -base).
+func writeHeapProfile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // openFDs counts this process's open file descriptors (Linux; -1 elsewhere).
 func openFDs() int {
 	ents, err := os.ReadDir("/proc/self/fd")
@@ -212,7 +240,7 @@ func (s *soakRun) sample() soakSample {
 		Leaves:     s.leaves.Load(),
 		Kills:      s.kills.Load(),
 		Failures:   s.nfail.Load(),
-		HeapBytes:  hostMem(),
+		HeapBytes:  liveHeap(),
 		Goroutines: runtime.NumGoroutine(),
 		FDs:        openFDs(),
 	}
@@ -260,9 +288,10 @@ func measureSoak(ctx context.Context, cfg soakConfig, prog *progress) (soakResul
 	}
 	nw.SetLoss(float64(cfg.Cond.Loss) / 100)
 
-	// Warm-up: a few sessions join, play and leave, so that what the first use of
-	// pion, the lobby and the game allocates for good is in the baseline.
-	warm := min(cfg.Clients, 4)
+	// Warm-up: every slot joins, plays and leaves once, so that what the first use
+	// of pion, the lobby and the game allocates for good, and the caches and pools
+	// sized for this many sessions at once, are in the baseline.
+	warm := cfg.Clients
 	prog.Printf("warm-up: %d sessions on %s", warm, cfg.Cond)
 	var wg sync.WaitGroup
 	for i := range warm {
@@ -279,6 +308,9 @@ func measureSoak(ctx context.Context, cfg soakConfig, prog *progress) (soakResul
 	}
 	res.Baseline, _ = s.settle(ctx, soakSample{Goroutines: -1})
 	res.Baseline.At = 0
+	if err := writeHeapProfile(filepath.Join(cfg.Out, "soak_heap_baseline.pprof")); err != nil {
+		return res, err
+	}
 	prog.Printf("baseline: heap %.1f MiB, %d goroutines, %d fds", mib(res.Baseline.HeapBytes), res.Baseline.Goroutines, res.Baseline.FDs)
 
 	// Churn.
@@ -314,6 +346,9 @@ func measureSoak(ctx context.Context, cfg soakConfig, prog *progress) (soakResul
 	res.After, _ = s.settle(ctx, res.Baseline)
 	res.Settle = time.Since(settleStart)
 	res.Series = append(res.Series, res.After)
+	if err := writeHeapProfile(filepath.Join(cfg.Out, "soak_heap_after.pprof")); err != nil {
+		return res, err
+	}
 	res.Departures = departures.snapshot()
 	st := nw.Stats()
 	if st.Sent > 0 {

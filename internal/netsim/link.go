@@ -19,8 +19,9 @@ const (
 	dropBurst
 )
 
-// link is the state of one direction between two peers: its random source, burst-loss
-// state and bandwidth queue. The Network's mutex guards it.
+// link is the state of one direction between two peers: its burst-loss state and
+// bandwidth queue, and the random source it draws from (the Network's, shared by every
+// link). The Network's mutex guards it.
 type link struct {
 	cfg      Config
 	rng      *rand.Rand
@@ -30,13 +31,8 @@ type link struct {
 	inFlight int       // copies waiting in the Network's queue
 }
 
-func newLink(seed int64, k linkKey, cfg Config) *link {
-	s, d := k.src.As16(), k.dst.As16()
-	var key uint64
-	for _, b := range append(s[:], d[:]...) {
-		key = key*131 + uint64(b)
-	}
-	l := &link{rng: rand.New(rand.NewPCG(uint64(seed), key))}
+func newLink(rng *rand.Rand, cfg Config) *link {
+	l := &link{rng: rng}
 	l.configure(cfg)
 	return l
 }
@@ -51,7 +47,7 @@ func (l *link) configure(cfg Config) {
 
 // route decides the fate of a packet of size bytes written at now: the delivery time
 // of each copy (none when dropped, two when duplicated) and, if dropped, why. It is
-// deterministic given the link's random source, so tests can feed it a synthetic clock.
+// deterministic given the random source, so tests can feed it a synthetic clock.
 func (l *link) route(now time.Time, size int) (dues []time.Time, why dropReason) {
 	left, ok := l.queue.admit(now, size)
 	if !ok {

@@ -2,7 +2,7 @@ package netsim
 
 import (
 	"math"
-	"net/netip"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -15,8 +15,7 @@ func testLink(t *testing.T, cfg Config) *link {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	k := linkKey{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")}
-	return newLink(cfg.Seed, k, cfg.withDefaults())
+	return newLink(rand.New(rand.NewPCG(uint64(cfg.Seed), 1)), cfg.withDefaults())
 }
 
 // within fails unless got is within tol of want.

@@ -14,9 +14,11 @@
 // # Links and the order of impairments
 //
 // A link is one direction between two peers (A→B and B→A are two links). Each link has
-// its own random source (seeded from Config.Seed and the two addresses, so a run is
-// repeatable up to goroutine scheduling), its own burst-loss state and its own bandwidth
-// queue. A datagram written by a peer goes through, in order:
+// its own burst-loss state and its own bandwidth queue; every random decision comes from
+// one source seeded with Config.Seed, drawn in the order packets are written, so a run
+// is repeatable up to goroutine scheduling. (A source per link would replay the same
+// losses on every run's handshake packets: one unlucky link would fail every time.)
+// A datagram written by a peer goes through, in order:
 //
 //  1. the blackhole: dropped while the network, the sender or the receiver is blacked out;
 //  2. the bandwidth cap: it waits in the link's queue behind what the link has not yet
@@ -34,6 +36,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -59,7 +62,7 @@ type Config struct {
 	// Delay is the one-way base delay. Default 0.
 	Delay time.Duration
 	// Jitter is the largest extra one-way delay: each packet waits Delay plus a
-	// uniform random duration in [0, Jitter), drawn from the link's seeded source.
+	// uniform random duration in [0, Jitter), drawn from the seeded source.
 	// Default 0.
 	Jitter time.Duration
 	// Reorder lets a jittered packet overtake earlier ones on its link, as on a
@@ -191,11 +194,11 @@ func (c Config) withDefaults() Config {
 // Network is a running simulated network. Its methods are safe for concurrent use.
 type Network struct {
 	router *vnet.Router
-	seed   int64
 
 	blackhole atomic.Bool
 
 	mu       sync.Mutex // guards the fields below
+	rng      *rand.Rand // every link's random decisions
 	cfg      Config
 	links    map[linkKey]*link
 	nets     map[netip.Addr]*Net
@@ -229,7 +232,7 @@ func New(cfg Config) (*Network, error) {
 	}
 	n := &Network{
 		router:   r,
-		seed:     cfg.Seed,
+		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6e657473696d)), // "netsim"
 		cfg:      cfg.withDefaults(),
 		links:    map[linkKey]*link{},
 		nets:     map[netip.Addr]*Net{},
@@ -243,7 +246,7 @@ func New(cfg Config) (*Network, error) {
 
 // SetConfig replaces the impairments of every link from now on (packets already in
 // flight keep their delivery time), e.g. to connect on a clean network and then
-// degrade it. Seed and CIDR are ignored: the links keep their random sources.
+// degrade it. Seed and CIDR are ignored: the random source carries on.
 func (n *Network) SetConfig(cfg Config) error {
 	if err := cfg.validate(); err != nil {
 		return err
@@ -422,7 +425,7 @@ func (n *Network) link(src, dst netip.Addr) *link {
 	k := linkKey{src, dst}
 	l := n.links[k]
 	if l == nil {
-		l = newLink(n.seed, k, n.cfg)
+		l = newLink(n.rng, n.cfg)
 		n.links[k] = l
 	}
 	return l

@@ -57,6 +57,10 @@ var (
 	ErrRejected = errors.New("netcode: rejected by the host")
 	// ErrNotConnected: the client has not finished connecting or is closed.
 	ErrNotConnected = errors.New("netcode: not connected")
+	// ErrDraining: the host is draining (Server.Drain): it admits nobody new and
+	// ends every session with the bye code "draining". A client's error wraps it
+	// and ErrServerClosed; Accept returns it, and Dial a [RejectError] matching it.
+	ErrDraining = errors.New("netcode: host draining")
 )
 
 var errorsIs = errors.Is
@@ -82,8 +86,11 @@ func (e *RejectError) Error() string {
 // Unwrap returns ErrRejected and, for a known code, its error.
 func (e *RejectError) Unwrap() []error {
 	if err, ok := errorOfCode(e.Code); ok {
-		if err == ErrClosed {
+		switch err {
+		case ErrClosed:
 			err = ErrServerClosed
+		case ErrDraining:
+			return []error{ErrRejected, ErrDraining, ErrServerClosed}
 		}
 		return []error{ErrRejected, err}
 	}

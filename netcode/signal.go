@@ -145,6 +145,7 @@ var byeCodes = []struct {
 	{"busy", ErrBusy},
 	{"replaced", ErrReplaced},
 	{"signaling", ErrSignaling},
+	{"draining", ErrDraining},
 }
 
 func codeOf(err error) string {

@@ -32,6 +32,7 @@ const (
 	ReasonSlowConsumer = "slow_consumer" // outgoing queue full (connection dropped)
 	ReasonIdle         = "idle"          // no room joined within IdleTimeout (closed with 1000)
 	ReasonShutdown     = "shutdown"      // the server is closing (closed with 1001; not counted)
+	ReasonDraining     = "draining"      // the instance is draining (HTTP 503, before the upgrade)
 )
 
 // Error is an "error" message received from the lobby.

@@ -38,6 +38,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	nconns   atomic.Int64
 
+	drain  drainState       // see Drain
 	mu     sync.Mutex       // the hub lock
 	conns  map[string]*conn // guarded by mu
 	closed bool             // guarded by mu
@@ -80,8 +81,8 @@ func (s *Server) MetricsHandler() http.Handler {
 // together with others (prometheus.Gatherers).
 func (s *Server) Gatherer() prometheus.Gatherer { return s.m.reg }
 
-// HealthHandler answers 200 "ok" while the server runs and 503 once it is closed (or,
-// with a shared store, until this instance has joined the relay).
+// HealthHandler answers 200 "ok" while the server runs and 503 once it is closed or
+// draining (or, with a shared store, until this instance has joined the relay).
 func (s *Server) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
@@ -89,6 +90,10 @@ func (s *Server) HealthHandler() http.Handler {
 		s.mu.Unlock()
 		if closed {
 			http.Error(w, "closed", http.StatusServiceUnavailable)
+			return
+		}
+		if s.Draining() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
 		if !s.relayReady() {
@@ -139,6 +144,9 @@ func (s *Server) reject(w http.ResponseWriter, reason, msg string, status int) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
 		http.Error(w, "lobby: WebSocket upgrade expected", http.StatusUpgradeRequired)
+		return
+	}
+	if s.refuseDraining(w) {
 		return
 	}
 	if !s.originAllowed(r) {
@@ -192,6 +200,7 @@ func (s *Server) serve(c *conn) {
 	s.m.accepted.Inc()
 	s.log.Debug("lobby: connected", "peer", c.id, "remote", c.req.RemoteAddr)
 	c.enqueue(lobby.Message{Type: lobby.TypeWelcome, ID: c.id, ICEServers: s.iceServersFor(c.id)})
+	s.drainWelcomed(c)
 
 	writerDone := make(chan struct{})
 	go func() {
@@ -201,6 +210,7 @@ func (s *Server) serve(c *conn) {
 	c.readLoop()
 	c.shutdown(websocket.CloseNormalClosure, "")
 	s.disconnect(c)
+	s.drainGone(c)
 	<-writerDone
 	_ = c.ws.Close()
 	s.m.connections.Dec()

@@ -136,6 +136,10 @@
 //     frame arrived for PongTimeout (60 s). A connection in no room that sent nothing for
 //     IdleTimeout (5 min) is closed with 1000 "idle".
 //   - Server shutdown closes every connection with 1001 "shutdown" (no room_closed).
+//     A draining instance (lobbyserver.Server.Drain, SIGTERM to the command) first
+//     sends every connection {"type":"draining","message":"..."} (TypeDraining: connect
+//     again to reach another instance), answers new connections with HTTP 503, and
+//     keeps relaying until its connections have left or its deadline has passed.
 //
 // Disconnecting for any reason is the same as "leave".
 //

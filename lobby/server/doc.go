@@ -43,7 +43,8 @@
 //     as its liveness key expires, and their keys expire by TTL. Hosts are not sent
 //     member_left for members lost that way (their WebRTC sessions time out). A graceful
 //     shutdown ([Server.Close]) closes its rooms (members elsewhere get room_closed) and
-//     deletes its liveness key. A Redis outage longer than TTL loses the rooms of the
+//     deletes its liveness key; [Server.Drain] comes before it on SIGTERM, so that hosts
+//     can open their rooms again through the other instances first. A Redis outage longer than TTL loses the rooms of the
 //     instances that could not refresh them.
 //   - Limits: MaxRooms is checked against the shared count, not atomically with the
 //     creation (concurrent creates may overshoot it slightly). Keys live in one Redis

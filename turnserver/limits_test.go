@@ -77,9 +77,11 @@ func TestCredentials(t *testing.T) {
 	s := startTURN(t, Config{ListenUDP: "127.0.0.1:0"})
 	future := time.Now().Add(time.Hour)
 	user, pass := credential("c1", future)
-	if _, err := dialTURN(t, s, user, pass).c.Allocate(); err != nil {
+	relay, err := dialTURN(t, s, user, pass).c.Allocate()
+	if err != nil {
 		t.Fatalf("valid lobby credential refused: %v", err)
 	}
+	defer relay.Close()
 	expUser, expPass := credential("c2", time.Now().Add(-time.Minute))
 	_, forged := lobbyserver.TURNCredentials("another-secret", "c3", future)
 	forgedUser, _ := credential("c3", future)

@@ -112,7 +112,7 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 		cfg.PingInterval = 250 * time.Millisecond
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
+		cfg.Timeout = defaultTimeout
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}

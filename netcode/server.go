@@ -103,7 +103,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.MaxPacketsPerSend = 4
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
+		cfg.Timeout = defaultTimeout
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second

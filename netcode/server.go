@@ -32,6 +32,7 @@ type Server struct {
 	udp       net.PacketConn // single-port mode
 	mux       ice.UDPMux
 	epoch     time.Time
+	schema    string // the Registry's fingerprint, announced in every welcome
 	tickDur   time.Duration
 	sendEvery uint32
 	// Snapshots leave in a pipeline: on a send tick the tick goroutine copies the
@@ -137,6 +138,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg:       cfg,
 		clk:       cfg.Clock,
 		log:       cfg.Logger,
+		schema:    cfg.Registry.Fingerprint(),
 		tickDur:   time.Second / time.Duration(cfg.TickRate),
 		sendEvery: uint32(cfg.TickRate / cfg.SendRate),
 		sessions:  make(map[ClientID]*session),

@@ -81,4 +81,6 @@ type ServerConfig struct {
 
 	// observeDrop, if set (tests), sees every drop counted for a client.
 	observeDrop func(id ClientID, r DropReason)
+	// proto, if set (tests), is announced instead of ProtocolVersion.
+	proto int
 }

@@ -140,6 +140,8 @@ var byeCodes = []struct {
 	{"protocol", ErrProtocol},
 	{"slow", ErrSlowConsumer},
 	{"bad_channel", ErrBadChannel},
+	{"version_mismatch", ErrVersionMismatch},
+	{"schema_mismatch", ErrSchemaMismatch},
 }
 
 func codeOf(err error) string {

@@ -34,10 +34,11 @@ type msgVector struct {
 }
 
 type msgFile struct {
-	Comment  string      `json:"comment"`
-	Protocol int         `json:"protocol"`
-	Schema   string      `json:"schema_fingerprint"` // of the worked example's registry
-	Messages []msgVector `json:"messages"`
+	Comment  string          `json:"comment"`
+	Protocol int             `json:"protocol"`
+	Schema   string          `json:"schema_fingerprint"` // of the worked example's registry
+	Desc     json.RawMessage `json:"schema"`             // the worked example's descriptor
+	Messages []msgVector     `json:"messages"`
 }
 
 // Ball and Push are the README's first game, the worked example of docs/protocol.md.
@@ -81,6 +82,7 @@ func messageVectors(t *testing.T) msgFile {
 			"Fixed-layout messages list their fields; msgpack ones their payload as JSON. The 'example:' messages are the worked example, in order.",
 		Protocol: ProtocolVersion,
 		Schema:   fp,
+		Desc:     reg.Schema().JSON(),
 	}
 	add := func(name, channel, from string, b []byte, decoded any, note string) {
 		f.Messages = append(f.Messages, msgVector{Name: name, Channel: channel, From: from, Hex: hex.EncodeToString(b), Decoded: decoded, Note: note})
@@ -188,7 +190,7 @@ func TestMessageVectors(t *testing.T) {
 	for _, kv := range []struct {
 		k string
 		v any
-	}{{"comment", f.Comment}, {"protocol", f.Protocol}, {"schema_fingerprint", f.Schema}} {
+	}{{"comment", f.Comment}, {"protocol", f.Protocol}, {"schema_fingerprint", f.Schema}, {"schema", f.Desc}} {
 		j, _ := json.Marshal(kv.v)
 		fmt.Fprintf(&b, "%q: %s,\n", kv.k, j)
 	}

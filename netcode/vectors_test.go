@@ -151,7 +151,12 @@ func messageVectors(t *testing.T) msgFile {
 	}
 	rel("example: event", "host", mustMsg(t, kindEvent, "ball at 1.50"), "the game's answer")
 	upd("example: update with inputs", []inputMsg{{Tick: 124, Data: []byte{0x01}}, {Tick: 125, Data: []byte{0x01, 0x02}}}, "inputs for ticks 124 and 125")
-	snap("example: delta snapshot", 126, 126, "ball 1 as a delta against packet 1 (X +150 steps); inputs up to tick 125 applied")
+	snap("example: second snapshot", 126, 126, "ball 1 at X = 1.5 (10150): whole again, cheaper than a delta of +150 steps; inputs up to tick 125 applied")
+	upd("example: second ack", nil, "acknowledges packets 2 and 1")
+	if err := world.Set(1, 1, Ball{X: 1.55}); err != nil {
+		t.Fatal(err)
+	}
+	snap("example: delta snapshot", 128, 126, "ball 1 as a delta against packet 2: X +5 steps")
 	rel("example: bye", "client", mustMsg(t, kindBye, bye{Reason: "client closed", Code: codeOf(ErrClientLeft)}), "Client.Close")
 
 	// Every bye code, as a host sends it.

@@ -192,8 +192,9 @@ test("message vectors: fixed layouts and msgpack as in Go", () => {
     seen++;
   }
   assert.equal(seen, f.messages.length);
-  // The worked example's ball ends at X = 1.5.
-  assert.equal(dec.world.read(1).X, 1.5);
+  // The worked example's ball ends at X = 1.55: quantized (1.55 + 100) / 0.01.
+  assert.equal(dec.world.get(1).values[0], 10155);
+  assert.ok(Math.abs(dec.world.read(1).X - 1.55) < 1e-9);
 });
 
 // plain turns msgpack's decoded values into what JSON.parse gives.

@@ -6,7 +6,7 @@ export { VolleyError, errorOfBye, type ErrorCode } from "./errors.js";
 export { InterpBuffer } from "./interp.js";
 export { LobbyClient, type LobbyEvent, type LobbyOptions, type RoomInfo, type RoomOptions, type Signal, type Signaler, type WebSocketConstructor } from "./lobby.js";
 export { EntityType, Schema, SCHEMA_VERSION, canonicalJSON, type EntityValues, type FieldDescriptor, type FieldKind, type SchemaDescriptor, type TypeDescriptor } from "./schema.js";
-export { Session, connect, type ConnectOptions, type DropReason, type RTCImplementation, type SnapshotInfo, type Stats } from "./session.js";
+export { Session, checkWelcome, connect, type ConnectOptions, type DropReason, type RTCImplementation, type SnapshotInfo, type Stats } from "./session.js";
 export { sha256, hex } from "./sha256.js";
 export {
   Decoder,

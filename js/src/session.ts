@@ -185,6 +185,7 @@ export class Session {
       welcome = resolve;
       fail = reject;
     });
+    ready.catch(() => {}); // awaited below, unless the offer fails first
     const failConnect = (e: VolleyError) => {
       if (!this.endReason) this.end(e);
       fail(e);
@@ -321,14 +322,9 @@ export class Session {
       this.end(new VolleyError("protocol", `welcome: ${String(e)}`));
       return false;
     }
-    const proto = typeof w.proto === "number" ? w.proto : 0;
-    if (proto !== PROTOCOL_VERSION) {
-      this.refuse(new VolleyError("version_mismatch", `protocol version mismatch: host speaks version ${proto}, this client ${PROTOCOL_VERSION}`, { host: proto, client: PROTOCOL_VERSION }));
-      return false;
-    }
-    const fp = typeof w.schema === "string" ? w.schema : "";
-    if (fp !== this.schema.fingerprint) {
-      this.refuse(new VolleyError("schema_mismatch", `snapshot schema mismatch: host schema "${fp}", this client's "${this.schema.fingerprint}"`, { host: fp, client: this.schema.fingerprint }));
+    const refused = checkWelcome(w, this.schema.fingerprint);
+    if (refused) {
+      this.refuse(refused);
       return false;
     }
     const tr = w.tick_rate ?? 0,
@@ -707,6 +703,22 @@ export class Session {
     r.at = now;
     r.last = cur;
   }
+}
+
+/**
+ * checkWelcome returns the error a client with schema fingerprint fp refuses a host's
+ * welcome with (version first, then schema), naming both sides' values, or undefined.
+ */
+export function checkWelcome(w: Partial<Welcome>, fp: string): VolleyError | undefined {
+  const proto = typeof w.proto === "number" ? w.proto : 0;
+  if (proto !== PROTOCOL_VERSION) {
+    return new VolleyError("version_mismatch", `protocol version mismatch: host speaks version ${proto}, this client ${PROTOCOL_VERSION}`, { host: proto, client: PROTOCOL_VERSION });
+  }
+  const schema = typeof w.schema === "string" ? w.schema : "";
+  if (schema !== fp) {
+    return new VolleyError("schema_mismatch", `snapshot schema mismatch: host schema "${schema}", this client's "${fp}"`, { host: schema, client: fp });
+  }
+  return undefined;
 }
 
 function lossFraction(recv: number, lost: number): number {

@@ -106,3 +106,24 @@ func TestParseSchemaRejects(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseSchema(f *testing.F) {
+	r := testRegistry(f)
+	f.Add(r.Schema().JSON())
+	f.Add([]byte(`{"version":1,"types":[{"id":3,"fields":[{"kind":"angle","bits":32,"maxq":4294967295}]}]}`))
+	f.Add([]byte(`{"version":1,"types":[{"id":1,"fields":[{"kind":"float","bits":1,"maxq":1,"min":0,"max":1,"prec":1e308}]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseSchema(b)
+		if err != nil {
+			return
+		}
+		// A descriptor that checks writes canonical JSON that parses to itself.
+		back, err := ParseSchema(s.JSON())
+		if err != nil {
+			t.Fatalf("canonical form of an accepted descriptor is refused: %v", err)
+		}
+		if string(back.JSON()) != string(s.JSON()) || back.Fingerprint() != s.Fingerprint() {
+			t.Fatalf("canonical form not stable: %s vs %s", back.JSON(), s.JSON())
+		}
+	})
+}

@@ -85,7 +85,10 @@ type Client struct {
 
 // Dial connects to a host through sig: it creates both data channels, sends the offer,
 // trickles candidates both ways and returns once the channels are open and the host's
-// welcome has arrived. Late candidates keep being handled until the client closes.
+// welcome has arrived. Late candidates keep being handled until the client closes. A
+// host that speaks another protocol version or announces another schema fingerprint
+// than cfg.Registry's is refused at once (ErrVersionMismatch, ErrSchemaMismatch, naming
+// both values), and told why in a bye.
 func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Client, error) {
 	if cfg.Registry == nil {
 		return nil, fmt.Errorf("%w: Registry is required", ErrConfig)

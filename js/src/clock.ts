@@ -21,7 +21,8 @@ const SNAP_SKEW = 50; // ms; larger errors snap
 /**
  * ClockSync estimates RTT, jitter and the host clock offset from ping/pong samples:
  * it keeps the offset of the lowest-RTT sample of a recent window (the one least
- * skewed by queueing) and slews towards a new estimate unless it is far off.
+ * skewed by queueing) and slews towards a new estimate unless it is far off. Until the
+ * window is full, RTT and jitter are window medians; then they are smoothed.
  */
 export class ClockSync {
   private samples: { rtt: number; offset: number }[] = [];
@@ -41,19 +42,31 @@ export class ClockSync {
     this.next = (this.next + 1) % WINDOW;
     let best = this.samples[0]!;
     for (const s of this.samples) if (s.rtt < best.rtt) best = s;
+    if (this.samples.length < WINDOW) {
+      // Warming up: medians, so that slow first round trips are outvoted at once.
+      const rtts = this.samples.map((s) => s.rtt);
+      this.rtt = lowerMedian(rtts);
+      this.jitter = lowerMedian(rtts.map((r) => Math.abs(r - this.rtt)));
+    } else {
+      this.rtt += (rtt - this.rtt) / 8;
+      this.jitter += (Math.abs(rtt - this.last) - this.jitter) / 16;
+    }
+    this.last = rtt;
     if (!this.have) {
       this.have = true;
-      this.rtt = this.last = rtt;
       this.offset = best.offset;
       return;
     }
-    this.rtt += (rtt - this.rtt) / 8;
-    this.jitter += (Math.abs(rtt - this.last) - this.jitter) / 16;
-    this.last = rtt;
     const diff = best.offset - this.offset;
     if (Math.abs(diff) > SNAP_SKEW) this.offset = best.offset;
     else if (diff > MAX_SLEW) this.offset += MAX_SLEW;
     else if (diff < -MAX_SLEW) this.offset -= MAX_SLEW;
     else this.offset = best.offset;
   }
+}
+
+// lowerMedian returns the lower median of xs (not empty).
+function lowerMedian(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[(s.length - 1) >> 1]!;
 }

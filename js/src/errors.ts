@@ -27,9 +27,11 @@ export type ErrorCode =
   | "schema_mismatch"
   /** The host refused us: it is full. */
   | "host_full"
-  /** The host refused us for another reason (see detail). */
+  /** The host refused us: too many handshakes in progress; try again shortly. */
+  | "busy"
+  /** The host refused us with a code this package does not know (see detail). */
   | "rejected"
-  /** The signaling exchange failed or was aborted. */
+  /** The signaling exchange failed or was aborted, or the host says a signal was out of place. */
   | "signaling"
   /** The session is not connected (yet, or any more). */
   | "not_connected"
@@ -74,10 +76,21 @@ const byeCodes: Record<string, ErrorCode> = {
   version_mismatch: "version_mismatch",
   schema_mismatch: "schema_mismatch",
   host_full: "host_full",
+  busy: "busy",
+  signaling: "signaling",
 };
 
 /** errorOfBye maps a host's bye code to the session's close reason. */
 export function errorOfBye(code: string | undefined, reason: string | undefined): VolleyError {
   const c = (code && byeCodes[code]) || "connection_lost";
   return new VolleyError(c, `host says: ${reason || code || "goodbye"}`, code ? { detail: code } : {});
+}
+
+/**
+ * errorOfRefusal maps the code of a host's refusal (a reject signal, or a bye before
+ * the welcome) to an error; detail holds the code as sent.
+ */
+export function errorOfRefusal(code: string | undefined, reason: string | undefined): VolleyError {
+  const c = (code && code !== "left" && byeCodes[code]) || "rejected";
+  return new VolleyError(c, `host refused: ${reason || code || "no reason given"}`, { detail: code ?? "" });
 }

@@ -2,7 +2,7 @@
 // in the Volley repository for the wire contract this package implements.
 
 export { ClockSync, type ClockEstimate } from "./clock.js";
-export { VolleyError, errorOfBye, type ErrorCode } from "./errors.js";
+export { VolleyError, errorOfBye, errorOfRefusal, type ErrorCode } from "./errors.js";
 export { InterpBuffer } from "./interp.js";
 export { LobbyClient, type LobbyEvent, type LobbyOptions, type RoomInfo, type RoomOptions, type Signal, type Signaler, type WebSocketConstructor } from "./lobby.js";
 export { EntityType, Schema, SCHEMA_VERSION, canonicalJSON, type EntityValues, type FieldDescriptor, type FieldKind, type SchemaDescriptor, type TypeDescriptor } from "./schema.js";

@@ -5,7 +5,7 @@
 // buffer, and counts what it does.
 
 import { ClockSync, type ClockEstimate } from "./clock.js";
-import { VolleyError, errorOfBye } from "./errors.js";
+import { VolleyError, errorOfBye, errorOfRefusal } from "./errors.js";
 import { InterpBuffer } from "./interp.js";
 import type { Signal, Signaler } from "./lobby.js";
 import type { Schema } from "./schema.js";
@@ -250,9 +250,7 @@ export class Session {
           return;
         }
         case "reject": // the host refused us before the channels opened
-          failConnect(
-            new VolleyError(s.code === "host_full" ? "host_full" : "rejected", `host refused: ${s.reason || s.code || "no reason given"}`, { detail: s.code ?? "" }),
-          );
+          failConnect(errorOfRefusal(s.code, s.reason));
       }
     });
     try {
@@ -306,7 +304,10 @@ export class Session {
         } catch {
           // Any bye ends the session, readable or not.
         }
-        this.end(errorOfBye(typeof m.code === "string" ? m.code : undefined, typeof m.reason === "string" ? m.reason : undefined));
+        const code = typeof m.code === "string" ? m.code : undefined,
+          reason = typeof m.reason === "string" ? m.reason : undefined;
+        // A bye before the welcome refuses the connection.
+        this.end(this.welcomed ? errorOfBye(code, reason) : errorOfRefusal(code, reason));
         return false;
       }
       default:

@@ -145,6 +145,16 @@ test("a client of another game is refused at once with both fingerprints", { tim
   assert.match(err.message, new RegExp(env.arenaFingerprint));
 });
 
+test("a full host refuses at once through the lobby (reject signal)", { timeout: 60_000 }, async () => {
+  const err = await join(env.full, Schema.parse(env.echoSchema)).then(
+    () => assert.fail("connected to a full host"),
+    (e) => e,
+  );
+  assert.ok(err instanceof VolleyError, String(err));
+  assert.equal(err.code, "host_full", err.message);
+  assert.equal(err.detail, "host_full");
+});
+
 test("commands arrive exactly once and in order; events come back in order", { timeout: 60_000 }, async () => {
   const { lc, s } = await join(env.echo, Schema.parse(env.echoSchema));
   try {

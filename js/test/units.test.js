@@ -2,7 +2,7 @@
 // interpolation buffer, the clock estimate.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ClockSync, InterpBuffer, PROTOCOL_VERSION, Schema, World, checkWelcome } from "../dist/src/index.js";
+import { ClockSync, InterpBuffer, PROTOCOL_VERSION, Schema, World, checkWelcome, errorOfBye, errorOfRefusal } from "../dist/src/index.js";
 
 test("the welcome check refuses another version or schema, naming both values", () => {
   const ok = { id: 1, tick_rate: 60, send_rate: 30, proto: PROTOCOL_VERSION, schema: "0123456789abcdef" };
@@ -60,7 +60,7 @@ test("interpolation: floats linear, angles the short way, ints held, no blending
   assert.ok(Math.abs(a.value(1, 1023) - -(2 * Math.PI) / 1024) < 1e-12, "angles dequantize into [-π, π)");
 });
 
-test("clock sync keeps the lowest-RTT sample's offset and smooths RTT", () => {
+test("clock sync keeps the lowest-RTT sample's offset; medians while warming up, then smoothing", () => {
   const c = new ClockSync();
   c.add(0, 10, 1000); // rtt 10: host = local + 995
   assert.ok(c.have);
@@ -68,7 +68,23 @@ test("clock sync keeps the lowest-RTT sample's offset and smooths RTT", () => {
   assert.equal(c.offset, 995);
   c.add(100, 140, 1100); // rtt 40, offset 980: the rtt-10 sample still wins
   assert.equal(c.offset, 995);
-  assert.equal(c.rtt, 10 + 30 / 8);
+  assert.equal(c.rtt, 10); // lower median of 10 and 40
   c.add(200, 202, 1198); // rtt 2, offset 997: within the slew limit, taken
   assert.equal(c.offset, 997);
+  assert.deepEqual([c.rtt, c.jitter], [10, 8]); // medians of [2, 10, 40] and of [0, 8, 30]
+  for (let i = 0; i < 13; i++) c.add(300 + 100 * i, 302 + 100 * i, 1299 + 100 * i); // the window fills with rtt 2
+  assert.equal(c.rtt, 2);
+  c.add(2000, 2010, 2999); // rtt 10 once the window is full: smoothed
+  assert.equal(c.rtt, 2 + 8 / 8);
+});
+
+test("refusals and byes map to error codes", () => {
+  assert.equal(errorOfRefusal("host_full", "full").code, "host_full");
+  assert.equal(errorOfRefusal("busy", "").code, "busy");
+  assert.equal(errorOfRefusal("bad_channel", "").code, "bad_channel");
+  assert.equal(errorOfRefusal("closed", "").code, "server_closed");
+  const unknown = errorOfRefusal("quota", "too many games");
+  assert.deepEqual([unknown.code, unknown.detail], ["rejected", "quota"]);
+  assert.equal(errorOfBye("kicked", "cheating").code, "kicked");
+  assert.equal(errorOfBye(undefined, undefined).code, "connection_lost");
 });

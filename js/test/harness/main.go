@@ -9,6 +9,9 @@
 //	{"op":"kick","id":N,"reason":"..."}  kick an echo client
 //	{"op":"move","id":N,"x":X}           set an echo client's entity X
 //
+// A third room, "full", is hosted by an echo server with MaxClients 1 that the harness
+// fills with a Go client of its own, so that joining it is refused (host_full).
+//
 // The echo game: each client owns entity <client ID> (type 1: X, N); a command
 // {"seq": n} increments N and is answered with the event {"seq": n, "n": N}; an
 // input's first byte (signed) moves X. It exits when stdin closes.
@@ -139,25 +142,58 @@ func run() error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			_, sig, err := lc.AcceptMember(ctx)
-			if err != nil {
-				return
+	serve := func(lc *lobby.Client, srv *netcode.Server) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, sig, err := lc.AcceptMember(ctx)
+				if err != nil {
+					return
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _ = srv.Accept(ctx, sig)
+				}()
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, _ = srv.Accept(ctx, sig)
-			}()
-		}
-	}()
+		}()
+	}
+	serve(lc, srv)
+
+	// The full room: one client already in, MaxClients 1.
+	full, err := netcode.NewServer(netcode.ServerConfig{Registry: reg, Transport: loopback, MaxClients: 1})
+	if err != nil {
+		return err
+	}
+	defer full.Close()
+	flc, err := lobby.Dial(ctx, a.LobbyURL, lobby.ClientConfig{})
+	if err != nil {
+		return err
+	}
+	defer flc.Close()
+	fullRoom, err := flc.Create(ctx, lobby.RoomOptions{Name: "full", Capacity: 16})
+	if err != nil {
+		return err
+	}
+	serve(flc, full)
+	plc, err := lobby.Dial(ctx, a.LobbyURL, lobby.ClientConfig{})
+	if err != nil {
+		return err
+	}
+	defer plc.Close()
+	if _, err := plc.Join(ctx, fullRoom.ID, ""); err != nil {
+		return err
+	}
+	player, err := netcode.Dial(ctx, netcode.ClientConfig{Registry: reg, Transport: loopback}, plc.HostSignaler())
+	if err != nil {
+		return fmt.Errorf("filling the full room: %w", err)
+	}
+	defer player.Close()
 
 	out := json.NewEncoder(os.Stdout)
 	if err := out.Encode(map[string]any{
-		"ready": true, "lobby": a.LobbyURL, "page": a.URL + "js/", "arena": a.RoomID, "echo": room.ID,
+		"ready": true, "lobby": a.LobbyURL, "page": a.URL + "js/", "arena": a.RoomID, "echo": room.ID, "full": fullRoom.ID,
 		"echoSchema": json.RawMessage(reg.Schema().JSON()), "arenaFingerprint": game.NewRegistry().Fingerprint(),
 	}); err != nil {
 		return err

@@ -374,6 +374,14 @@ function describe(err) {
       if (err.detail === "room_full") return "The arena is full";
       if (err.detail === "no_room_available") return "No arena is open on this lobby";
       return "The lobby refused: " + err.message;
+    case "host_full":
+      return "The arena is full";
+    case "busy":
+      return "The arena host is busy with other players joining";
+    case "bad_channel":
+      return "The arena host refused this client's connection settings";
+    case "rejected":
+      return `The arena host refused the connection (${err.detail})`;
     case "server_closed":
       return "The arena host shut down";
     case "timeout":

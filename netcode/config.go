@@ -11,6 +11,11 @@ import (
 	"github.com/volleynet/volley/snapshot"
 )
 
+// ProtocolVersion is the version of the wire protocol this package speaks (see
+// docs/protocol.md): hosts announce it in their welcome, and a client refuses a host
+// that announces another (ErrVersionMismatch).
+const ProtocolVersion = 1
+
 // Limits of the wire protocol.
 const (
 	// MaxUnreliableBytes bounds every message on the unreliable channel, headers

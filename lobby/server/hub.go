@@ -195,14 +195,6 @@ func (s *Server) create(c *conn, m lobby.Message) {
 	s.log.Debug("lobby: room created", "room", r.ID, "host", c.id)
 }
 
-// roomsReply is a "rooms" message with its rooms already encoded.
-type roomsReply struct {
-	Type  string            `json:"type"`
-	Ref   string            `json:"ref,omitempty"`
-	Rooms []json.RawMessage `json:"rooms,omitempty"`
-	Next  string            `json:"next,omitempty"`
-}
-
 // list answers one page of rooms. It takes no hub lock: the page is read from the
 // store, encoded and queued on the connection's own goroutine.
 func (s *Server) list(c *conn, m lobby.Message) {
@@ -229,30 +221,64 @@ func (s *Server) list(c *conn, m lobby.Message) {
 		s.storeError(c, m.Ref, err)
 		return
 	}
-	reply := roomsReply{Type: lobby.TypeRooms, Ref: m.Ref}
-	size := 64 + len(m.Ref) // the envelope, generously
+	// {"type":"rooms","ref":...,"rooms":[...],"next":"..."}, assembled by hand so that
+	// each room's metadata is copied, not validated again (json.Marshal would).
+	out := append(make([]byte, 0, 1024), `{"type":"rooms"`...)
+	if m.Ref != "" {
+		out = append(out, `,"ref":`...)
+		out = appendJSON(out, m.Ref)
+	}
+	var next string
+	n := 0
 	for i, r := range rooms {
 		if i == limit {
-			reply.Next = strconv.FormatUint(rooms[i-1].Seq, 10)
+			next = strconv.FormatUint(rooms[i-1].Seq, 10)
 			break
 		}
-		data, err := json.Marshal(r.Info())
-		if err != nil {
-			s.log.Error("lobby: encode room", "room", r.ID, "err", err)
-			continue
+		mark := len(out)
+		if i == 0 {
+			out = append(out, `,"rooms":[`...)
+		} else {
+			out = append(out, ',')
 		}
-		if size += len(data) + 1; size > cfg.MaxListBytes && i > 0 {
-			reply.Next = strconv.FormatUint(rooms[i-1].Seq, 10)
+		out = appendRoomInfo(out, r.Info())
+		if len(out)+32 > cfg.MaxListBytes && i > 0 { // 32: the closing bytes and "next"
+			out = out[:mark]
+			next = strconv.FormatUint(rooms[i-1].Seq, 10)
 			break
 		}
-		reply.Rooms = append(reply.Rooms, data)
+		n++
 	}
-	data, err := json.Marshal(reply)
-	if err != nil {
-		s.log.Error("lobby: encode rooms", "err", err)
-		return
+	if n > 0 {
+		out = append(out, ']')
 	}
-	c.queue(data, lobby.TypeRooms)
+	if next != "" {
+		out = append(out, `,"next":"`...)
+		out = append(out, next...)
+		out = append(out, '"')
+	}
+	out = append(out, '}')
+	c.queue(out, lobby.TypeRooms)
+}
+
+// appendJSON appends v encoded as JSON.
+func appendJSON(dst []byte, v any) []byte {
+	data, _ := json.Marshal(v) // strings and RoomInfo without metadata cannot fail
+	return append(dst, data...)
+}
+
+// appendRoomInfo appends info as JSON with its metadata copied as it is: the server
+// validated it when the room was created.
+func appendRoomInfo(dst []byte, info lobby.RoomInfo) []byte {
+	meta := info.Metadata
+	info.Metadata = nil
+	dst = appendJSON(dst, info)
+	if len(meta) == 0 {
+		return dst
+	}
+	dst = append(dst[:len(dst)-1], `,"metadata":`...) // drop the closing brace
+	dst = append(dst, meta...)
+	return append(dst, '}')
 }
 
 func (s *Server) join(c *conn, m lobby.Message) {

@@ -685,18 +685,18 @@ func TestRedisTwoInstances(t *testing.T) {
 			p.a.metric(t, "lobby_relay_messages_total", relayUnrouted); b != 2 || a != 0 {
 			t.Fatalf("unrouted on B = %v, on A = %v", b, a)
 		}
-		// Once its liveness key expires, its room is gone and its member no longer counts.
-		waitFor(t, waitTimeout, "the crashed instance's room to vanish", func() bool {
-			pl.send(lobby.Message{Type: lobby.TypeList, Ref: "l"})
-			rooms := pl.expect(lobby.TypeRooms).Rooms
-			return len(rooms) == 1 && rooms[0].ID == room.ID && rooms[0].Members == 0
-		})
-		// The player is not told (its host's instance died without a word); its
-		// signals still find no one, and it may leave and join another room.
+		// Once its liveness key expires, its room is gone and its member no longer
+		// counts; the player's instance tells it once the room has stayed gone for a TTL.
+		m := pl.expect(lobby.TypeRoomClosed)
+		if m.RoomID != "rghost" || m.Reason != lobby.RoomClosedStoreLost {
+			t.Fatalf("room_closed = %+v", m)
+		}
+		pl.send(lobby.Message{Type: lobby.TypeList, Ref: "l"})
+		if rooms := pl.expect(lobby.TypeRooms).Rooms; len(rooms) != 1 || rooms[0].ID != room.ID || rooms[0].Members != 0 {
+			t.Fatalf("rooms = %+v", rooms)
+		}
 		pl.send(lobby.Message{Type: lobby.TypeSignal, Ref: "s", Signal: offer("hello?")})
-		pl.expectError(lobby.CodePeerNotFound)
-		pl.send(lobby.Message{Type: lobby.TypeLeave, Ref: "l"})
-		pl.expect(lobby.TypeLeft)
+		pl.expectError(lobby.CodeNotInRoom)
 		pl.join(room.ID, "")
 	})
 

@@ -267,11 +267,12 @@ return 0
 	// ARGV: P, ttl ms, number of rooms, then per room: id, name, host, cap, meta, pw,
 	// game, ver; then per membership: room, peer. Refreshes the TTL of an instance's
 	// records and puts back those that vanished. Returns {rooms restored, members
-	// restored, {IDs of rooms held by another host}}.
+	// restored, {IDs of rooms held by another host}, {room, peer of each membership
+	// whose room is missing}}.
 	scriptRefresh = redis.NewScript(`
 local P, ttl = ARGV[1], ARGV[2]
 local nrooms = tonumber(ARGV[3])
-local rooms, members, lost = 0, 0, {}
+local rooms, members, lost, orphans = 0, 0, {}, {}
 local i = 4
 for _ = 1, nrooms do
   local id, host = ARGV[i], ARGV[i + 2]
@@ -303,10 +304,13 @@ while i < #ARGV do
       members = members + 1
     end
     redis.call('PEXPIRE', mk, ttl)
+  else
+    orphans[#orphans + 1] = room
+    orphans[#orphans + 1] = peer
   end
   i = i + 2
 end
-return {rooms, members, lost}
+return {rooms, members, lost, orphans}
 `)
 )
 
@@ -498,10 +502,16 @@ func (s *RedisStore) register(ctx context.Context) (string, error) {
 // it runs).
 const refreshBatch = 256
 
+// refreshResult is what one refresh did.
+type refreshResult struct {
+	rooms, members int          // records put back
+	lost           []string     // hosted rooms whose ID names another host
+	orphans        []membership // memberships whose room is missing
+}
+
 // refresh extends the TTL of an instance's records and puts back those that vanished.
-// It returns how many rooms and memberships it put back and the hosted rooms it could
-// not (their ID names another host).
-func (s *RedisStore) refresh(ctx context.Context, rooms []Room, ms []membership) (nrooms, nmembers int, lost []string, err error) {
+func (s *RedisStore) refresh(ctx context.Context, rooms []Room, ms []membership) (refreshResult, error) {
+	var res refreshResult
 	for len(rooms) > 0 || len(ms) > 0 {
 		nr := min(len(rooms), refreshBatch)
 		nm := min(len(ms), refreshBatch-nr)
@@ -515,27 +525,35 @@ func (s *RedisStore) refresh(ctx context.Context, rooms []Room, ms []membership)
 		rooms, ms = rooms[nr:], ms[nm:]
 		v, err := s.run(ctx, scriptRefresh, args...)
 		if err != nil {
-			return nrooms, nmembers, lost, err
+			return res, err
 		}
 		a, ok := v.([]any)
-		if !ok || len(a) != 3 {
-			return nrooms, nmembers, lost, errBadReply
+		if !ok || len(a) != 4 {
+			return res, errBadReply
 		}
 		r, ok1 := a[0].(int64)
 		m, ok2 := a[1].(int64)
 		l, ok3 := a[2].([]any)
-		if !ok1 || !ok2 || !ok3 {
-			return nrooms, nmembers, lost, errBadReply
+		o, ok4 := a[3].([]any)
+		if !ok1 || !ok2 || !ok3 || !ok4 || len(o)%2 != 0 {
+			return res, errBadReply
 		}
-		nrooms += int(r)
-		nmembers += int(m)
+		res.rooms += int(r)
+		res.members += int(m)
 		for _, id := range l {
 			if id, ok := id.(string); ok {
-				lost = append(lost, id)
+				res.lost = append(res.lost, id)
+			}
+		}
+		for i := 0; i < len(o); i += 2 {
+			room, ok1 := o[i].(string)
+			peer, ok2 := o[i+1].(string)
+			if ok1 && ok2 {
+				res.orphans = append(res.orphans, membership{room, peer})
 			}
 		}
 	}
-	return nrooms, nmembers, lost, nil
+	return res, nil
 }
 
 // openRelay implements relayOpener: it registers a new instance, subscribes to its
@@ -571,13 +589,16 @@ func (s *RedisStore) openRelay(ctx context.Context, h relayHandler) (relay, erro
 // heartbeat checks the store every CheckInterval: it refreshes the instance's
 // liveness key, reports whether Redis answers, and refreshes (restoring what vanished)
 // the instance's rooms and memberships every TTL/3, and at once when the liveness key
-// had vanished or Redis answers again after failing.
+// had vanished or Redis answers again after failing. A membership whose room stays
+// missing is checked at every CheckInterval (its host's instance may not have put the
+// room back yet); after TTL it is given up and its member told.
 func (r *redisRelay) heartbeat(h relayHandler) {
 	s := r.s
 	t := time.NewTicker(min(s.check, s.heartbeatEvery()))
 	defer t.Stop()
 	lastRefresh := time.Now()
 	up, pending := true, false
+	orphaned := make(map[membership]time.Time) // when each was first found without its room
 	for {
 		select {
 		case <-r.stop:
@@ -597,7 +618,7 @@ func (r *redisRelay) heartbeat(h relayHandler) {
 		}
 		if vanished := v == int64(0); vanished || pending || !up || time.Since(lastRefresh) >= s.heartbeatEvery() {
 			rooms, ms := h.ownedRecords()
-			nr, nm, lost, err := s.refresh(ctx, rooms, ms)
+			res, err := s.refresh(ctx, rooms, ms)
 			if err != nil {
 				cancel()
 				h.relayError("refresh", err)
@@ -605,11 +626,32 @@ func (r *redisRelay) heartbeat(h relayHandler) {
 				continue
 			}
 			lastRefresh, pending = time.Now(), false
-			if nr > 0 || nm > 0 {
-				h.restored(nr, nm)
+			if res.rooms > 0 || res.members > 0 {
+				h.restored(res.rooms, res.members)
 			}
-			for _, id := range lost {
+			for _, id := range res.lost {
 				h.roomLost(id)
+			}
+			now := time.Now()
+			seen := make(map[membership]bool, len(res.orphans))
+			for _, m := range res.orphans {
+				seen[m] = true
+				first, ok := orphaned[m]
+				if !ok {
+					orphaned[m] = now
+					first = now
+				}
+				if now.Sub(first) >= s.ttl {
+					delete(orphaned, m)
+					h.membershipLost(m)
+				} else {
+					pending = true
+				}
+			}
+			for m := range orphaned {
+				if !seen[m] {
+					delete(orphaned, m)
+				}
 			}
 		}
 		cancel()

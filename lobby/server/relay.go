@@ -40,6 +40,7 @@ type relayHandler interface {
 	storeUp(up bool)               // the store answers (or stopped answering)
 	restored(rooms, members int)   // records put back into a store that had lost them
 	roomLost(id string)            // a hosted room the store lost and could not take back
+	membershipLost(m membership)   // a membership whose room the store lost for good
 	relayError(op string, e error) // a background failure to log and count
 }
 
@@ -318,6 +319,20 @@ func (s *Server) restored(rooms, members int) {
 func (s *Server) roomLost(id string) {
 	s.m.restored.WithLabelValues("lost").Inc()
 	s.closeHostedRoom(id, lobby.RoomClosedStoreLost)
+}
+
+// membershipLost implements relayHandler: the room of one of this instance's members
+// vanished from the store and did not come back within its TTL (its host's instance
+// crashed, say). The member is told.
+func (s *Server) membershipLost(m membership) {
+	s.m.restored.WithLabelValues("lost").Inc()
+	closed := s.encode(lobby.Message{Type: lobby.TypeRoomClosed, RoomID: m.room, Reason: lobby.RoomClosedStoreLost})
+	s.mu.Lock()
+	if c := s.conns[m.peer]; c != nil {
+		c.roomClosedLocked(m.room, lobby.RoomClosedStoreLost, closed)
+	}
+	s.mu.Unlock()
+	s.owned.left(m.peer, m.room)
 }
 
 // relayError implements relayHandler.

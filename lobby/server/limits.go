@@ -138,19 +138,20 @@ func (l *addrLimits) passwordFailed(a *addrState, room string, now time.Time) {
 	b.fail(now, forget)
 }
 
-// backoff counts failures: after free of them, each further attempt waits base,
-// doubled per further failure up to max. A negative free disables it.
+// backoff counts failures: after free of them, the next attempt waits base after the
+// last failure, doubled with each further failure up to max. A negative free disables
+// it.
 type backoff struct {
 	fails int
 	last  time.Time // of the last failure
 }
 
 func (b *backoff) wait(now time.Time, free int, base, max time.Duration) time.Duration {
-	if free < 0 || b.fails <= free {
+	if free < 0 || b.fails < free {
 		return 0
 	}
 	d := max
-	if n := b.fails - free - 1; n < 30 {
+	if n := b.fails - free; n < 30 {
 		d = min(base<<n, max)
 	}
 	return b.last.Add(d).Sub(now)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/volleynet/volley/internal/redistest"
 	"github.com/volleynet/volley/lobby"
 )
@@ -127,4 +128,28 @@ func connInstanceOf(t *testing.T, id string) string {
 		t.Fatalf("%q is not a relayed connection ID", id)
 	}
 	return inst
+}
+
+// TestStoreTimeout: a store call that takes longer than StoreTimeout (Redis paused) is
+// answered "internal" instead of waiting, and signals between connections of one
+// instance, which need no store call, still flow meanwhile.
+func TestStoreTimeout(t *testing.T) {
+	addr := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	env := newEnv(t, Config{StoreTimeout: 200 * time.Millisecond, Store: NewRedisStore(rdb, RedisStoreConfig{Prefix: "timeout:"})})
+	h := dialRaw(t, env.url)
+	room := h.create("r", 4, "")
+	m := dialRaw(t, env.url)
+	m.join(room.ID, "")
+	h.expect(lobby.TypeMemberJoined)
+	admin := newRedisClient(t, addr)
+	if err := admin.Do(testCtx(t), "CLIENT", "PAUSE", 2000, "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	m.send(lobby.Message{Type: lobby.TypeSignal, Signal: offer("during the pause")})
+	expectSignal(t, h, m.id, offer("during the pause"))
+	lister := dialRaw(t, env.url)
+	lister.send(lobby.Message{Type: lobby.TypeList, Ref: "l"})
+	lister.expectError(lobby.CodeInternal)
 }

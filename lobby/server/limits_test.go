@@ -567,3 +567,91 @@ func FuzzClientAddr(f *testing.F) {
 		_ = addrKey(a)
 	})
 }
+
+// gateStore is a MemoryStore that, after chosen calls, stops until the test lets it go,
+// to put other connections' actions exactly inside a handler's store call.
+type gateStore struct {
+	*MemoryStore
+	mu      sync.Mutex
+	gates   map[string]chan struct{} // op → closed by the test to let the call return
+	reached chan string
+}
+
+func newGateStore() *gateStore {
+	return &gateStore{MemoryStore: NewMemoryStore(), gates: map[string]chan struct{}{}, reached: make(chan string, 1)}
+}
+
+// hold makes the next call of op stop after the store did its work.
+func (g *gateStore) hold(op string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c := make(chan struct{})
+	g.gates[op] = c
+	return c
+}
+
+func (g *gateStore) gate(op string) {
+	g.mu.Lock()
+	c := g.gates[op]
+	delete(g.gates, op)
+	g.mu.Unlock()
+	if c != nil {
+		g.reached <- op
+		<-c
+	}
+}
+
+func (g *gateStore) CreateRoom(ctx context.Context, r Room) error {
+	err := g.MemoryStore.CreateRoom(ctx, r)
+	g.gate("create")
+	return err
+}
+
+func (g *gateStore) AddMember(ctx context.Context, roomID, peer string) (Room, error) {
+	r, err := g.MemoryStore.AddMember(ctx, roomID, peer)
+	g.gate("add")
+	return r, err
+}
+
+// TestHubRaces puts a room's close inside a join's store call, and a join inside the
+// room's creation: the joiner still learns the room closed, and the host still hears
+// "created" before its first member.
+func TestHubRaces(t *testing.T) {
+	st := newGateStore()
+	env := newEnv(t, Config{Store: st})
+
+	t.Run("room closes while a member joins", func(t *testing.T) {
+		h := dialRaw(t, env.url)
+		room := h.create("closing", 4, "")
+		p := dialRaw(t, env.url)
+		release := st.hold("add")
+		p.send(lobby.Message{Type: lobby.TypeJoin, Ref: "j", RoomID: room.ID})
+		<-st.reached // p is a member in the store, not yet in the hub
+		h.send(lobby.Message{Type: lobby.TypeLeave, Ref: "l"})
+		h.expect(lobby.TypeLeft)
+		close(release)
+		p.expect(lobby.TypeJoined)
+		if m := p.expect(lobby.TypeRoomClosed); m.RoomID != room.ID {
+			t.Fatalf("room_closed = %+v", m)
+		}
+		p.send(lobby.Message{Type: lobby.TypeSignal, Ref: "s", Signal: offer("x")})
+		p.expectError(lobby.CodeNotInRoom)
+	})
+	t.Run("member joins while the room is created", func(t *testing.T) {
+		h := dialRaw(t, env.url)
+		release := st.hold("create")
+		h.send(lobby.Message{Type: lobby.TypeCreate, Ref: "c"})
+		<-st.reached // the room is in the store; its host has not been told
+		p := dialRaw(t, env.url)
+		p.send(lobby.Message{Type: lobby.TypeQuickJoin, Ref: "q"})
+		p.expect(lobby.TypeJoined)
+		p.send(lobby.Message{Type: lobby.TypeSignal, Signal: offer("early")})
+		p.roundTrip() // the signal was handled
+		close(release)
+		h.expect(lobby.TypeCreated)
+		if m := h.expect(lobby.TypeMemberJoined); m.Peer != p.id {
+			t.Fatalf("member_joined = %+v", m)
+		}
+		expectSignal(t, h, p.id, offer("early"))
+	})
+}

@@ -96,7 +96,7 @@ func (s *Server) storeError(c *conn, ref string, err error) {
 	}
 }
 
-// roomOf returns c.s room (under the hub lock).
+// roomOf returns c's room (under the hub lock).
 func (s *Server) roomOf(c *conn) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -4,7 +4,10 @@
 //	    -stun stun:stun.example.com:3478 -turn turn:turn.example.com:3478 \
 //	    -turn-secret-env TURN_SECRET -host-secret-env LOBBY_HOST_SECRET
 //
-// It serves the WebSocket endpoint at /ws, /healthz and /metrics (Prometheus). Secrets
+// It serves the WebSocket endpoint at /ws, /healthz and /metrics (Prometheus), through
+// lobbyserver.HTTPServer (timeouts, body and socket limits). Behind a reverse proxy,
+// name it with -trusted-proxies so that the per-address limits see the clients'
+// addresses (X-Forwarded-For) rather than the proxy's. Secrets
 // are best read from environment variables (named by the -*-env flags: LOBBY_TURN_SECRET
 // and LOBBY_HOST_SECRET by default) so that they do not show up in the process list.
 // Without a host secret anyone may create rooms, which suits development only. It

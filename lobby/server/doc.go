@@ -90,10 +90,11 @@
 // lobby_store_restored_total{what}, and [HTTPServer]'s lobby_http_sockets and
 // lobby_http_rejections_total{reason}.
 //
-// Measured here (2 shared cores under load 8–14, go test -run '^$' -bench
+// Measured here (2 cores shared with other jobs, load 8–15, go test -run '^$' -bench
 // SignalLatency -benchtime 200x ./lobby/server): honest signal latency while 40
-// connections list 100 rooms of 4 KB metadata at 50/s each went from p50 190 ms /
-// p99 369 ms (209 lists/s served) to p50 0.5 ms / p99 53 ms (1,950 lists/s); with
-// Redis paused 200 ms of every 250 ms, from p50 4.3 ms / p99 954 ms to p50 0.2 ms /
-// p99 2 ms.
+// connections list 100 rooms of 4 KB metadata at 50/s each went from p50 140–200 ms /
+// p99 340–860 ms (160–260 lists/s served) before the hub lock stopped covering store
+// calls and encoding, to p50 0.5–2.6 ms / p99 70–190 ms (600–1,800 lists/s; listers
+// that fell 1 MiB behind were dropped as slow consumers); with Redis paused 200 ms of
+// every 250 ms, from p50 2.4–3.6 ms / p99 0.9–1.5 s to p50 0.13 ms / p99 1.6–3 ms.
 package server

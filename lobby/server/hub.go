@@ -223,7 +223,11 @@ func (s *Server) list(c *conn, m lobby.Message) {
 	}
 	// {"type":"rooms","ref":...,"rooms":[...],"next":"..."}, assembled by hand so that
 	// each room's metadata is copied, not validated again (json.Marshal would).
-	out := append(make([]byte, 0, 1024), `{"type":"rooms"`...)
+	estimate := 64 + len(m.Ref)
+	for _, r := range rooms {
+		estimate += 192 + len(r.Name) + len(r.Game) + len(r.GameVersion) + len(r.Metadata)
+	}
+	out := append(make([]byte, 0, min(estimate, cfg.MaxListBytes+256)), `{"type":"rooms"`...)
 	if m.Ref != "" {
 		out = append(out, `,"ref":`...)
 		out = appendJSON(out, m.Ref)

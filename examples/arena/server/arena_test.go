@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -164,4 +165,21 @@ func getBody(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %s, %v", url, res.Status, err)
 	}
 	return string(body)
+}
+
+// TestJSLobbyIdentity: the JavaScript page quick-joins with the same game name and
+// version as the Go client (game.js mirrors package game).
+func TestJSLobbyIdentity(t *testing.T) {
+	src, err := os.ReadFile("static/js/game.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`export const LobbyGame = "` + game.LobbyGame + `";`,
+		`export const LobbyVersion = "` + game.LobbyVersion + `";`,
+	} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("static/js/game.js lacks %s", want)
+		}
+	}
 }

@@ -655,3 +655,33 @@ func TestHubRaces(t *testing.T) {
 		expectSignal(t, h, p.id, offer("early"))
 	})
 }
+
+// TestAddrLimitsForget: per-address state outlives the address's connections (so that
+// reconnecting does not reset its limits) and is dropped once it limits nothing.
+func TestAddrLimitsForget(t *testing.T) {
+	cfg := Config{PasswordBackoffMax: time.Minute}.withDefaults()
+	l := newAddrLimits(&cfg)
+	t0 := time.Now()
+	var states []*addrState
+	for i := range 100 {
+		a := l.acquire(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), t0)
+		states = append(states, a)
+	}
+	l.passwordFailed(states[0], "r1", t0)
+	if !states[1].joins.Allow() {
+		t.Fatal("a fresh address may not join")
+	}
+	for _, a := range states {
+		l.release(a)
+	}
+	l.acquire(netip.MustParseAddr("198.51.100.1"), t0.Add(sweepEvery+time.Second)) // sweeps
+	// Kept: the one with a password failure, and the new one (the one that joined has
+	// its token back by then).
+	if n := len(l.addrs); n != 2 {
+		t.Fatalf("%d addresses remembered after their connections left, want 2", n)
+	}
+	l.acquire(netip.MustParseAddr("198.51.100.1"), t0.Add(20*time.Minute)) // past 10 × PasswordBackoffMax
+	if n, r := len(l.addrs), len(l.rooms); n != 1 || r != 0 {
+		t.Fatalf("%d addresses and %d rooms remembered once forgotten, want 1 and 0", n, r)
+	}
+}

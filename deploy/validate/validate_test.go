@@ -219,10 +219,11 @@ func checkDeployment(t *testing.T, file string, d *appsv1.Deployment, secrets ma
 		if !ours {
 			continue
 		}
-		for _, p := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe} {
-			if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" {
-				t.Errorf("%s: probes must GET /healthz", where)
-			}
+		if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" {
+			t.Errorf("%s: the readiness probe must GET /healthz", where)
+		}
+		if p := c.LivenessProbe; p == nil || (p.TCPSocket == nil && (p.HTTPGet == nil || p.HTTPGet.Path != "/healthz")) {
+			t.Errorf("%s: the liveness probe must GET /healthz or open the port", where)
 		}
 		if !dockerTarget(t, img.target) {
 			t.Errorf("%s: image %s: the Dockerfile has no target %q", where, c.Image, img.target)

@@ -293,13 +293,14 @@ type conn struct {
 
 	lastActive atomic.Int64 // unix nanos of the last message received
 	inRoom     atomic.Bool  // mirrors room != "" for the writer's idle check
+	nmembers   atomic.Int32 // mirrors len(members) for the reader's rate limits
 
 	// Guarded by Server.mu. Only the connection's own reader moves it into a room;
 	// others (a closing host, the relay) may take it out.
 	room    string          // the room hosted or joined, "" for none
 	host    bool            // whether this connection hosts room
 	hostID  string          // a member's host
-	members map[string]bool // a host's members, as member_joined and member_left told it
+	members map[string]bool // a host's members, as member_joined and member_left told it; change with setMember(s)Locked
 	// A host's messages are held while its room is being created, so that "created"
 	// comes first (a member may join before CreateRoom returns).
 	holding bool
@@ -456,8 +457,9 @@ func (c *conn) readLoop() {
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
 	})
-	lim := rate.NewLimiter(rate.Limit(cfg.MessagesPerSecond), cfg.MessageBurst)
-	var throttledSince time.Time // zero while not throttled
+	messages := throttle{lim: rate.NewLimiter(rate.Limit(cfg.MessagesPerSecond), cfg.MessageBurst)}
+	signals := throttle{lim: rate.NewLimiter(rate.Limit(cfg.SignalsPerSecond), cfg.SignalBurst)}
+	var members int32 // the member count messages is scaled for
 	for {
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -472,25 +474,14 @@ func (c *conn) readLoop() {
 		_ = c.ws.SetReadDeadline(now.Add(cfg.PongTimeout))
 		c.lastActive.Store(now.UnixNano())
 
-		if d := lim.ReserveN(now, 1).DelayFrom(now); d > 0 {
-			// Throttle: stop reading this connection until the rate allows. One that
-			// stays throttled for ThrottleTimeout is flooding: close it.
-			if throttledSince.IsZero() {
-				throttledSince = now
-			} else if now.Sub(throttledSince) > cfg.ThrottleTimeout {
-				c.s.m.rejections.WithLabelValues(lobby.ReasonRateLimited).Inc()
-				c.shutdown(websocket.ClosePolicyViolation, lobby.ReasonRateLimited)
-				return
-			}
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-c.done:
-				t.Stop()
-				return
-			}
-		} else {
-			throttledSince = time.Time{}
+		if n := c.nmembers.Load(); n != members {
+			// A host's budget grows with its room (see Config.MessagesPerSecond).
+			members = n
+			messages.lim.SetLimitAt(now, rate.Limit(cfg.MessagesPerSecond*float64(1+n)))
+			messages.lim.SetBurstAt(now, cfg.MessageBurst*int(1+n))
+		}
+		if !messages.wait(c, now) {
+			return
 		}
 
 		if typ != websocket.TextMessage {
@@ -509,7 +500,61 @@ func (c *conn) readLoop() {
 			}
 			continue
 		}
+		if m.Type == lobby.TypeSignal && members == 0 && !signals.wait(c, time.Now()) {
+			return
+		}
 		c.s.m.received.WithLabelValues(m.Type).Inc()
 		c.s.handle(c, m)
+	}
+}
+
+// setMemberLocked records that peer joined (member) or left the room c hosts. Called
+// with Server.mu held.
+func (c *conn) setMemberLocked(peer string, member bool) {
+	if member {
+		c.members[peer] = true
+	} else {
+		delete(c.members, peer)
+	}
+	c.nmembers.Store(int32(len(c.members)))
+}
+
+// setMembersLocked replaces the members of the room c hosts (nil: it hosts none).
+// Called with Server.mu held.
+func (c *conn) setMembersLocked(m map[string]bool) {
+	c.members = m
+	c.nmembers.Store(int32(len(m)))
+}
+
+// throttle is a connection reader's rate limit: messages beyond it are not read until
+// the rate allows.
+type throttle struct {
+	lim   *rate.Limiter
+	since time.Time // since when every message has arrived early; zero while not
+}
+
+// wait waits until the limit allows one more message at now. It reports false once
+// the connection has stayed throttled by this limit for Config.ThrottleTimeout (it is
+// flooding: wait closes it with 1008, rate_limited) or when the connection closes.
+func (t *throttle) wait(c *conn, now time.Time) bool {
+	d := t.lim.ReserveN(now, 1).DelayFrom(now)
+	if d <= 0 {
+		t.since = time.Time{}
+		return true
+	}
+	if t.since.IsZero() {
+		t.since = now
+	} else if now.Sub(t.since) > c.s.cfg.ThrottleTimeout {
+		c.s.m.rejections.WithLabelValues(lobby.ReasonRateLimited).Inc()
+		c.shutdown(websocket.ClosePolicyViolation, lobby.ReasonRateLimited)
+		return false
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-c.done:
+		return false
 	}
 }

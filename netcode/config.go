@@ -11,6 +11,11 @@ import (
 	"github.com/volleynet/volley/snapshot"
 )
 
+// ProtocolVersion is the version of the wire protocol this package speaks (see
+// docs/protocol.md): hosts announce it in their welcome, and a client refuses a host
+// that announces another (ErrVersionMismatch).
+const ProtocolVersion = 1
+
 // Limits of the wire protocol.
 const (
 	// MaxUnreliableBytes bounds every message on the unreliable channel, headers
@@ -49,6 +54,20 @@ type ICEConfig struct {
 	// PublicIPs rewrites host candidates to these addresses (1:1 NAT, a host
 	// behind a port-forwarding firewall or container). Default none. Native only.
 	PublicIPs []string
+	// RelayOnly sets the ICE transport policy to "relay": the peer gathers and
+	// uses only TURN relay candidates (from Servers), so its traffic always goes
+	// through a relay. For tests of a TURN deployment and for players who must
+	// not reveal their address. Default false (all candidates).
+	RelayOnly bool
+}
+
+// rtcConfig is the peer connection configuration of c.
+func (c ICEConfig) rtcConfig() webrtc.Configuration {
+	cfg := webrtc.Configuration{ICEServers: c.Servers}
+	if c.RelayOnly {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	return cfg
 }
 
 // TransportConfig holds the pion settings shared by hosts and clients. The zero value
@@ -155,3 +174,9 @@ type ClientConfig struct {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// defaultTimeout is the default of ServerConfig.Timeout and ClientConfig.Timeout. It
+// is a variable so that this package's tests, which must pass on a loaded machine
+// where a process can stall for seconds, lengthen it for the tests that do not
+// exercise it (those that do set Timeout).
+var defaultTimeout = 5 * time.Second

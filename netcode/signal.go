@@ -145,6 +145,9 @@ var byeCodes = []struct {
 	{"busy", ErrBusy},
 	{"replaced", ErrReplaced},
 	{"signaling", ErrSignaling},
+	{"version_mismatch", ErrVersionMismatch},
+	{"schema_mismatch", ErrSchemaMismatch},
+	{"draining", ErrDraining},
 }
 
 func codeOf(err error) string {

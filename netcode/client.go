@@ -80,6 +80,8 @@ type Client struct {
 
 	imu    sync.Mutex
 	interp *interpBuffer
+
+	life *clientLife // ICE restarts (lifecycle_client.go)
 }
 
 // Dial connects to a host through sig: it creates both data channels, sends the offer,
@@ -144,14 +146,16 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 	}
 	c.epoch = c.clk.Now()
 	c.lastHeard.Store(c.epoch.UnixNano())
+	c.life = newClientLife(c)
 	if err := c.connect(ctx, sig); err != nil {
 		c.end(err)
 		c.shutdown()
 		<-c.done
 		return nil, err
 	}
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.run()
+	go c.life.run()
 	return c, nil
 }
 
@@ -181,9 +185,10 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 		c.end(fmt.Errorf("%w: reliable channel closed", ErrConnectionLost))
 	})
 	c.pc.OnICECandidate(c.sigw.candidate)
+	c.pc.OnICEConnectionStateChange(c.life.onICEState)
 	c.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		switch st {
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		// A failed connection is the lifecycle's to restart (or end).
+		if st == webrtc.PeerConnectionStateClosed || st == webrtc.PeerConnectionStateFailed && !c.life.cfg.enabled() {
 			c.end(fmt.Errorf("%w: peer connection %s", ErrConnectionLost, st))
 		}
 	})
@@ -268,10 +273,15 @@ func (c *Client) readSignals(sig signaling.Signaler, answered chan<- error) {
 		switch sg.Type {
 		case signaling.TypeAnswer:
 			if haveAnswer {
+				c.life.onAnswer(sg.SDP) // to an ICE restart
 				continue
 			}
 			haveAnswer = true
 			answered <- c.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sg.SDP})
+		case signaling.TypeOffer:
+			if haveAnswer {
+				c.life.onOffer(sg.SDP) // the host restarts ICE
+			}
 		case signaling.TypeICE:
 			if err := c.cands.add(sg); err != nil {
 				c.log.Debug("bad candidate", "err", err)
@@ -366,7 +376,7 @@ func (c *Client) run() {
 			c.mu.Unlock()
 		case <-ping.C():
 			now := c.clk.Now()
-			if now.UnixNano()-c.lastHeard.Load() > c.cfg.Timeout.Nanoseconds() {
+			if now.UnixNano()-c.lastHeard.Load() > c.cfg.Timeout.Nanoseconds() && !c.life.busy() {
 				c.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, c.cfg.Timeout))
 				return
 			}

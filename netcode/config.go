@@ -77,6 +77,11 @@ type TransportConfig struct {
 	ICEFailedTimeout time.Duration
 	// ICEKeepaliveInterval is how often ICE sends keepalives. Default 1 s.
 	ICEKeepaliveInterval time.Duration
+	// ICEPairTimeout is how long ICE keeps checking a candidate pair before it
+	// counts as failed (a check every 200 ms). Default 5 s, so that an ICE restart
+	// started while the network is still down keeps checking, and recovers as soon
+	// as the network returns (pion's own default gives up after 1.4 s).
+	ICEPairTimeout time.Duration
 }
 
 func (c TransportConfig) withDefaults() TransportConfig {
@@ -97,6 +102,9 @@ func (c TransportConfig) withDefaults() TransportConfig {
 	}
 	if c.ICEKeepaliveInterval <= 0 {
 		c.ICEKeepaliveInterval = time.Second
+	}
+	if c.ICEPairTimeout <= 0 {
+		c.ICEPairTimeout = 5 * time.Second
 	}
 	return c
 }
@@ -141,6 +149,9 @@ type ClientConfig struct {
 	// Timeout closes the client (ErrTimeout) when nothing arrives from the host for
 	// this long. Default 5 s.
 	Timeout time.Duration
+	// Restart controls ICE restarts (see "Connection lifecycle" in the package
+	// doc). While one is under way Timeout waits for it.
+	Restart RestartConfig
 	// Clock is the time source. Default: the real clock.
 	Clock Clock
 	// Logger receives connection events. Default: discard.

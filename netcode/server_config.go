@@ -74,6 +74,10 @@ type ServerConfig struct {
 	ListenUDP string
 	// Transport configures pion.
 	Transport TransportConfig
+	// Restart controls the host's ICE restarts (see "Connection lifecycle" in the
+	// package doc): it answers the client's restarts and, when none comes, offers
+	// one itself after twice Restart.After.
+	Restart RestartConfig
 	// Clock drives the tick loop and timeouts. Default: the real clock.
 	Clock Clock
 	// Logger receives connection events. Default: discard.

@@ -94,6 +94,8 @@ type session struct {
 	ackBuf    []snapshot.Ack
 	pkts      [][]byte // the encoder's packets
 	msgs      [][]byte // the packets with their headers
+
+	life *hostLife // ICE restarts (lifecycle_host.go)
 }
 
 func newSession(s *Server, id ClientID) *session {
@@ -112,6 +114,7 @@ func newSession(s *Server, id ClientID) *session {
 		tokensAt: s.clk.Now(),
 	}
 	sess.lastHeard.Store(s.clk.Now().UnixNano())
+	sess.life = newHostLife(sess)
 	return sess
 }
 
@@ -148,9 +151,11 @@ func (sess *session) handshake(ctx context.Context, sig signaling.Signaler) erro
 	sess.cands = &remoteCandidates{pc: pc}
 	pc.OnICECandidate(sess.sigw.candidate)
 	pc.OnDataChannel(sess.onDataChannel)
+	pc.OnICEConnectionStateChange(sess.life.onICEState)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		switch st {
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		// A failed connection may come back with an ICE restart; the timeout
+		// judges it.
+		if st == webrtc.PeerConnectionStateClosed || st == webrtc.PeerConnectionStateFailed && !sess.life.cfg.enabled() {
 			sess.end(fmt.Errorf("%w: peer connection %s", ErrConnectionLost, st))
 		}
 	})
@@ -198,8 +203,16 @@ func (sess *session) readSignals(sig signaling.Signaler) {
 		if err != nil {
 			return
 		}
-		if sg.Validate() != nil || sg.Type != signaling.TypeICE {
+		if sg.Validate() != nil {
 			sess.srv.log.Debug("ignoring signal", "client", sess.id, "type", sg.Type)
+			continue
+		}
+		switch sg.Type {
+		case signaling.TypeOffer:
+			sess.life.onOffer(sg.SDP) // an ICE restart
+			continue
+		case signaling.TypeAnswer:
+			sess.life.onAnswer(sg.SDP)
 			continue
 		}
 		if err := sess.cands.add(sg); err != nil {

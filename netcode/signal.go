@@ -63,6 +63,27 @@ func (w *sigWriter) description(d webrtc.SessionDescription) {
 	w.early, w.ready = nil, true
 }
 
+// hold makes candidates wait for the next description again: an ICE restart gathers
+// new candidates, which must follow its offer or answer.
+func (w *sigWriter) hold() {
+	w.mu.Lock()
+	w.ready = false
+	w.mu.Unlock()
+}
+
+// release undoes hold when no description follows (a restart that failed to start).
+func (w *sigWriter) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.early {
+		select {
+		case w.out <- s:
+		default:
+		}
+	}
+	w.early, w.ready = nil, true
+}
+
 // run sends queued signals until ctx ends or sending fails.
 func (w *sigWriter) run(ctx context.Context, sig signaling.Signaler) {
 	for {

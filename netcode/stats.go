@@ -72,6 +72,11 @@ type Stats struct {
 	BytesIn, BytesOut, PacketsIn, PacketsOut uint64 // totals, both channels
 	Snapshots                                uint64 // total snapshot packets
 	Drops                                    [NumDropReasons]uint64
+
+	// Connection lifecycle (see "Connection lifecycle" in the package doc):
+	// ICE restarts this side started (Restarts) and how many of those failed, and
+	// how often this client's session was resumed.
+	Restarts, RestartsFailed, Resumes uint64
 }
 
 // Dropped returns the drop count for one reason.
@@ -90,6 +95,7 @@ type counters struct {
 	rtt, jitter                               atomic.Int64
 	lossIn, lossOut                           atomic.Uint64 // float64 bits
 	rates                                     [5]atomic.Uint64
+	restarts, restartsFailed, resumes         atomic.Uint64
 
 	mu     sync.Mutex // guards last and lastAt
 	last   [5]uint64
@@ -153,6 +159,10 @@ func (c *counters) stats() Stats {
 		PacketsIn:  c.pktsIn.Load(),
 		PacketsOut: c.pktsOut.Load(),
 		Snapshots:  c.snaps.Load(),
+
+		Restarts:       c.restarts.Load(),
+		RestartsFailed: c.restartsFailed.Load(),
+		Resumes:        c.resumes.Load(),
 	}
 	s.BytesInPerSec = math.Float64frombits(c.rates[0].Load())
 	s.BytesOutPerSec = math.Float64frombits(c.rates[1].Load())

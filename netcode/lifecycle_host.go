@@ -1,0 +1,197 @@
+//go:build !js
+
+package netcode
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// hostLife is the host's side of one session's ICE restarts. The client normally
+// restarts first (it waits Restart.After, the host twice that); the host answers its
+// offers, and offers a restart itself when ICE stays down and none came. On glare the
+// host is the polite peer: it rolls its own offer back and answers the client's.
+//
+// Ownership: pion's ICE callback writes the state under mu and starts watch, a
+// goroutine that lives only while ICE is down; negMu serializes the offer/answer steps
+// of watch and of the session's signal reader.
+type hostLife struct {
+	sess *session
+	cfg  RestartConfig
+	wake chan struct{}
+
+	negMu sync.Mutex
+
+	mu       sync.Mutex
+	ice      webrtc.ICEConnectionState
+	iceSince time.Time
+	watching bool // watch is running
+}
+
+func newHostLife(sess *session) *hostLife {
+	cfg := sess.srv.cfg.Restart.withDefaults()
+	cfg.After *= 2
+	return &hostLife{sess: sess, cfg: cfg, wake: make(chan struct{}, 1), ice: webrtc.ICEConnectionStateNew}
+}
+
+// onICEState is pion's ICE connection state callback.
+func (l *hostLife) onICEState(st webrtc.ICEConnectionState) {
+	sess := l.sess
+	l.mu.Lock()
+	l.ice, l.iceSince = st, sess.srv.clk.Now()
+	start := !l.watching && l.cfg.enabled() && (st == webrtc.ICEConnectionStateDisconnected || st == webrtc.ICEConnectionStateFailed)
+	if start {
+		select {
+		case <-sess.ctx.Done():
+			start = false
+		default:
+			l.watching = true
+			sess.sigWG.Add(1)
+		}
+	}
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	if start {
+		go l.watch()
+	}
+}
+
+// watch offers ICE restarts while ICE stays down and the client does not restart it,
+// up to Restart.Attempts, and ends once ICE is up again.
+func (l *hostLife) watch() {
+	sess := l.sess
+	clk := sess.srv.clk
+	defer sess.sigWG.Done()
+	t := clk.NewTimer(time.Hour)
+	defer t.Stop()
+	attempts := 0
+	var startedAt, nextAt time.Time
+	running := false
+	for {
+		now := clk.Now()
+		l.mu.Lock()
+		ice, since := l.ice, l.iceSince
+		if iceUp(ice) && !running {
+			l.watching = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		wait := time.Duration(0)
+		switch {
+		case running && iceUp(ice):
+			running = false
+			attempts = 0
+			sess.srv.log.Info("ICE restart succeeded", "client", sess.id, "took", now.Sub(startedAt))
+			continue
+		case running && now.Sub(startedAt) >= l.cfg.Timeout:
+			running = false
+			sess.stats.restartsFailed.Add(1)
+			nextAt = now.Add(l.cfg.backoff(attempts + 1))
+			continue
+		case running:
+			wait = startedAt.Add(l.cfg.Timeout).Sub(now)
+		case attempts >= l.cfg.Attempts:
+			wait = time.Hour // the timeout or the client decides now
+		case ice == webrtc.ICEConnectionStateDisconnected && now.Sub(since) < l.cfg.After:
+			wait = since.Add(l.cfg.After).Sub(now)
+		case nextAt.After(now):
+			wait = nextAt.Sub(now)
+		case ice == webrtc.ICEConnectionStateChecking:
+			// The client's restart is under way: give it its time.
+			wait = l.cfg.Timeout
+			nextAt = now.Add(l.cfg.Timeout)
+		default:
+			attempts++
+			running, startedAt = true, now
+			sess.stats.restarts.Add(1)
+			sess.srv.log.Info("host ICE restart", "client", sess.id, "attempt", attempts)
+			if err := l.offer(); err != nil {
+				sess.srv.log.Warn("host ICE restart offer failed", "client", sess.id, "err", err)
+			}
+			continue
+		}
+		t.Stop()
+		select {
+		case <-t.C():
+		default:
+		}
+		t.Reset(wait)
+		select {
+		case <-sess.ctx.Done():
+			return
+		case <-l.wake:
+		case <-t.C():
+		}
+	}
+}
+
+// offer sends the host's ICE restart offer, unless a negotiation is under way.
+func (l *hostLife) offer() error {
+	sess := l.sess
+	l.negMu.Lock()
+	defer l.negMu.Unlock()
+	if sess.pc.SignalingState() != webrtc.SignalingStateStable {
+		return nil
+	}
+	sess.sigw.hold()
+	offer, err := sess.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err == nil {
+		err = sess.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		sess.sigw.release()
+		return fmt.Errorf("restart offer: %w", err)
+	}
+	sess.sigw.description(offer)
+	return nil
+}
+
+// onOffer answers a client's ICE restart offer, rolling back the host's own offer on
+// glare.
+func (l *hostLife) onOffer(sdp string) {
+	sess := l.sess
+	l.negMu.Lock()
+	defer l.negMu.Unlock()
+	if sess.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		if err := rollback(sess.pc); err != nil {
+			sess.srv.log.Debug("rollback failed", "client", sess.id, "err", err)
+			return
+		}
+	}
+	sess.sigw.hold()
+	if err := sess.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		sess.sigw.release()
+		sess.srv.log.Debug("restart offer rejected", "client", sess.id, "err", err)
+		return
+	}
+	answer, err := sess.pc.CreateAnswer(nil)
+	if err == nil {
+		err = sess.pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		sess.sigw.release()
+		sess.srv.log.Debug("restart answer failed", "client", sess.id, "err", err)
+		return
+	}
+	sess.sigw.description(answer)
+}
+
+// onAnswer applies the client's answer to the host's restart offer.
+func (l *hostLife) onAnswer(sdp string) {
+	sess := l.sess
+	l.negMu.Lock()
+	defer l.negMu.Unlock()
+	if sess.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		return
+	}
+	if err := sess.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		sess.srv.log.Debug("restart answer rejected", "client", sess.id, "err", err)
+	}
+}

@@ -81,7 +81,8 @@ type Client struct {
 	imu    sync.Mutex
 	interp *interpBuffer
 
-	life *clientLife // ICE restarts (lifecycle_client.go)
+	life   *clientLife   // ICE restarts (lifecycle_client.go)
+	resume *clientResume // resumption (lifecycle_resume.go)
 }
 
 // Dial connects to a host through sig: it creates both data channels, sends the offer,
@@ -115,6 +116,10 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 	if cfg.Logger == nil {
 		cfg.Logger = discardLogger()
 	}
+	res, err := newClientResume(cfg)
+	if err != nil {
+		return nil, err
+	}
 	api, err := NewWebRTCAPI(cfg.Transport)
 	if err != nil {
 		return nil, err
@@ -143,6 +148,7 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 		done:     make(chan struct{}),
 		dec:      snapshot.NewDecoder(cfg.Registry),
 		interp:   newInterpBuffer(cfg.Registry, cfg.BufferedSnapshots),
+		resume:   res,
 	}
 	c.epoch = c.clk.Now()
 	c.lastHeard.Store(c.epoch.UnixNano())
@@ -177,7 +183,10 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 		}
 	}
 	unrel.OnOpen(onOpen)
-	rel.OnOpen(onOpen)
+	rel.OnOpen(func() {
+		c.resume.hello(c) // a resuming client speaks first
+		onOpen()
+	})
 	unrel.OnMessage(c.onUnreliable)
 	rel.OnMessage(c.onReliable)
 	rel.OnClose(func() {
@@ -199,7 +208,7 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 	if err := c.pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("%w: set local description: %w", ErrSignaling, err)
 	}
-	c.sigw.description(offer)
+	c.sigw.describe(signaling.Signal{Type: signaling.TypeOffer, SDP: offer.SDP, Resume: c.resume.offerToken()})
 	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
@@ -252,7 +261,7 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 	if c.inputMargin <= 0 {
 		c.inputMargin = 2 * c.tickDur
 	}
-	return nil
+	return c.resume.welcomed(c, w)
 }
 
 // readSignals applies the answer (reported on answered) and then trickled candidates.
@@ -310,6 +319,7 @@ func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 	body := b[1:]
 	switch b[0] {
 	case kindEvent:
+		c.resume.evIn.Add(1) // numbered even if dropped below, as the host numbers them
 		if len(body) > c.cfg.MaxEventBytes {
 			c.stats.drop(DropTooLarge)
 			return
@@ -334,7 +344,10 @@ func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 		default:
 			c.stats.drop(DropUnknownKind)
 		}
+	case kindAck:
+		c.resume.onAck(c, body)
 	case kindBye:
+		c.resume.stop()
 		var m bye
 		_ = msgguard.Unmarshal(body, 4096, &m)
 		err := errOfCode(m.Code)
@@ -381,6 +394,7 @@ func (c *Client) run() {
 				return
 			}
 			c.sendPing(now)
+			c.resume.ackEvents(c)
 			c.stats.updateRates(now)
 			ping.Reset(c.cfg.PingInterval)
 		}
@@ -522,7 +536,7 @@ func (c *Client) Send(v any) error {
 	if err != nil {
 		return err
 	}
-	return c.sendRaw(msg)
+	return c.resume.send(c, msg)
 }
 
 // sendRaw sends a message as is on the reliable channel.

@@ -152,6 +152,19 @@ type ClientConfig struct {
 	// Restart controls ICE restarts (see "Connection lifecycle" in the package
 	// doc). While one is under way Timeout waits for it.
 	Restart RestartConfig
+	// Resume, if set, resumes a session whose connection was lost, on this new
+	// connection: pass the old client's ResumeState (kept across a process or
+	// page restart if need be). The host gives back the same ClientID, the events
+	// the old client did not receive, and a full snapshot; the commands it did
+	// not acknowledge are resent. A host that refuses makes Dial fail with an
+	// error matching ErrResumeExpired, ErrResumeReplayed or ErrResumeInvalid; the
+	// client may then dial afresh without Resume. Default: a new session.
+	Resume *ResumeState
+	// ResumeBytes bounds the commands kept until the host acknowledges them (it
+	// does every 250 ms), to be resent by a resumption. Past it the client can no
+	// longer resume (ResumeState returns nil) and Stats.ResumeLost says so.
+	// Default 256 KiB.
+	ResumeBytes int
 	// Clock is the time source. Default: the real clock.
 	Clock Clock
 	// Logger receives connection events. Default: discard.

@@ -5,9 +5,12 @@ package netcode
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/volleynet/volley/signaling"
 )
 
 // hostLife is the host's side of one session's ICE restarts. The client normally
@@ -29,12 +32,83 @@ type hostLife struct {
 	ice      webrtc.ICEConnectionState
 	iceSince time.Time
 	watching bool // watch is running
+
+	// Resumption (lifecycle_resume_host.go). ident is the game identity once the
+	// handshake has welcomed the client; resumeOf the identity a resumption
+	// handshake claimed, until it takes it over; hello the resuming client's
+	// first message. sig is the session's signaling path.
+	ident     *identity
+	resumeOf  *identity
+	fromToken bool
+	hello     chan ackMsg
+	sig       signaling.Signaler
+	dead      atomic.Bool // the connection was torn down, the identity lives on
+}
+
+// identity returns the session's game identity (nil before its welcome, or when the
+// host keeps no sessions).
+func (l *hostLife) identity() *identity {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ident
+}
+
+// setIdent gives the session its identity (after its welcome or takeover).
+func (l *hostLife) setIdent(ident *identity) {
+	l.mu.Lock()
+	l.ident, l.resumeOf = ident, nil
+	l.mu.Unlock()
+}
+
+// abandon gives back an identity claimed by a resumption that did not complete.
+func (l *hostLife) abandon() {
+	l.mu.Lock()
+	ident := l.resumeOf
+	l.resumeOf = nil
+	l.mu.Unlock()
+	if ident != nil {
+		ident.release()
+	}
+}
+
+// send sends an event: through the identity, which numbers and keeps it for a
+// resumption, or straight to the channel when the host keeps no sessions.
+func (l *hostLife) send(msg []byte) error {
+	ident := l.identity()
+	if ident == nil {
+		return l.sess.sendReliable(msg)
+	}
+	return l.sess.srv.life.sendEvent(ident, msg)
+}
+
+// resumed reports whether the session resumed an identity by token.
+func (l *hostLife) resumed() bool { return l.fromToken }
+
+func (l *hostLife) isDead() bool { return l.dead.Load() }
+func (l *hostLife) markDead()    { l.dead.Store(true) }
+
+// claim reserves the identity a resumption offer names (see serverLife.claim).
+func (l *hostLife) claim(sig signaling.Signaler, offer signaling.Signal) error {
+	l.sig = sig
+	if offer.Resume == "" {
+		return nil
+	}
+	ident, err := l.sess.srv.life.claim(offer.Resume)
+	if err != nil {
+		return err
+	}
+	l.sess.id = ident.id
+	l.fromToken = true
+	l.mu.Lock()
+	l.resumeOf = ident
+	l.mu.Unlock()
+	return nil
 }
 
 func newHostLife(sess *session) *hostLife {
 	cfg := sess.srv.cfg.Restart.withDefaults()
 	cfg.After *= 2
-	return &hostLife{sess: sess, cfg: cfg, wake: make(chan struct{}, 1), ice: webrtc.ICEConnectionStateNew}
+	return &hostLife{sess: sess, cfg: cfg, wake: make(chan struct{}, 1), ice: webrtc.ICEConnectionStateNew, hello: make(chan ackMsg, 1)}
 }
 
 // onICEState is pion's ICE connection state callback.
@@ -154,22 +228,28 @@ func (l *hostLife) offer() error {
 }
 
 // onOffer answers a client's ICE restart offer, rolling back the host's own offer on
-// glare.
-func (l *hostLife) onOffer(sdp string) {
+// glare. An offer for a new connection is handed to Accept instead; onOffer reports
+// whether the session's signal reader should stop (the new session owns the path).
+func (l *hostLife) onOffer(sig signaling.Signaler, sg signaling.Signal) (handedOff bool) {
+	if l.foreignOffer(sg) {
+		return l.handOff(sig, sg)
+	}
+	sdp := sg.SDP
 	sess := l.sess
+	sess.srv.life.restartsAnswered.Add(1)
 	l.negMu.Lock()
 	defer l.negMu.Unlock()
 	if sess.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
 		if err := rollback(sess.pc); err != nil {
 			sess.srv.log.Debug("rollback failed", "client", sess.id, "err", err)
-			return
+			return false
 		}
 	}
 	sess.sigw.hold()
 	if err := sess.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		sess.sigw.release()
 		sess.srv.log.Debug("restart offer rejected", "client", sess.id, "err", err)
-		return
+		return false
 	}
 	answer, err := sess.pc.CreateAnswer(nil)
 	if err == nil {
@@ -181,6 +261,7 @@ func (l *hostLife) onOffer(sdp string) {
 		return
 	}
 	sess.sigw.description(answer)
+	return false
 }
 
 // onAnswer applies the client's answer to the host's restart offer.

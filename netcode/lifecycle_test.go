@@ -4,6 +4,7 @@ package netcode
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -128,4 +129,162 @@ func pollUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		<-time.After(20 * time.Millisecond)
 	}
+}
+
+// lifeRecorder adds what Step saw of the lifecycle to a recorder.
+type lifeRecorder struct {
+	*recorder
+	suspended, resumed []ClientID
+	events             []string // "suspended 3", "resumed 3", "left 3"
+}
+
+func newLifeRecorder() *lifeRecorder { return &lifeRecorder{recorder: newRecorder()} }
+
+// step wraps a game: it records the lifecycle fields, then runs game.
+func (r *lifeRecorder) step(game func(*Tick)) func(*Tick) {
+	return func(tk *Tick) {
+		r.mu.Lock()
+		for _, id := range tk.Suspended {
+			r.suspended = append(r.suspended, id)
+			r.events = append(r.events, fmt.Sprintf("suspended %d", id))
+		}
+		for _, id := range tk.Resumed {
+			r.resumed = append(r.resumed, id)
+			r.events = append(r.events, fmt.Sprintf("resumed %d", id))
+		}
+		for _, l := range tk.Left {
+			r.events = append(r.events, fmt.Sprintf("left %d", l.Client))
+		}
+		changed := len(tk.Suspended)+len(tk.Resumed) > 0
+		r.mu.Unlock()
+		game(tk)
+		if changed {
+			r.poke()
+		}
+	}
+}
+
+// kill ends a client as if its process died: no goodbye, its peer connection closed.
+func kill(c *Client) {
+	c.end(fmt.Errorf("%w: killed by the test", ErrConnectionLost))
+	<-c.Done()
+}
+
+// TestResumeAfterHardClose closes a client's peer connection hard, as if its process
+// died, and resumes its session from a new client with its ResumeState: same ID, the
+// game saw a suspension and a resumption (no departure, no join), the entity and its
+// score persist, the new client's first snapshot decodes on its own (a full one),
+// commands the old client had sent but not seen acknowledged arrive exactly once, and
+// events the host sent during the gap arrive in order.
+func TestResumeAfterHardClose(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	reg := testRegistry(t)
+	rec := newLifeRecorder()
+	srv, err := NewServer(ServerConfig{Registry: reg, Transport: loopback(), Step: rec.step(counterGame(t, reg, rec.recorder))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	a, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: loopback()})
+	const before = 5
+	for i := range before {
+		if err := a.Send(cmdMsg{Seq: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.waitFor(t, 20*time.Second, "the first commands", func() bool { return len(rec.commands[id]) == before })
+	if err := srv.Send(id, "before"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-a.Events(); !eventIs(ev, "before") {
+		t.Fatalf("first event %q", ev.Data)
+	}
+
+	kill(a)
+	rec.waitFor(t, 20*time.Second, "the game to see the suspension", func() bool { return len(rec.suspended) == 1 })
+	for _, ev := range []string{"gap 1", "gap 2", "gap 3"} {
+		if err := srv.Send(id, ev); err != nil {
+			t.Fatalf("event to a suspended client: %v", err)
+		}
+	}
+	st := a.ResumeState()
+	if st == nil {
+		t.Fatalf("no resume state after %v", a.Err())
+	}
+	// Two commands the dead process had sent that never reached the host: the
+	// resumption must deliver them once, after the five the host has.
+	for _, seq := range []int{before, before + 1} {
+		body, err := msgpackMarshal(cmdMsg{Seq: seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Unacked = append(st.Unacked, body)
+		st.Commands++
+	}
+
+	b, bid, err := tryConnect(ctx, srv, ClientConfig{Registry: reg, Transport: loopback(), Resume: st})
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	defer b.Close()
+	if bid != id || b.ID() != id {
+		t.Fatalf("resumed as client %d (client says %d), want %d", bid, b.ID(), id)
+	}
+	for _, want := range []string{"gap 1", "gap 2", "gap 3"} {
+		select {
+		case ev := <-b.Events():
+			if !eventIs(ev, want) {
+				t.Fatalf("replayed event %q, want %q", ev.Data, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("waiting for replayed event %q", want)
+		}
+	}
+	// The first snapshot the new client decodes holds the entity with its score:
+	// with no baselines it can only be a full one.
+	var first Player
+	waitWorld(t, b, 20*time.Second, "a first snapshot", func(w *snapshot.World) bool {
+		ok, err := w.Get(snapshot.EntityID(id), &first)
+		return ok && err == nil
+	})
+	if st := b.Stats(); st.Dropped(DropSnapshotDecode) != 0 || st.Resumes != 1 {
+		t.Fatalf("new client stats %+v, want no undecodable snapshot and one resumption", st)
+	}
+	if err := b.Send(cmdMsg{Seq: before + 2}); err != nil {
+		t.Fatal(err)
+	}
+	const total = before + 3
+	rec.waitFor(t, 20*time.Second, "every command", func() bool { return len(rec.commands[id]) >= total })
+	waitWorld(t, b, 20*time.Second, "the score to count every command once", func(w *snapshot.World) bool {
+		var p Player
+		ok, err := w.Get(snapshot.EntityID(id), &p)
+		return ok && err == nil && p.X == total
+	})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.commands[id]) != total {
+		t.Fatalf("commands %v, want 0..%d once each", rec.commands[id], total-1)
+	}
+	for i, s := range rec.commands[id] {
+		if s != i {
+			t.Fatalf("commands %v, want 0..%d once each in order", rec.commands[id], total-1)
+		}
+	}
+	if want := fmt.Sprintf("[suspended %d resumed %d]", id, id); fmt.Sprint(rec.events) != want || len(rec.joined) != 1 || len(rec.left) != 0 {
+		t.Fatalf("game saw %v, joins %v, departures %v; want %s, one join, no departure", rec.events, rec.joined, rec.left, want)
+	}
+}
+
+func eventIs(ev Event, want string) bool {
+	var s string
+	return ev.Decode(&s) == nil && s == want
+}
+
+func msgpackMarshal(v any) ([]byte, error) {
+	msg, err := marshalMessage(kindCommand, v)
+	if err != nil {
+		return nil, err
+	}
+	return msg[1:], nil
 }

@@ -12,6 +12,7 @@ type totals struct {
 	bytesIn, bytesOut, pktsIn, pktsOut, snaps uint64
 	drops                                     [numDropReasons]uint64
 	departures                                map[string]uint64 // by bye code
+	restarts, restartsFailed                  uint64
 }
 
 func (t *totals) add(s Stats) {
@@ -23,6 +24,8 @@ func (t *totals) add(s Stats) {
 	for i, d := range s.Drops {
 		t.drops[i] += d
 	}
+	t.restarts += s.Restarts
+	t.restartsFailed += s.RestartsFailed
 }
 
 var (

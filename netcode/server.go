@@ -50,6 +50,7 @@ type Server struct {
 	helpers  sync.WaitGroup // encoding helpers, including those that found no work
 	sendDone chan struct{}
 
+	life    *serverLife // resumption (lifecycle_resume_host.go)
 	timings loopTimings
 	curTick atomic.Uint32 // the tick being run, read by session callbacks
 	ticks   atomic.Uint64
@@ -147,6 +148,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		timings:   newLoopTimings(),
 	}
 	s.closing, s.abort = context.WithCancel(context.Background())
+	life, err := newServerLife(s)
+	if err != nil {
+		s.abort()
+		return nil, err
+	}
+	s.life = life
 	workers := encodeWorkers()
 	for range workers {
 		s.caches = append(s.caches, snapshot.NewEncodeCache())
@@ -235,12 +242,11 @@ func (s *Server) Accept(ctx context.Context, sig signaling.Signaler) (ClientID, 
 		s.wg.Done()
 		return 0, err
 	}
-	s.sessions[id] = sess
-	s.joins = append(s.joins, sess)
+	s.life.register(sess)
 	s.mu.Unlock()
 	go sess.run()
-	s.log.Info("client connected", "client", id)
-	return id, nil
+	s.log.Info("client connected", "client", sess.id, "resumed", sess.life.resumed())
+	return sess.id, nil
 }
 
 // Send encodes v with msgpack and sends it as an event to one client, on the reliable
@@ -257,7 +263,7 @@ func (s *Server) Send(id ClientID, v any) error {
 	if err != nil {
 		return err
 	}
-	return sess.sendReliable(msg)
+	return sess.life.send(msg)
 }
 
 // Broadcast sends v as an event to every connected client.
@@ -274,7 +280,7 @@ func (s *Server) Broadcast(v any) error {
 	s.mu.Unlock()
 	var errs []error
 	for _, sess := range list {
-		if err := sess.sendReliable(msg); err != nil {
+		if err := sess.life.send(msg); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -290,7 +296,10 @@ func (s *Server) Kick(id ClientID, reason string) error {
 	if sess == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownClient, id)
 	}
-	sess.end(fmt.Errorf("%w: %s", ErrKicked, reason))
+	err := fmt.Errorf("%w: %s", ErrKicked, reason)
+	if !s.life.kick(sess, err) {
+		sess.end(err)
+	}
 	return nil
 }
 
@@ -361,7 +370,10 @@ func (s *Server) hostTime() time.Duration { return s.clk.Now().Sub(s.epoch) }
 func (s *Server) removeSession(sess *session, reason error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.sessions, sess.id)
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+	s.life.gone(sess, reason)
 	s.totals.add(sess.stats.stats())
 	if s.totals.departures == nil {
 		s.totals.departures = map[string]uint64{}
@@ -428,16 +440,13 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 	s.curTick.Store(n)
 	t.N = n
 	t.Joined, t.Left, t.Inputs, t.Commands = t.Joined[:0], t.Left[:0], t.Inputs[:0], t.Commands[:0]
+	t.Suspended, t.Resumed = t.Suspended[:0], t.Resumed[:0]
 
 	s.mu.Lock()
 	for _, sess := range s.joins {
 		sess.phase = sendPhase(active, s.sendEvery)
 		sess.worker = encodeWorker(active, sess.phase, len(s.caches))
-		sess.enc = snapshot.NewEncoder(s.cfg.Registry, snapshot.EncoderConfig{
-			MaxPacketBytes:    MaxSnapshotPacketBytes,
-			MaxPacketsPerSend: s.cfg.MaxPacketsPerSend,
-			Cache:             s.caches[sess.worker],
-		})
+		sess.enc = s.newEncoder(sess.worker)
 		active = append(active, sess)
 		t.Joined = append(t.Joined, sess.id)
 	}
@@ -464,6 +473,7 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 		clear(active[len(kept):])
 		active = kept
 	}
+	active = s.life.tick(n, t, active, start)
 
 	for _, sess := range active {
 		sess.collect(n, t)
@@ -473,7 +483,7 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 
 	timeout := s.cfg.Timeout.Nanoseconds()
 	for _, sess := range active {
-		if start.UnixNano()-sess.lastHeard.Load() > timeout {
+		if start.UnixNano()-sess.lastHeard.Load() > timeout && !s.life.silent(sess, start) {
 			sess.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, s.cfg.Timeout))
 		}
 	}
@@ -656,8 +666,20 @@ type Tick struct {
 	// Inputs holds the inputs stamped for this tick, at most one per client.
 	Inputs []Input
 	// Commands holds the commands that arrived since the previous tick, in arrival
-	// order per client, each exactly once.
+	// order per client, each exactly once (across resumptions too).
 	Commands []Command
+	// Suspended lists clients whose connection was lost since the previous tick
+	// but whose game identity the host keeps for ServerConfig.ResumeWindow: keep
+	// their entities and score; they send no inputs meanwhile, and events sent to
+	// them wait (up to ResumeBytes). Each later appears in Resumed or, once the
+	// window has passed, in Left.
+	Suspended []ClientID
+	// Resumed lists clients back since the previous tick, with the same ID: on
+	// their own connection (an ICE restart, the network returning) or on a new
+	// one with their resume token (then their snapshots start over from a full
+	// one). A client that came back on a new connection before the host noticed
+	// it was gone appears here without a Suspended first.
+	Resumed []ClientID
 
 	srv *Server
 }

@@ -143,6 +143,9 @@ func (sess *session) handshake(ctx context.Context, sig signaling.Signaler) erro
 			return fmt.Errorf("%w: %q before the offer", ErrSignaling, sg.Type)
 		}
 	}
+	if err := sess.life.claim(sig, *offer); err != nil {
+		return err
+	}
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.Transport.ICE.Servers})
 	if err != nil {
 		return fmt.Errorf("netcode: new peer connection: %w", err)
@@ -189,11 +192,7 @@ func (sess *session) handshake(ctx context.Context, sig signaling.Signaler) erro
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrSignaling, ctx.Err())
 	}
-	msg, err := marshalMessage(kindWelcome, welcome{ID: uint32(sess.id), TickRate: s.cfg.TickRate, SendRate: s.cfg.SendRate})
-	if err != nil {
-		return err
-	}
-	return sess.sendReliable(msg)
+	return sess.life.welcome(ctx)
 }
 
 // readSignals adds late trickled candidates until the session ends or signaling closes.
@@ -209,7 +208,9 @@ func (sess *session) readSignals(sig signaling.Signaler) {
 		}
 		switch sg.Type {
 		case signaling.TypeOffer:
-			sess.life.onOffer(sg.SDP) // an ICE restart
+			if sess.life.onOffer(sig, sg) { // an ICE restart, or a new connection
+				return
+			}
 			continue
 		case signaling.TypeAnswer:
 			sess.life.onAnswer(sg.SDP)
@@ -375,6 +376,11 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	}
 	switch b[0] {
 	case kindCommand:
+		unlock, current := sess.life.commandIn()
+		if !current {
+			return
+		}
+		defer unlock()
 		body := b[1:]
 		cfg := &sess.srv.cfg
 		if len(body) > cfg.MaxCommandBytes {
@@ -407,6 +413,8 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 			sess.drop(DropQueueFull)
 			sess.end(fmt.Errorf("%w: %d commands queued", ErrFlood, maxQueuedCommands))
 		}
+	case kindAck:
+		sess.life.onAck(b[1:])
 	case kindBye:
 		var m bye
 		_ = msgguard.Unmarshal(b[1:], 1024, &m)
@@ -539,6 +547,9 @@ func (sess *session) run() {
 	defer sess.srv.wg.Done()
 	<-sess.ending
 	reason := sess.reason
+	if sess.srv.life.onEnd(sess, reason) {
+		return // superseded, or suspended for resumption
+	}
 	if !errors.Is(reason, ErrClientLeft) && !errors.Is(reason, ErrConnectionLost) {
 		// Say goodbye and give the client a moment to close first, so that it
 		// learns the reason rather than seeing a dead connection.
@@ -562,6 +573,7 @@ func (sess *session) run() {
 // teardown closes the connection and waits for the session's goroutines.
 func (sess *session) teardown() {
 	sess.end(ErrClosed)
+	sess.life.abandon()
 	if sess.pc != nil {
 		_ = sess.pc.Close()
 	}

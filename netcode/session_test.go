@@ -135,7 +135,8 @@ func TestInputs(t *testing.T) {
 }
 
 // TestTimeout cuts the network: the host drops the silent client with ErrTimeout
-// before ICE gives up, and tells game code; the client times out too.
+// before ICE gives up, and tells game code; the client times out too. (With
+// resumption on, the host suspends the client instead: TestSuspendAndExpire.)
 func TestTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -146,8 +147,9 @@ func TestTimeout(t *testing.T) {
 	rec := newRecorder()
 	srv, err := NewServer(ServerConfig{
 		Registry:  reg,
-		Transport: TransportConfig{Net: hostNet},
-		Timeout:   time.Second,
+		Transport:    TransportConfig{Net: hostNet},
+		Timeout:      time.Second,
+		ResumeWindow: -1,
 		Step: func(tk *Tick) {
 			if len(tk.Left) == 0 {
 				return

@@ -51,9 +51,14 @@ func (w *sigWriter) candidate(c *webrtc.ICECandidate) {
 
 // description queues the offer or answer, then any candidates that came first.
 func (w *sigWriter) description(d webrtc.SessionDescription) {
+	w.describe(signaling.Signal{Type: d.Type.String(), SDP: d.SDP})
+}
+
+// describe queues a description signal, then any candidates that came first.
+func (w *sigWriter) describe(s signaling.Signal) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.out <- signaling.Signal{Type: d.Type.String(), SDP: d.SDP}
+	w.out <- s
 	for _, s := range w.early {
 		select {
 		case w.out <- s:
@@ -161,6 +166,10 @@ var byeCodes = []struct {
 	{"protocol", ErrProtocol},
 	{"slow", ErrSlowConsumer},
 	{"bad_channel", ErrBadChannel},
+	{"resume_expired", ErrResumeExpired},
+	{"resume_invalid", ErrResumeInvalid},
+	{"resume_replayed", ErrResumeReplayed},
+	{"resume_overflow", ErrResumeOverflow},
 }
 
 func codeOf(err error) string {

@@ -21,6 +21,7 @@ const (
 	kindCommand byte = 0x11
 	kindEvent   byte = 0x12
 	kindBye     byte = 0x13
+	kindAck     byte = 0x14
 )
 
 const (
@@ -33,6 +34,22 @@ type welcome struct {
 	ID       uint32 `msgpack:"id"`
 	TickRate int    `msgpack:"tick_rate"`
 	SendRate int    `msgpack:"send_rate"`
+	// Connection lifecycle (lifecycle*.go), when the host keeps sessions for
+	// resumption: the resume token, the window, and on a resumption the number
+	// of the client's commands the host has received.
+	Resume   string `msgpack:"resume,omitempty"`
+	WindowMS uint32 `msgpack:"window_ms,omitempty"`
+	Resumed  bool   `msgpack:"resumed,omitempty"`
+	Commands uint32 `msgpack:"commands,omitempty"`
+}
+
+// ackMsg (0x14) acknowledges reliable messages by count, for resumption: the client
+// reports the events it has received (and, in its first, its key), the host the
+// commands it has received.
+type ackMsg struct {
+	Events   uint32 `msgpack:"events,omitempty"`
+	Commands uint32 `msgpack:"commands,omitempty"`
+	Key      []byte `msgpack:"key,omitempty"`
 }
 
 // bye ends a session; Reason is the sender's error text.

@@ -8,8 +8,11 @@
 //	{"type":"offer","sdp":"v=0..."}
 //	{"type":"answer","sdp":"v=0..."}
 //	{"type":"ice","candidate":"candidate:...","sdpMid":"0","sdpMLineIndex":0}
+//	{"type":"offer","sdp":"v=0...","resume":"AQAAAAc..."}
 //
-// An "ice" signal with an empty candidate marks the end of candidates.
+// An "ice" signal with an empty candidate marks the end of candidates. An offer may
+// carry a resume token (at most MaxResumeBytes, opaque to everyone but the host that
+// issued it): the client asks to resume its session on this new connection.
 package signaling
 
 import (
@@ -32,6 +35,9 @@ const MaxSDPBytes = 64 << 10
 // MaxCandidateBytes bounds the size of one ICE candidate line.
 const MaxCandidateBytes = 1024
 
+// MaxResumeBytes bounds an offer's resume token.
+const MaxResumeBytes = 128
+
 // Signal is one signaling message: an SDP offer or answer, or one trickled ICE
 // candidate (the JSON of an RTCIceCandidateInit plus "type":"ice").
 type Signal struct {
@@ -40,6 +46,8 @@ type Signal struct {
 	Candidate     string  `json:"candidate,omitempty"`
 	SDPMid        *string `json:"sdpMid,omitempty"`
 	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"`
+	// Resume is an offer's resume token, asking the host to resume a session.
+	Resume string `json:"resume,omitempty"`
 }
 
 // ErrInvalidSignal is wrapped by Validate's errors.
@@ -47,6 +55,12 @@ var ErrInvalidSignal = errors.New("signaling: invalid signal")
 
 // Validate reports whether s is well formed: a known type, and sizes within bounds.
 func (s Signal) Validate() error {
+	if s.Resume != "" && s.Type != TypeOffer {
+		return fmt.Errorf("%w: resume token in %q", ErrInvalidSignal, s.Type)
+	}
+	if len(s.Resume) > MaxResumeBytes {
+		return fmt.Errorf("%w: resume token of %d bytes exceeds %d", ErrInvalidSignal, len(s.Resume), MaxResumeBytes)
+	}
 	switch s.Type {
 	case TypeOffer, TypeAnswer:
 		if s.SDP == "" {

@@ -1,6 +1,6 @@
 //go:build !js
 
-package lobby
+package lobby_test
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/volleynet/volley/internal/browsertest"
+	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/signaling"
 )
 
@@ -27,7 +29,7 @@ func TestBrowserClient(t *testing.T) {
 	browsertest.BuildWasm(t, t.Context(), "./testdata/wasmclient", filepath.Join(dir, "client.wasm"))
 	wasmExec := browsertest.WasmExecJS(t)
 
-	srv := NewServer(Config{})
+	srv := lobbyserver.New(lobbyserver.Config{})
 	mux := srv.Mux()
 	mux.HandleFunc("/wasm_exec.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "wasm_exec.js", time.Time{}, bytes.NewReader(wasmExec))
@@ -52,7 +54,7 @@ WebAssembly.instantiateStreaming(fetch("/client.wasm"), go.importObject)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	host := dialClient(t, "ws"+strings.TrimPrefix(ts.URL, "http")+"/ws")
-	if _, err := host.Create(ctx, RoomOptions{Name: "browser", Password: "pw"}); err != nil {
+	if _, err := host.Create(ctx, lobby.RoomOptions{Name: "browser", Password: "pw"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,12 +1,16 @@
-// Package lobby is Volley's rooms-and-signaling service and its Go client.
+// Package lobby is the protocol of Volley's rooms-and-signaling service and its Go
+// client. The service itself is package [github.com/volleynet/volley/lobby/server]
+// (import it as lobbyserver; run it with `go run ./lobby/cmd/lobby`). Keeping them
+// apart lets a player program import lobby without linking the server, Redis or
+// Prometheus (a test pins this).
 //
-// A [Server] is an [net/http.Handler] that speaks a small JSON protocol over WebSocket:
+// The service is an [net/http.Handler] that speaks a small JSON protocol over WebSocket:
 // hosts create rooms, players list and join them, and the lobby relays WebRTC signaling
 // (offer, answer, trickled ICE candidates) only between a player and the host of its
 // room, stamping the sender itself. It hands every connection the ICE server list, with
-// time-limited TURN credentials when a TURN secret is configured. Run it with
-// `go run ./lobby/cmd/lobby`, or mount it in your own server ([Server.Mux] serves /ws,
-// /healthz and /metrics).
+// time-limited TURN credentials when a TURN secret is configured. This package holds the
+// protocol's types ([Message], [RoomInfo], [ICEServer], the Type*, Code* and Reason*
+// constants, [DecodeMessage]) and documents it below.
 //
 // A [Client] speaks the protocol natively (gorilla/websocket) and, under GOOS=js
 // GOARCH=wasm, on the browser's WebSocket through syscall/js (the wasm build links
@@ -50,7 +54,8 @@
 // "id" is this connection's ID, the one peers see as "from"/"peer". "iceServers" has
 // the shape of RTCConfiguration.iceServers and is absent when empty. TURN credentials
 // follow the TURN REST API: username "expiry:id" (expiry in Unix seconds), credential
-// base64(HMAC-SHA1(secret, username)); see [TURNCredentials].
+// base64(HMAC-SHA1(secret, username)); see
+// [github.com/volleynet/volley/lobby/server.TURNCredentials].
 //
 // create (become the host of a new room):
 //
@@ -116,7 +121,8 @@
 //
 // # Limits and closes
 //
-// Each is a [Config] field; the defaults are documented there.
+// Each is a field of the server's Config
+// ([github.com/volleynet/volley/lobby/server.Config]); the defaults are documented there.
 //
 //   - Before the upgrade: an Origin not allowed (default: no Origin header, the same
 //     origin, or localhost/127.0.0.1/[::1]) gets HTTP 403; beyond MaxConnections, 503.
@@ -133,53 +139,6 @@
 //
 // Disconnecting for any reason is the same as "leave".
 //
-// # Several instances
-//
-// Instances that share a [RedisStore] (same Redis, same Prefix and TTL) serve one set
-// of rooms: a player connected to instance B lists, joins and quick-joins a room whose
-// host is connected to instance A, and everything above works across them unchanged.
-// Put them behind any load balancer; no sticky sessions are needed beyond the
-// WebSocket itself. Run `lobby -redis redis://host:6379/0` on each.
-//
-//   - State: each Store method is one Lua script, atomic across instances (capacity
-//     holds under concurrent joins through different instances).
-//   - Relay: every instance has an ID, embedded in the connection IDs it hands out
-//     ("c" + 8 hex digits of instance + 16 random hex digits), and subscribes to its own
-//     Redis pub/sub channel. A signal, member_joined, member_left or room_closed for a
-//     connection held elsewhere is published to the holder's channel, stamped and
-//     checked (the sender is the target's host or member, per the store) by the sending
-//     instance; the receiving one queues it only if the target is still in that room.
-//     One instance publishes synchronously in the order it handles messages, and Redis
-//     delivers a channel's messages in order, so a peer's offer and trickled candidates
-//     arrive in order. Pub/sub rather than per-connection lists or streams: signaling is
-//     ephemeral (a stale offer is worthless after a reconnect), PUBLISH reports whether
-//     the target's instance is alive (a signal to a crashed instance's connection gets
-//     peer_not_found at once), and nothing needs cleaning up. The price is at-most-once
-//     delivery: a signal in flight while an instance's Redis connection drops is lost,
-//     and the WebRTC negotiation it belonged to times out (the player may dial again).
-//   - Liveness: an instance refreshes its liveness key and the keys of the rooms it
-//     hosts every TTL/3 (default TTL 30 s). When it crashes, its rooms (and its
-//     connections' memberships in rooms hosted elsewhere) are ignored and pruned as soon
-//     as its liveness key expires, and their keys expire by TTL. Hosts are not sent
-//     member_left for members lost that way (their WebRTC sessions time out). A graceful
-//     shutdown ([Server.Close]) closes its rooms (members elsewhere get room_closed) and
-//     deletes its liveness key. A Redis outage longer than TTL loses the rooms of the
-//     instances that could not refresh them.
-//   - Limits: MaxRooms is checked against the shared count, not atomically with the
-//     creation (concurrent creates may overshoot it slightly). Keys live in one Redis
-//     (a single node, or Sentinel), not Redis Cluster. Metric:
-//     lobby_relay_messages_total{result} (published, unrouted, received, dropped, error).
-//
-// # Implementation
-//
-// Each connection has exactly one reader goroutine (the ServeHTTP goroutine) and one
-// writer goroutine. Room state is changed only under one hub mutex, which never covers
-// I/O: replies and relays go into the bounded per-connection queues without blocking.
-// State lives behind the [Store] interface ([MemoryStore] by default), whose methods
-// are each atomic so that a shared implementation ([RedisStore]) can back several
-// instances (with a shared store, each call is a Redis round trip under the hub lock,
-// about 0.1 ms over loopback). Metrics use the
-// server's own Prometheus registry ([Server.Registry]): lobby_connections,
-// lobby_connections_total, lobby_rooms, lobby_messages_received_total{type},
-// lobby_messages_sent_total{type} and lobby_rejections_total{reason}.
+// Several instances sharing one Redis serve one set of rooms; the protocol is the same
+// on every instance. See package [github.com/volleynet/volley/lobby/server].
 package lobby

@@ -48,7 +48,7 @@ func (e *Error) Error() string {
 }
 
 // Is reports whether target is an *Error with the same code, so that
-// errors.Is(err, &lobby.Error{Code: lobby.CodeRoomFull}) works, or the Store sentinel
+// errors.Is(err, &lobby.Error{Code: lobby.CodeRoomFull}) works, or the room sentinel
 // of that code (ErrRoomNotFound, ErrRoomFull, ErrNoRoomAvailable).
 func (e *Error) Is(target error) bool {
 	if t, ok := target.(*Error); ok {
@@ -73,6 +73,15 @@ func ErrorCode(err error) string {
 	}
 	return ""
 }
+
+// Room errors. A Store (package lobby/server) returns them, possibly wrapped, so that
+// the server answers with the matching error code; a Client's *Error of that code
+// matches them with errors.Is.
+var (
+	ErrRoomNotFound    = errors.New("lobby: room not found")
+	ErrRoomFull        = errors.New("lobby: room full")
+	ErrNoRoomAvailable = errors.New("lobby: no room available")
+)
 
 // Client-side sentinels.
 var (

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/signaling"
 )
 
 // A host creates a room, a player joins it, and they exchange an offer and an answer
 // through the lobby: the same Signalers plug into netcode.
 func Example() {
-	srv := lobby.NewServer(lobby.Config{}) // development defaults: anyone may host
+	srv := lobbyserver.New(lobbyserver.Config{}) // development defaults: anyone may host
 	ts := httptest.NewServer(srv.Mux())
 	defer ts.Close()
 	defer srv.Close()

@@ -1,10 +1,9 @@
 //go:build !js
 
-package lobby
+package lobby_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -13,23 +12,27 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
+
+	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const waitTimeout = 10 * time.Second
 
+// testEnv is a real lobby server (package lobby/server) on loopback for the client's
+// tests; the server's own tests live in that package.
 type testEnv struct {
-	srv *Server
+	srv *lobbyserver.Server
 	ts  *httptest.Server
 	url string // ws://.../ws
 }
 
-func newEnv(t testing.TB, cfg Config) *testEnv {
+func newEnv(t testing.TB, cfg lobbyserver.Config) *testEnv {
 	t.Helper()
-	srv := NewServer(cfg)
+	srv := lobbyserver.New(cfg)
 	ts := httptest.NewServer(srv.Mux())
 	t.Cleanup(func() {
 		srv.Close()
@@ -38,195 +41,11 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 	return &testEnv{srv: srv, ts: ts, url: "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"}
 }
 
-// metric returns the value of the named counter or gauge with the given label value
-// (label "" for unlabelled metrics), or 0 when absent.
-func (e *testEnv) metric(t testing.TB, name, label string) float64 {
-	t.Helper()
-	mfs, err := e.srv.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if label != "" && !hasLabelValue(m, label) {
-				continue
-			}
-			if m.Counter != nil {
-				return m.Counter.GetValue()
-			}
-			return m.Gauge.GetValue()
-		}
-	}
-	return 0
-}
-
-func hasLabelValue(m *dto.Metric, v string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetValue() == v {
-			return true
-		}
-	}
-	return false
-}
-
-// raw is a protocol-level test client on a bare gorilla connection, speaking JSON as a
-// client in another language would. A background goroutine reads into msgs.
-type raw struct {
-	t        testing.TB
-	c        *websocket.Conn
-	id       string
-	welcome  Message
-	msgs     chan Message
-	closed   chan struct{}
-	closeErr error // set before closed is closed
-}
-
-func dialRaw(t testing.TB, url string) *raw {
-	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	r := &raw{t: t, c: c, msgs: make(chan Message, 20000), closed: make(chan struct{})}
-	go func() {
-		defer close(r.closed)
-		for {
-			_, data, err := c.ReadMessage()
-			if err != nil {
-				r.closeErr = err
-				return
-			}
-			var m Message
-			if err := json.Unmarshal(data, &m); err != nil {
-				r.closeErr = err
-				return
-			}
-			r.msgs <- m
-		}
-	}()
-	t.Cleanup(func() { r.close() })
-	r.welcome = r.expect(TypeWelcome)
-	r.id = r.welcome.ID
-	return r
-}
-
-func (r *raw) close() {
-	_ = r.c.Close()
-	<-r.closed
-}
-
-func (r *raw) sendText(s string) {
-	r.t.Helper()
-	if err := r.c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		r.t.Fatalf("write: %v", err)
-	}
-}
-
-func (r *raw) send(m Message) {
-	r.t.Helper()
-	data, err := json.Marshal(m)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.sendText(string(data))
-}
-
-func (r *raw) recv() Message {
-	r.t.Helper()
-	select {
-	case m := <-r.msgs:
-		return m
-	case <-r.closed:
-		select {
-		case m := <-r.msgs:
-			return m
-		default:
-		}
-		r.t.Fatalf("%s: connection closed: %v", r.id, r.closeErr)
-	case <-time.After(waitTimeout):
-		r.t.Fatalf("%s: no message within %v", r.id, waitTimeout)
-	}
-	return Message{}
-}
-
-func (r *raw) expect(typ string) Message {
-	r.t.Helper()
-	m := r.recv()
-	if m.Type != typ {
-		r.t.Fatalf("%s: got %+v, want type %q", r.id, m, typ)
-	}
-	return m
-}
-
-func (r *raw) expectError(code string) Message {
-	r.t.Helper()
-	m := r.expect(TypeError)
-	if m.Code != code {
-		r.t.Fatalf("%s: error code %q (%s), want %q", r.id, m.Code, m.Message, code)
-	}
-	return m
-}
-
-// roundTrip sends a list request and waits for its reply, collecting what came before:
-// the server handles one connection's messages in order, so every effect of earlier
-// messages has been queued once the reply arrives.
-func (r *raw) roundTrip() []Message {
-	r.t.Helper()
-	r.send(Message{Type: TypeList, Ref: "sync"})
-	var before []Message
-	for {
-		m := r.recv()
-		if m.Type == TypeRooms && m.Ref == "sync" {
-			return before
-		}
-		before = append(before, m)
-	}
-}
-
-// waitClose waits for the server to close the connection and returns the close error.
-func (r *raw) waitClose() error {
-	r.t.Helper()
-	for {
-		select {
-		case <-r.msgs:
-		case <-r.closed:
-			return r.closeErr
-		case <-time.After(waitTimeout):
-			r.t.Fatalf("%s: not closed within %v", r.id, waitTimeout)
-		}
-	}
-}
-
-func closeCode(err error) int {
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return -1
-}
-
-func (r *raw) create(name string, capacity int, password string) RoomInfo {
-	r.t.Helper()
-	r.send(Message{Type: TypeCreate, Ref: "c", Name: name, Capacity: capacity, Password: password})
-	m := r.expect(TypeCreated)
-	return *m.Room
-}
-
-func (r *raw) join(roomID, password string) RoomInfo {
-	r.t.Helper()
-	r.send(Message{Type: TypeJoin, Ref: "j", RoomID: roomID, Password: password})
-	m := r.expect(TypeJoined)
-	return *m.Room
-}
-
-func dialClient(t testing.TB, url string) *Client {
+func dialClient(t testing.TB, url string) *lobby.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	c, err := Dial(ctx, url, ClientConfig{})
+	c, err := lobby.Dial(ctx, url, lobby.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,6 +57,14 @@ func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+func closeCode(err error) int {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return -1
 }
 
 func httpGet(t testing.TB, url string) (int, string) {
@@ -258,6 +85,3 @@ func httpGet(t testing.TB, url string) (int, string) {
 	}
 	return resp.StatusCode, b.String()
 }
-
-func strp(s string) *string { return &s }
-func u16(v uint16) *uint16  { return &v }

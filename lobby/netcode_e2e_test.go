@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/snapshot"
 )
@@ -26,7 +27,7 @@ type e2eMove struct{ DX float32 }
 // lobby (real WebSockets, trickle ICE relayed by the lobby) and exchange snapshots and
 // commands over real pion connections restricted to loopback.
 func TestNetcodeEndToEnd(t *testing.T) {
-	srv := lobby.NewServer(lobby.Config{})
+	srv := lobbyserver.New(lobbyserver.Config{})
 	ts := httptest.NewServer(srv.Mux())
 	defer ts.Close()
 	defer srv.Close()

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/volleynet/volley/internal/redistest"
-	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 )
 
 // TestNetcodeAcrossInstances: a netcode host connected to lobby instance A and players
@@ -24,7 +24,7 @@ func TestNetcodeAcrossInstances(t *testing.T) {
 	for range 2 {
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
 		defer rdb.Close()
-		srv := lobby.NewServer(lobby.Config{Store: lobby.NewRedisStore(rdb, lobby.RedisStoreConfig{Prefix: "e2e:"})})
+		srv := lobbyserver.New(lobbyserver.Config{Store: lobbyserver.NewRedisStore(rdb, lobbyserver.RedisStoreConfig{Prefix: "e2e:"})})
 		ts := httptest.NewServer(srv.Mux())
 		defer ts.Close()
 		defer srv.Close()

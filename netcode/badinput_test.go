@@ -238,6 +238,16 @@ func TestBadInput(t *testing.T) {
 	if !errors.Is(garbage.Err(), ErrProtocol) {
 		t.Errorf("garbage client ended with %v, want ErrProtocol", garbage.Err())
 	}
+	// The client can see the host's bye before the host has removed its session:
+	// wait for the departure the game sees, which follows the removal.
+	rec.waitFor(t, 20*time.Second, "the garbage client's departure", func() bool {
+		for _, d := range rec.left {
+			if d.Client == garbage.ID() {
+				return true
+			}
+		}
+		return false
+	})
 
 	// The good client is still served: commands, events and snapshots.
 	if err := good.Send(cmdMsg{Seq: 0}); err != nil {

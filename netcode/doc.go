@@ -180,6 +180,7 @@
 // localhost game); [ServerConfig.ListenUDP] puts all clients on one UDP port;
 // [ICEConfig.PublicIPs] rewrites host candidates to a public address. Under GOOS=js
 // the browser's RTCPeerConnection applies its own limits and the client API is the
-// same. [Server.Collector] exports the host's totals to Prometheus,
-// with histograms of the tick's work and of the snapshot send lag.
+// same. [Server.Totals], [Server.LoopStats] and [Server.LoopTimings] report the host's
+// totals and histograms of the tick's work and of the snapshot send lag; package
+// netcode/netcodeprom exports them to Prometheus (netcode itself does not link it).
 package netcode

@@ -3,7 +3,9 @@
 package netcode
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
+	"maps"
+	"sync/atomic"
+	"time"
 )
 
 // totals accumulates the counters of departed sessions, so that host-wide totals
@@ -28,89 +30,112 @@ func (t *totals) add(s Stats) {
 	t.restartsFailed += s.RestartsFailed
 }
 
-var (
-	descClients    = prometheus.NewDesc("volley_netcode_clients", "Connected clients.", nil, nil)
-	descTicks      = prometheus.NewDesc("volley_netcode_ticks_total", "Ticks run.", nil, nil)
-	descLate       = prometheus.NewDesc("volley_netcode_ticks_late_total", "Ticks run late, back to back to catch up.", nil, nil)
-	descSkipped    = prometheus.NewDesc("volley_netcode_ticks_skipped_total", "Due ticks skipped because of the catch-up cap.", nil, nil)
-	descBytes      = prometheus.NewDesc("volley_netcode_bytes_total", "Data channel bytes, both channels.", []string{"direction"}, nil)
-	descPackets    = prometheus.NewDesc("volley_netcode_messages_total", "Data channel messages, both channels.", []string{"direction"}, nil)
-	descSnapshots  = prometheus.NewDesc("volley_netcode_snapshot_packets_total", "Snapshot packets sent.", nil, nil)
-	descDrops      = prometheus.NewDesc("volley_netcode_drops_total", "Messages, inputs or snapshots dropped, by reason.", []string{"reason"}, nil)
-	descDepartures = prometheus.NewDesc("volley_netcode_disconnects_total", "Clients disconnected, by reason.", []string{"reason"}, nil)
-)
-
-// loopTimings are the host's tick and send-lag histograms (see ServerConfig.OnTick and
-// OnSent). Observing is lock-free.
-type loopTimings struct {
-	tick, sendLag prometheus.Histogram
+// HostTotals are a host's counters summed over every session it has had, departed ones
+// included, so that they only grow as clients come and go (Clients excepted). Package
+// netcode/netcodeprom exports them to Prometheus.
+type HostTotals struct {
+	Clients                                  int    // connected now
+	BytesIn, BytesOut, PacketsIn, PacketsOut uint64 // data channel traffic, both channels
+	Snapshots                                uint64 // snapshot packets sent
+	Drops                                    [NumDropReasons]uint64
+	// Disconnects counts departed clients by reason: the bye code of their Departure
+	// ("left", "timeout", ...). The map is the caller's.
+	Disconnects map[string]uint64
 }
 
-// timingBuckets span 0.1 ms to 51.2 ms: a 60 Hz tick's budget is 16.7 ms.
-var timingBuckets = prometheus.ExponentialBuckets(0.0001, 2, 10)
-
-func newLoopTimings() loopTimings {
-	return loopTimings{
-		tick: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "volley_netcode_tick_seconds",
-			Help:    "Work per tick on the tick goroutine: inputs, Step, handing the snapshots due to the sending goroutine.",
-			Buckets: timingBuckets,
-		}),
-		sendLag: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "volley_netcode_snapshot_send_lag_seconds",
-			Help:    "Time from a tick's start until its snapshots were encoded and handed to the data channels.",
-			Buckets: timingBuckets,
-		}),
-	}
-}
-
-type collector struct{ s *Server }
-
-// Collector returns a Prometheus collector of the host's totals: clients, ticks (run,
-// late, skipped), histograms of the tick's work and of the snapshot send lag, bytes and
-// messages each way, snapshot packets, drops by reason and disconnects by reason.
-// Register it with a prometheus.Registry.
-func (s *Server) Collector() prometheus.Collector { return collector{s} }
-
-func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descClients, descTicks, descLate, descSkipped, descBytes, descPackets, descSnapshots, descDrops, descDepartures} {
-		ch <- d
-	}
-	c.s.timings.tick.Describe(ch)
-	c.s.timings.sendLag.Describe(ch)
-}
-
-func (c collector) Collect(ch chan<- prometheus.Metric) {
-	s := c.s
+// Totals returns the host's totals. It briefly takes the lock that Accept and departing
+// sessions take, never one the tick loop takes.
+func (s *Server) Totals() HostTotals {
 	s.mu.Lock()
 	t := s.totals
-	t.departures = make(map[string]uint64, len(s.totals.departures))
-	for k, v := range s.totals.departures {
-		t.departures[k] = v
-	}
+	t.departures = maps.Clone(s.totals.departures)
 	n := len(s.sessions)
 	for _, sess := range s.sessions {
 		t.add(sess.stats.stats())
 	}
 	s.mu.Unlock()
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	if t.departures == nil {
+		t.departures = map[string]uint64{}
 	}
-	ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(n))
-	counter(descTicks, s.ticks.Load())
-	counter(descLate, s.late.Load())
-	counter(descSkipped, s.skipped.Load())
-	counter(descBytes, t.bytesIn, "in")
-	counter(descBytes, t.bytesOut, "out")
-	counter(descPackets, t.pktsIn, "in")
-	counter(descPackets, t.pktsOut, "out")
-	counter(descSnapshots, t.snaps)
-	for i, d := range t.drops {
-		counter(descDrops, d, DropReason(i).String())
+	return HostTotals{
+		Clients: n,
+		BytesIn: t.bytesIn, BytesOut: t.bytesOut, PacketsIn: t.pktsIn, PacketsOut: t.pktsOut,
+		Snapshots:   t.snaps,
+		Drops:       t.drops,
+		Disconnects: t.departures,
 	}
-	for code, v := range t.departures {
-		counter(descDepartures, v, code)
+}
+
+// NumTimingBuckets is the number of bounded buckets of a TimingHistogram.
+const NumTimingBuckets = 10
+
+// TimingBucketBound returns the upper bound (inclusive) of bucket i of a
+// TimingHistogram: 0.1 ms << i, from 0.1 ms to 51.2 ms (a 60 Hz tick's budget is
+// 16.7 ms).
+func TimingBucketBound(i int) time.Duration { return 100 * time.Microsecond << i }
+
+// TimingHistogram is a snapshot of a histogram of durations with fixed buckets.
+type TimingHistogram struct {
+	// Buckets[i] counts the durations d with TimingBucketBound(i-1) < d ≤
+	// TimingBucketBound(i) (not cumulative); Buckets[NumTimingBuckets] counts those
+	// above the last bound.
+	Buckets [NumTimingBuckets + 1]uint64
+	// Sum is the sum of the durations. It is read apart from the buckets, so it may
+	// already include an observation that the buckets do not yet count.
+	Sum time.Duration
+}
+
+// Count returns the number of durations observed.
+func (h TimingHistogram) Count() uint64 {
+	var n uint64
+	for _, b := range h.Buckets {
+		n += b
 	}
-	s.timings.tick.Collect(ch)
-	s.timings.sendLag.Collect(ch)
+	return n
+}
+
+// LoopTimings are the host loop's timing histograms.
+type LoopTimings struct {
+	// Tick is the work of each tick on the tick goroutine: inputs, Step, handing the
+	// snapshots due to the sending goroutine (what ServerConfig.OnTick receives).
+	Tick TimingHistogram
+	// SendLag is, for each tick that sent snapshots, the time from its start until they
+	// were encoded and handed to the data channels (what ServerConfig.OnSent receives).
+	SendLag TimingHistogram
+}
+
+// LoopTimings returns snapshots of the tick loop's timing histograms (lock-free).
+func (s *Server) LoopTimings() LoopTimings {
+	return LoopTimings{Tick: s.timings.tick.snapshot(), SendLag: s.timings.sendLag.snapshot()}
+}
+
+// loopTimings are the host's tick and send-lag histograms (see ServerConfig.OnTick and
+// OnSent). Observing is two atomic adds: no lock, no allocation.
+type loopTimings struct {
+	tick, sendLag timingHistogram
+}
+
+// timingHistogram is the live form of a TimingHistogram. Its zero value is ready.
+type timingHistogram struct {
+	buckets [NumTimingBuckets + 1]atomic.Uint64
+	sum     atomic.Int64 // nanoseconds
+}
+
+func (h *timingHistogram) observe(d time.Duration) {
+	d = max(d, 0)
+	i := 0
+	for i < NumTimingBuckets && d > TimingBucketBound(i) {
+		i++
+	}
+	h.buckets[i].Add(1)
+	h.sum.Add(int64(d))
+}
+
+func (h *timingHistogram) snapshot() TimingHistogram {
+	var s TimingHistogram
+	for i := range h.buckets {
+		s.Buckets[i] = h.buckets[i].Load()
+	}
+	s.Sum = time.Duration(h.sum.Load())
+	return s
 }

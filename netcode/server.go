@@ -145,7 +145,6 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		stop:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		sendDone:  make(chan struct{}),
-		timings:   newLoopTimings(),
 	}
 	s.closing, s.abort = context.WithCancel(context.Background())
 	life, err := newServerLife(s)
@@ -419,7 +418,7 @@ func (s *Server) run() {
 			}
 			active = s.step(uint32(first+i), t, active, start)
 			took := s.clk.Now().Sub(start)
-			s.timings.tick.Observe(took.Seconds())
+			s.timings.tick.observe(took)
 			if s.cfg.OnTick != nil {
 				s.cfg.OnTick(uint32(first+i), took)
 			}
@@ -555,7 +554,7 @@ func (s *Server) sendLoop() {
 		}
 		lag := s.clk.Now().Sub(slot.start)
 		if sent {
-			s.timings.sendLag.Observe(lag.Seconds())
+			s.timings.sendLag.observe(lag)
 		}
 		if s.cfg.OnSent != nil {
 			s.cfg.OnSent(slot.tick, lag)

@@ -6,12 +6,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/volleynet/volley/internal/netsim"
 	"github.com/volleynet/volley/signaling"
@@ -89,7 +88,10 @@ func TestInputs(t *testing.T) {
 			t.Fatal("no clock sync")
 		}
 	}
-	sent := map[uint32]byte{}
+	// Two inputs sent within one tick (a loaded machine can delay the updates) are
+	// stamped with the same tick, the second revising the first; the host applies
+	// whichever revision it holds when the tick runs.
+	sent := map[uint32][]byte{}
 	var last uint32
 	for i := 0; i < 60; i++ {
 		select {
@@ -101,7 +103,7 @@ func TestInputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sent[tick] = byte(i)
+		sent[tick] = append(sent[tick], byte(i))
 		last = tick
 	}
 	for {
@@ -121,8 +123,8 @@ func TestInputs(t *testing.T) {
 		if i > 0 && a.tick <= got[i-1].tick {
 			t.Fatalf("inputs out of order: %v", got)
 		}
-		if want, ok := sent[a.tick]; !ok || want != a.data {
-			t.Fatalf("tick %d applied %d, sent %d (%v)", a.tick, a.data, want, ok)
+		if revs := sent[a.tick]; !slices.Contains(revs, a.data) {
+			t.Fatalf("tick %d applied %d, sent %v", a.tick, a.data, revs)
 		}
 	}
 	st, _ := srv.ClientStats(c.ID())
@@ -324,7 +326,9 @@ func TestCloseAbortsHandshake(t *testing.T) {
 	}
 }
 
-func TestCollector(t *testing.T) {
+// TestTotals: a departed client's traffic and departure stay in the host's totals, and
+// the loop's timing histograms count ticks and sends (netcodeprom exports them).
+func TestTotals(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	reg := testRegistry(t)
@@ -346,29 +350,10 @@ func TestCollector(t *testing.T) {
 	c.Close()
 	rec.waitFor(t, 10*time.Second, "the departure", func() bool { return len(rec.left) == 1 })
 
-	pr := prometheus.NewPedanticRegistry()
-	if err := pr.Register(srv.Collector()); err != nil {
-		t.Fatal(err)
-	}
-	families, err := pr.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			name := f.GetName()
-			for _, l := range m.GetLabel() {
-				name += "/" + l.GetValue()
-			}
-			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	if got["volley_netcode_disconnects_total/left"] != 1 || got["volley_netcode_clients"] != 0 ||
-		got["volley_netcode_snapshot_packets_total"] == 0 || got["volley_netcode_bytes_total/out"] == 0 ||
-		got["volley_netcode_ticks_total"] == 0 || got["volley_netcode_tick_seconds"] == 0 ||
-		got["volley_netcode_snapshot_send_lag_seconds"] == 0 {
-		t.Fatalf("metrics: %v", got)
+	tot, loop, timings := srv.Totals(), srv.LoopStats(), srv.LoopTimings()
+	if tot.Disconnects["left"] != 1 || tot.Clients != 0 || tot.Snapshots == 0 || tot.BytesOut == 0 ||
+		loop.Ticks == 0 || timings.Tick.Count() == 0 || timings.SendLag.Count() == 0 {
+		t.Fatalf("totals %+v, loop %+v, timings %+v", tot, loop, timings)
 	}
 }
 

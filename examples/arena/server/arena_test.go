@@ -12,7 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/volleynet/volley/examples/arena/server"
-	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/netcode"
 )
 
@@ -84,7 +84,7 @@ func TestArenaWithBots(t *testing.T) {
 // TestExternalLobby runs the host and a bot against a lobby served elsewhere; the page
 // is told to use that lobby and room.
 func TestExternalLobby(t *testing.T) {
-	lob := lobby.NewServer(lobby.Config{})
+	lob := lobbyserver.New(lobbyserver.Config{})
 	ts := httptest.NewServer(lob.Mux())
 	defer ts.Close()
 	defer lob.Close()

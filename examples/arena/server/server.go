@@ -23,7 +23,9 @@ import (
 	"github.com/volleynet/volley/examples/arena/bot"
 	"github.com/volleynet/volley/examples/arena/host"
 	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/netcode"
+	"github.com/volleynet/volley/netcode/netcodeprom"
 )
 
 //go:embed static/index.html
@@ -79,7 +81,7 @@ type Arena struct {
 
 	cfg      Config
 	log      *slog.Logger
-	lobby    *lobby.Server // nil with an external lobby
+	lobby    *lobbyserver.Server // nil with an external lobby
 	http     *http.Server
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -149,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	metrics := prometheus.NewRegistry()
 	gather := prometheus.Gatherers{metrics}
 	if cfg.LobbyURL == "" {
-		a.lobby = lobby.NewServer(lobby.Config{Logger: cfg.Logger.With("component", "lobby")})
+		a.lobby = lobbyserver.New(lobbyserver.Config{Logger: cfg.Logger.With("component", "lobby")})
 		mux.Handle("/ws", a.lobby)
 		mux.Handle("/healthz", a.lobby.HealthHandler())
 		gather = append(gather, a.lobby.Gatherer())
@@ -180,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	if err != nil {
 		return a, err
 	}
-	if err := metrics.Register(a.Host.Server().Collector()); err != nil {
+	if err := metrics.Register(netcodeprom.NewCollector(a.Host.Server())); err != nil {
 		return a, fmt.Errorf("arena: metrics: %w", err)
 	}
 	room := make(chan string, 1)

@@ -37,6 +37,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/volleynet/volley/lobby"
+	lobbyserver "github.com/volleynet/volley/lobby/server"
 )
 
 func main() {
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	}
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 
-	cfg := lobby.Config{
+	cfg := lobbyserver.Config{
 		Logger:            log,
 		AllowedOrigins:    splitList(*origins),
 		TURNURLs:          splitList(*turn),
@@ -112,10 +113,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 		if err != nil {
 			return fmt.Errorf("redis %s: %w", opt.Addr, err)
 		}
-		cfg.Store = lobby.NewRedisStore(rdb, lobby.RedisStoreConfig{Prefix: *redisPrefix, TTL: *redisTTL})
+		cfg.Store = lobbyserver.NewRedisStore(rdb, lobbyserver.RedisStoreConfig{Prefix: *redisPrefix, TTL: *redisTTL})
 		log.Info("lobby: shared store", "redis", opt.Addr)
 	}
-	srv := lobby.NewServer(cfg)
+	srv := lobbyserver.New(cfg)
 	defer srv.Close() // on early returns; idempotent
 
 	ln, err := net.Listen("tcp", *addr)

@@ -84,15 +84,19 @@ func run(sig signaling.Signaler) string {
 		if err := ev.Decode(&msg); err != nil {
 			return "error: event: " + err.Error()
 		}
+	case <-c.Done():
+		return fmt.Sprintf("error: disconnected waiting for the event: %v (stats %+v)", c.Err(), c.Stats())
 	case <-ctx.Done():
-		return "error: no event"
+		return fmt.Sprintf("error: no event (stats %+v)", c.Stats())
 	}
 	view := snapshot.NewWorld(reg)
 	for {
 		select {
 		case <-c.Updates():
+		case <-c.Done():
+			return fmt.Sprintf("error: disconnected waiting for a snapshot: %v (stats %+v)", c.Err(), c.Stats())
 		case <-ctx.Done():
-			return "error: no snapshot"
+			return fmt.Sprintf("error: no snapshot (stats %+v)", c.Stats())
 		}
 		c.Latest(view)
 		var b Ball

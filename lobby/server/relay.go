@@ -1,6 +1,4 @@
-//go:build !js
-
-package lobby
+package server
 
 import (
 	"context"
@@ -8,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/volleynet/volley/lobby"
 )
 
 // Cross-instance relay.
@@ -50,9 +49,9 @@ type relay interface {
 // envelope is a hub event sent to the instance holding connection To. It is JSON
 // between instances of the same version.
 type envelope struct {
-	To   string  `json:"to"`   // connection ID held by the receiving instance
-	Room string  `json:"room"` // queued only if To is still in this room
-	Msg  Message `json:"msg"`  // signal, member_joined, member_left or room_closed
+	To   string        `json:"to"`   // connection ID held by the receiving instance
+	Room string        `json:"room"` // queued only if To is still in this room
+	Msg  lobby.Message `json:"msg"`  // signal, member_joined, member_left or room_closed
 }
 
 // Relay outcomes counted by lobby_relay_messages_total{result}.
@@ -209,7 +208,7 @@ func (s *Server) newConnID() string {
 // relayTo sends m to connection id held by another instance, to be queued there if id
 // is still in room. It reports whether that instance is alive to take it. Called with
 // s.mu held (publishes in the hub's order, so one sender's signals stay in order).
-func (s *Server) relayTo(ctx context.Context, id, room string, m Message) bool {
+func (s *Server) relayTo(ctx context.Context, id, room string, m lobby.Message) bool {
 	if s.relay == nil {
 		return false
 	}
@@ -249,7 +248,7 @@ func (s *Server) deliver(data []byte) {
 		s.relay.count.WithLabelValues(relayDropped).Inc()
 		return
 	}
-	if e.Msg.Type == TypeRoomClosed {
+	if e.Msg.Type == lobby.TypeRoomClosed {
 		c.room, c.host = "", false
 		c.inRoom.Store(false)
 	}

@@ -1,11 +1,11 @@
-//go:build !js
-
-package lobby
+package server
 
 import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/volleynet/volley/lobby"
 )
 
 func TestTURNCredentials(t *testing.T) {
@@ -21,18 +21,18 @@ func TestWelcomeICEServers(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
-		want func(id string) []ICEServer
+		want func(id string) []lobby.ICEServer
 	}{
-		{"none", Config{}, func(string) []ICEServer { return nil }},
-		{"stun only", Config{ICEServers: []ICEServer{{URLs: []string{"stun:stun.example:3478"}}}},
-			func(string) []ICEServer { return []ICEServer{{URLs: []string{"stun:stun.example:3478"}}} }},
+		{"none", Config{}, func(string) []lobby.ICEServer { return nil }},
+		{"stun only", Config{ICEServers: []lobby.ICEServer{{URLs: []string{"stun:stun.example:3478"}}}},
+			func(string) []lobby.ICEServer { return []lobby.ICEServer{{URLs: []string{"stun:stun.example:3478"}}} }},
 		{"turn with secret", Config{
-			ICEServers: []ICEServer{{URLs: []string{"stun:stun.example:3478"}}},
+			ICEServers: []lobby.ICEServer{{URLs: []string{"stun:stun.example:3478"}}},
 			TURNURLs:   []string{"turn:turn.example:3478?transport=udp"}, TURNSecret: "turn-secret",
 			TURNCredentialTTL: time.Hour, Now: func() time.Time { return now },
-		}, func(id string) []ICEServer {
+		}, func(id string) []lobby.ICEServer {
 			user, cred := TURNCredentials("turn-secret", id, now.Add(time.Hour))
-			return []ICEServer{{URLs: []string{"stun:stun.example:3478"}},
+			return []lobby.ICEServer{{URLs: []string{"stun:stun.example:3478"}},
 				{URLs: []string{"turn:turn.example:3478?transport=udp"}, Username: user, Credential: cred}}
 		}},
 	}
@@ -66,7 +66,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	h.create("m", 0, "")
 	p := dialRaw(t, env.url)
 	p.sendText("nope")
-	p.expectError(CodeBadMessage)
+	p.expectError(lobby.CodeBadMessage)
 	_, body := httpGet(t, env.ts.URL+"/metrics")
 	for _, want := range []string{
 		"lobby_connections 2",
@@ -96,7 +96,7 @@ func TestMaxConnections(t *testing.T) {
 	env := newEnv(t, Config{MaxConnections: 1})
 	dialRaw(t, env.url)
 	ctx := testCtx(t)
-	if _, err := Dial(ctx, env.url, ClientConfig{}); err == nil || !strings.Contains(err.Error(), "503") {
+	if _, err := lobby.Dial(ctx, env.url, lobby.ClientConfig{}); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("second connection: %v", err)
 	}
 }
@@ -105,6 +105,6 @@ func TestTooManyRooms(t *testing.T) {
 	env := newEnv(t, Config{MaxRooms: 1})
 	dialRaw(t, env.url).create("one", 0, "")
 	r := dialRaw(t, env.url)
-	r.send(Message{Type: TypeCreate})
-	r.expectError(CodeTooManyRooms)
+	r.send(lobby.Message{Type: lobby.TypeCreate})
+	r.expectError(lobby.CodeTooManyRooms)
 }

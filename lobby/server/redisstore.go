@@ -1,6 +1,4 @@
-//go:build !js
-
-package lobby
+package server
 
 import (
 	"context"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/volleynet/volley/lobby"
 )
 
 // RedisStoreConfig configures a RedisStore. The zero value works.
@@ -233,13 +232,13 @@ func result(v any) (Room, error) {
 	if code, ok := v.(int64); ok {
 		switch code {
 		case luaNotFound:
-			return Room{}, ErrRoomNotFound
+			return Room{}, lobby.ErrRoomNotFound
 		case luaFull:
-			return Room{}, ErrRoomFull
+			return Room{}, lobby.ErrRoomFull
 		case luaExists:
 			return Room{}, ErrRoomExists
 		case luaNoneToQuick:
-			return Room{}, ErrNoRoomAvailable
+			return Room{}, lobby.ErrNoRoomAvailable
 		}
 		return Room{}, fmt.Errorf("lobby: redis store: unexpected reply %d", code)
 	}

@@ -1,6 +1,4 @@
-//go:build !js
-
-package lobby
+package server
 
 import (
 	"crypto/rand"
@@ -19,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/volleynet/volley/lobby"
 	"golang.org/x/time/rate"
 )
 
@@ -45,8 +44,8 @@ type Server struct {
 	wg     sync.WaitGroup   // running connections; Add under mu while !closed
 }
 
-// NewServer returns a Server with cfg (whose zero value works).
-func NewServer(cfg Config) *Server {
+// New returns a Server with cfg (whose zero value works).
+func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{
 		cfg:   cfg,
@@ -123,7 +122,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.shutdown(websocket.CloseGoingAway, ReasonShutdown)
+		c.shutdown(websocket.CloseGoingAway, lobby.ReasonShutdown)
 	}
 	s.wg.Wait()
 	s.closeRelay()
@@ -143,12 +142,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.originAllowed(r) {
-		s.reject(w, ReasonOrigin, "lobby: origin not allowed", http.StatusForbidden)
+		s.reject(w, lobby.ReasonOrigin, "lobby: origin not allowed", http.StatusForbidden)
 		return
 	}
 	if s.nconns.Add(1) > int64(s.cfg.MaxConnections) {
 		s.nconns.Add(-1)
-		s.reject(w, ReasonCapacity, "lobby: too many connections", http.StatusServiceUnavailable)
+		s.reject(w, lobby.ReasonCapacity, "lobby: too many connections", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.nconns.Add(-1)
@@ -186,13 +185,13 @@ func (s *Server) serve(c *conn) {
 	s.mu.Lock()
 	s.conns[c.id] = c
 	if s.closed { // Close ran after ServeHTTP's check and before this registration
-		c.shutdown(websocket.CloseGoingAway, ReasonShutdown)
+		c.shutdown(websocket.CloseGoingAway, lobby.ReasonShutdown)
 	}
 	s.mu.Unlock()
 	s.m.connections.Inc()
 	s.m.accepted.Inc()
 	s.log.Debug("lobby: connected", "peer", c.id, "remote", c.req.RemoteAddr)
-	c.enqueue(Message{Type: TypeWelcome, ID: c.id, ICEServers: s.iceServersFor(c.id)})
+	c.enqueue(lobby.Message{Type: lobby.TypeWelcome, ID: c.id, ICEServers: s.iceServersFor(c.id)})
 
 	writerDone := make(chan struct{})
 	go func() {
@@ -283,7 +282,7 @@ func (c *conn) drop(reason string) (first bool) {
 
 // enqueue queues m without blocking; if the queue is full the client is dropped.
 // Messages to a closing connection are discarded.
-func (c *conn) enqueue(m Message) {
+func (c *conn) enqueue(m lobby.Message) {
 	select {
 	case <-c.done:
 		return // closing: nothing more will be written
@@ -298,8 +297,8 @@ func (c *conn) enqueue(m Message) {
 	case c.send <- data:
 		c.s.m.sent.WithLabelValues(m.Type).Inc()
 	default:
-		if c.drop(ReasonSlowConsumer) {
-			c.s.m.rejections.WithLabelValues(ReasonSlowConsumer).Inc()
+		if c.drop(lobby.ReasonSlowConsumer) {
+			c.s.m.rejections.WithLabelValues(lobby.ReasonSlowConsumer).Inc()
 			c.s.log.Info("lobby: dropped slow consumer", "peer", c.id)
 		}
 	}
@@ -307,7 +306,7 @@ func (c *conn) enqueue(m Message) {
 
 func (c *conn) sendError(ref, code, msg string) {
 	c.s.m.rejections.WithLabelValues(code).Inc()
-	c.enqueue(Message{Type: TypeError, Ref: ref, Code: code, Message: msg})
+	c.enqueue(lobby.Message{Type: lobby.TypeError, Ref: ref, Code: code, Message: msg})
 }
 
 func (c *conn) writeLoop() {
@@ -325,8 +324,8 @@ func (c *conn) writeLoop() {
 		case <-ping.C:
 			idle := time.Since(time.Unix(0, c.lastActive.Load()))
 			if !c.inRoom.Load() && idle > cfg.IdleTimeout {
-				c.s.m.rejections.WithLabelValues(ReasonIdle).Inc()
-				c.shutdown(websocket.CloseNormalClosure, ReasonIdle)
+				c.s.m.rejections.WithLabelValues(lobby.ReasonIdle).Inc()
+				c.shutdown(websocket.CloseNormalClosure, lobby.ReasonIdle)
 				continue
 			}
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
@@ -356,8 +355,8 @@ func (c *conn) readLoop() {
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				// gorilla has already sent the 1009 close frame.
-				c.s.m.rejections.WithLabelValues(ReasonReadLimit).Inc()
-				c.shutdown(websocket.CloseMessageTooBig, ReasonReadLimit)
+				c.s.m.rejections.WithLabelValues(lobby.ReasonReadLimit).Inc()
+				c.shutdown(websocket.CloseMessageTooBig, lobby.ReasonReadLimit)
 			}
 			return
 		}
@@ -371,8 +370,8 @@ func (c *conn) readLoop() {
 			if throttledSince.IsZero() {
 				throttledSince = now
 			} else if now.Sub(throttledSince) > cfg.ThrottleTimeout {
-				c.s.m.rejections.WithLabelValues(ReasonRateLimited).Inc()
-				c.shutdown(websocket.ClosePolicyViolation, ReasonRateLimited)
+				c.s.m.rejections.WithLabelValues(lobby.ReasonRateLimited).Inc()
+				c.shutdown(websocket.ClosePolicyViolation, lobby.ReasonRateLimited)
 				return
 			}
 			t := time.NewTimer(d)
@@ -386,10 +385,10 @@ func (c *conn) readLoop() {
 			throttledSince = time.Time{}
 		}
 
-		m, err := DecodeMessage(data)
+		m, err := lobby.DecodeMessage(data)
 		if err != nil {
 			c.s.m.received.WithLabelValues("invalid").Inc()
-			var pe *ProtocolError
+			var pe *lobby.ProtocolError
 			if errors.As(err, &pe) {
 				c.sendError(pe.Ref, pe.Code, pe.Detail)
 			}

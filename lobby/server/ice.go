@@ -1,6 +1,4 @@
-//go:build !js
-
-package lobby
+package server
 
 import (
 	"crypto/hmac"
@@ -8,6 +6,8 @@ import (
 	"encoding/base64"
 	"strconv"
 	"time"
+
+	"github.com/volleynet/volley/lobby"
 )
 
 // TURNCredentials returns time-limited TURN credentials in the standard TURN REST API
@@ -21,11 +21,11 @@ func TURNCredentials(secret, id string, expiry time.Time) (username, credential 
 }
 
 // iceServersFor returns the ICE servers sent to connection id.
-func (s *Server) iceServersFor(id string) []ICEServer {
-	out := make([]ICEServer, 0, len(s.cfg.ICEServers)+1)
+func (s *Server) iceServersFor(id string) []lobby.ICEServer {
+	out := make([]lobby.ICEServer, 0, len(s.cfg.ICEServers)+1)
 	out = append(out, s.cfg.ICEServers...)
 	if len(s.cfg.TURNURLs) > 0 {
-		srv := ICEServer{URLs: s.cfg.TURNURLs}
+		srv := lobby.ICEServer{URLs: s.cfg.TURNURLs}
 		if s.cfg.TURNSecret != "" {
 			srv.Username, srv.Credential = TURNCredentials(s.cfg.TURNSecret, id, s.cfg.Now().Add(s.cfg.TURNCredentialTTL))
 		}

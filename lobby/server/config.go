@@ -1,6 +1,4 @@
-//go:build !js
-
-package lobby
+package server
 
 import (
 	"context"
@@ -8,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/volleynet/volley/lobby"
 )
 
 // Config configures a Server. The zero value works: an open development lobby with the
@@ -30,7 +30,7 @@ type Config struct {
 
 	// ICEServers are sent as they are in every "welcome" (STUN, or TURN with fixed
 	// credentials). Default: none (host candidates only, enough on a LAN or loopback).
-	ICEServers []ICEServer
+	ICEServers []lobby.ICEServer
 	// TURNURLs are TURN server URLs ("turn:turn.example.com:3478?transport=udp"). With
 	// TURNSecret set, each "welcome" carries them with credentials from TURNCredentials
 	// valid for TURNCredentialTTL. Default: none.

@@ -1,20 +1,12 @@
-package lobby
+package server
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"slices"
 	"sync"
-)
 
-// Store errors; a Store returns them (possibly wrapped) so the server can answer with
-// the matching error code.
-var (
-	ErrRoomNotFound    = errors.New("lobby: room not found")
-	ErrRoomFull        = errors.New("lobby: room full")
-	ErrNoRoomAvailable = errors.New("lobby: no room available")
-	ErrRoomExists      = errors.New("lobby: room ID already in use")
+	"github.com/volleynet/volley/lobby"
 )
 
 // Room is a room's state as the Store keeps it.
@@ -29,8 +21,8 @@ type Room struct {
 }
 
 // Info returns the public description of r.
-func (r Room) Info() RoomInfo {
-	return RoomInfo{ID: r.ID, Name: r.Name, Host: r.Host, Capacity: r.Capacity,
+func (r Room) Info() lobby.RoomInfo {
+	return lobby.RoomInfo{ID: r.ID, Name: r.Name, Host: r.Host, Capacity: r.Capacity,
 		Members: len(r.Members), Locked: r.PasswordHash != nil, Metadata: r.Metadata}
 }
 
@@ -99,7 +91,7 @@ func (s *MemoryStore) Room(_ context.Context, id string) (Room, error) {
 	defer s.mu.Unlock()
 	r, ok := s.rooms[id]
 	if !ok {
-		return Room{}, ErrRoomNotFound
+		return Room{}, lobby.ErrRoomNotFound
 	}
 	return r.clone(), nil
 }
@@ -131,10 +123,10 @@ func (s *MemoryStore) AddMember(_ context.Context, roomID, peer string) (Room, e
 	defer s.mu.Unlock()
 	r, ok := s.rooms[roomID]
 	if !ok {
-		return Room{}, ErrRoomNotFound
+		return Room{}, lobby.ErrRoomNotFound
 	}
 	if len(r.Members) >= r.Capacity {
-		return Room{}, ErrRoomFull
+		return Room{}, lobby.ErrRoomFull
 	}
 	if !r.hasMember(peer) {
 		r.Members = append(r.Members, peer)
@@ -153,7 +145,7 @@ func (s *MemoryStore) QuickJoin(_ context.Context, peer string) (Room, error) {
 			return r.clone(), nil
 		}
 	}
-	return Room{}, ErrNoRoomAvailable
+	return Room{}, lobby.ErrNoRoomAvailable
 }
 
 // RemoveMember implements Store.
@@ -162,7 +154,7 @@ func (s *MemoryStore) RemoveMember(_ context.Context, roomID, peer string) (Room
 	defer s.mu.Unlock()
 	r, ok := s.rooms[roomID]
 	if !ok {
-		return Room{}, ErrRoomNotFound
+		return Room{}, lobby.ErrRoomNotFound
 	}
 	r.Members = slices.DeleteFunc(r.Members, func(m string) bool { return m == peer })
 	return r.clone(), nil
@@ -174,7 +166,7 @@ func (s *MemoryStore) DeleteRoom(_ context.Context, roomID string) (Room, error)
 	defer s.mu.Unlock()
 	r, ok := s.rooms[roomID]
 	if !ok {
-		return Room{}, ErrRoomNotFound
+		return Room{}, lobby.ErrRoomNotFound
 	}
 	delete(s.rooms, roomID)
 	s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == roomID })

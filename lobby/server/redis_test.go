@@ -1,6 +1,4 @@
-//go:build !js
-
-package lobby
+package server
 
 import (
 	"bytes"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/volleynet/volley/internal/redistest"
+	"github.com/volleynet/volley/lobby"
 	"github.com/volleynet/volley/signaling"
 )
 
@@ -101,7 +100,7 @@ func TestStoreContract(t *testing.T) {
 			if open.Metadata != nil || open.PasswordHash != nil || open.Info().Locked {
 				t.Fatalf("open room = %+v", open)
 			}
-			if _, err := st.Room(ctx, "nope"); !errors.Is(err, ErrRoomNotFound) {
+			if _, err := st.Room(ctx, "nope"); !errors.Is(err, lobby.ErrRoomNotFound) {
 				t.Fatalf("missing room: %v", err)
 			}
 		}},
@@ -134,10 +133,10 @@ func TestStoreContract(t *testing.T) {
 				}
 			}
 			r, err := st.AddMember(ctx, "r", id(3))
-			if !errors.Is(err, ErrRoomFull) {
+			if !errors.Is(err, lobby.ErrRoomFull) {
 				t.Fatalf("third member: %+v, %v", r, err)
 			}
-			if _, err := st.AddMember(ctx, "nope", id(3)); !errors.Is(err, ErrRoomNotFound) {
+			if _, err := st.AddMember(ctx, "nope", id(3)); !errors.Is(err, lobby.ErrRoomNotFound) {
 				t.Fatalf("add to missing room: %v", err)
 			}
 			r, _ = st.Room(ctx, "r")
@@ -152,23 +151,23 @@ func TestStoreContract(t *testing.T) {
 			if r, err = st.AddMember(ctx, "r", id(3)); err != nil || !slices.Equal(r.Members, []string{id(2), id(3)}) {
 				t.Fatalf("after re-add: %v, %v", r.Members, err)
 			}
-			if _, err := st.RemoveMember(ctx, "nope", id(1)); !errors.Is(err, ErrRoomNotFound) {
+			if _, err := st.RemoveMember(ctx, "nope", id(1)); !errors.Is(err, lobby.ErrRoomNotFound) {
 				t.Fatalf("remove from missing room: %v", err)
 			}
 			last, err := st.DeleteRoom(ctx, "r")
 			if err != nil || !slices.Equal(last.Members, []string{id(2), id(3)}) || last.Host != id(0) {
 				t.Fatalf("delete = %+v, %v", last, err)
 			}
-			if _, err := st.DeleteRoom(ctx, "r"); !errors.Is(err, ErrRoomNotFound) {
+			if _, err := st.DeleteRoom(ctx, "r"); !errors.Is(err, lobby.ErrRoomNotFound) {
 				t.Fatalf("second delete: %v", err)
 			}
-			if _, err := st.AddMember(ctx, "r", id(4)); !errors.Is(err, ErrRoomNotFound) {
+			if _, err := st.AddMember(ctx, "r", id(4)); !errors.Is(err, lobby.ErrRoomNotFound) {
 				t.Fatalf("add to deleted room: %v", err)
 			}
 		}},
 		{"quick join", func(t *testing.T, st Store, id func(int) string) {
 			ctx := testCtx(t)
-			if _, err := st.QuickJoin(ctx, id(9)); !errors.Is(err, ErrNoRoomAvailable) {
+			if _, err := st.QuickJoin(ctx, id(9)); !errors.Is(err, lobby.ErrNoRoomAvailable) {
 				t.Fatalf("no rooms: %v", err)
 			}
 			mustCreate(t, st, Room{ID: "locked", Host: id(0), Capacity: 4, PasswordHash: hashPassword("locked", "x")})
@@ -188,7 +187,7 @@ func TestStoreContract(t *testing.T) {
 			if r, err := st.QuickJoin(ctx, id(20)); err != nil || r.ID != "own" {
 				t.Fatalf("quick join = %+v, %v", r, err)
 			}
-			if _, err := st.QuickJoin(ctx, id(9)); !errors.Is(err, ErrNoRoomAvailable) {
+			if _, err := st.QuickJoin(ctx, id(9)); !errors.Is(err, lobby.ErrNoRoomAvailable) {
 				t.Fatalf("host quick join with only its own room open: %v", err)
 			}
 		}},
@@ -216,7 +215,7 @@ func TestStoreContract(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
-				case errors.Is(err, ErrRoomFull), errors.Is(err, ErrNoRoomAvailable):
+				case errors.Is(err, lobby.ErrRoomFull), errors.Is(err, lobby.ErrNoRoomAvailable):
 				default:
 					t.Fatal(err)
 				}
@@ -283,7 +282,7 @@ func TestRedisStoreExpiry(t *testing.T) {
 	if !slices.Equal(rs[0].Members, []string{lid(1)}) {
 		t.Fatalf("members = %v, want only the live one", rs[0].Members)
 	}
-	if _, err := live.Room(ctx, "crashed"); !errors.Is(err, ErrRoomNotFound) {
+	if _, err := live.Room(ctx, "crashed"); !errors.Is(err, lobby.ErrRoomNotFound) {
 		t.Fatalf("crashed room: %v", err)
 	}
 	// Reading pruned what the TTLs left: the index entry and the members list.
@@ -341,7 +340,7 @@ func ice(n int) *signaling.Signal {
 // expectSignal waits for a signal on r and checks its sender and payload.
 func expectSignal(t *testing.T, r *raw, from string, want *signaling.Signal) {
 	t.Helper()
-	m := r.expect(TypeSignal)
+	m := r.expect(lobby.TypeSignal)
 	if m.From != from || m.Signal == nil || m.Signal.Type != want.Type || m.Signal.SDP != want.SDP || m.Signal.Candidate != want.Candidate {
 		t.Fatalf("%s: signal %+v from %q, want %+v from %q", r.id, m.Signal, m.From, want, from)
 	}
@@ -357,27 +356,27 @@ func TestRedisTwoInstances(t *testing.T) {
 		h := dialRaw(t, p.a.url)
 		room := h.create("arena", 4, "")
 		pl := dialRaw(t, p.b.url)
-		pl.send(Message{Type: TypeList, Ref: "l"})
-		rooms := pl.expect(TypeRooms).Rooms
+		pl.send(lobby.Message{Type: lobby.TypeList, Ref: "l"})
+		rooms := pl.expect(lobby.TypeRooms).Rooms
 		if len(rooms) != 1 || rooms[0].ID != room.ID || rooms[0].Host != h.id || rooms[0].Name != "arena" {
 			t.Fatalf("B lists %+v", rooms)
 		}
 		if got := pl.join(room.ID, ""); got.Host != h.id || got.Members != 1 {
 			t.Fatalf("joined %+v", got)
 		}
-		if m := h.expect(TypeMemberJoined); m.Peer != pl.id || m.RoomID != room.ID {
+		if m := h.expect(lobby.TypeMemberJoined); m.Peer != pl.id || m.RoomID != room.ID {
 			t.Fatalf("member_joined %+v", m)
 		}
 		// Player (B) -> host (A): "to" omitted, a forged "from" is replaced.
-		pl.send(Message{Type: TypeSignal, From: "cforged", Signal: offer("v=0 offer")})
+		pl.send(lobby.Message{Type: lobby.TypeSignal, From: "cforged", Signal: offer("v=0 offer")})
 		expectSignal(t, h, pl.id, offer("v=0 offer"))
 		// Host (A) -> player (B), then many trickled candidates both ways, in order.
-		h.send(Message{Type: TypeSignal, To: pl.id, Signal: &signaling.Signal{Type: signaling.TypeAnswer, SDP: "v=0 answer"}})
+		h.send(lobby.Message{Type: lobby.TypeSignal, To: pl.id, Signal: &signaling.Signal{Type: signaling.TypeAnswer, SDP: "v=0 answer"}})
 		expectSignal(t, pl, h.id, &signaling.Signal{Type: signaling.TypeAnswer, SDP: "v=0 answer"})
 		const n = 50
 		for i := range n {
-			pl.send(Message{Type: TypeSignal, To: h.id, Signal: ice(i)})
-			h.send(Message{Type: TypeSignal, To: pl.id, Signal: ice(1000 + i)})
+			pl.send(lobby.Message{Type: lobby.TypeSignal, To: h.id, Signal: ice(i)})
+			h.send(lobby.Message{Type: lobby.TypeSignal, To: pl.id, Signal: ice(1000 + i)})
 		}
 		for i := range n {
 			expectSignal(t, h, pl.id, ice(i))
@@ -386,10 +385,10 @@ func TestRedisTwoInstances(t *testing.T) {
 		// A second player on B leaves: the host on A learns it.
 		pl2 := dialRaw(t, p.b.url)
 		pl2.join(room.ID, "")
-		h.expect(TypeMemberJoined)
-		pl2.send(Message{Type: TypeLeave, Ref: "x"})
-		pl2.expect(TypeLeft)
-		if m := h.expect(TypeMemberLeft); m.Peer != pl2.id {
+		h.expect(lobby.TypeMemberJoined)
+		pl2.send(lobby.Message{Type: lobby.TypeLeave, Ref: "x"})
+		pl2.expect(lobby.TypeLeft)
+		if m := h.expect(lobby.TypeMemberLeft); m.Peer != pl2.id {
 			t.Fatalf("member_left %+v", m)
 		}
 		pl2.close() // a disconnect is a leave too: nothing more for the host
@@ -408,18 +407,18 @@ func TestRedisTwoInstances(t *testing.T) {
 		h2 := dialRaw(t, p.a.url)
 		open := h2.create("open", 1, "")
 		pl := dialRaw(t, p.b.url)
-		pl.send(Message{Type: TypeQuickJoin, Ref: "q"})
-		if m := pl.expect(TypeJoined); m.Room.ID != open.ID {
+		pl.send(lobby.Message{Type: lobby.TypeQuickJoin, Ref: "q"})
+		if m := pl.expect(lobby.TypeJoined); m.Room.ID != open.ID {
 			t.Fatalf("quick join into %+v", m.Room)
 		}
-		h2.expect(TypeMemberJoined)
+		h2.expect(lobby.TypeMemberJoined)
 		pl2 := dialRaw(t, p.b.url)
-		pl2.send(Message{Type: TypeQuickJoin, Ref: "q"})
-		pl2.expectError(CodeNoRoomAvailable) // the open room is full, the other locked
-		pl2.send(Message{Type: TypeJoin, Ref: "j", RoomID: locked.ID, Password: "wrong"})
-		pl2.expectError(CodeWrongPassword)
+		pl2.send(lobby.Message{Type: lobby.TypeQuickJoin, Ref: "q"})
+		pl2.expectError(lobby.CodeNoRoomAvailable) // the open room is full, the other locked
+		pl2.send(lobby.Message{Type: lobby.TypeJoin, Ref: "j", RoomID: locked.ID, Password: "wrong"})
+		pl2.expectError(lobby.CodeWrongPassword)
 		pl2.join(locked.ID, "secret")
-		if m := h1.expect(TypeMemberJoined); m.Peer != pl2.id {
+		if m := h1.expect(lobby.TypeMemberJoined); m.Peer != pl2.id {
 			t.Fatalf("member_joined %+v", m)
 		}
 	})
@@ -439,17 +438,17 @@ func TestRedisTwoInstances(t *testing.T) {
 		}
 		for i, j := range joiners {
 			if i%3 == 0 {
-				j.send(Message{Type: TypeQuickJoin, Ref: "j"})
+				j.send(lobby.Message{Type: lobby.TypeQuickJoin, Ref: "j"})
 			} else {
-				j.send(Message{Type: TypeJoin, Ref: "j", RoomID: room.ID})
+				j.send(lobby.Message{Type: lobby.TypeJoin, Ref: "j", RoomID: room.ID})
 			}
 		}
 		joined := map[string]bool{}
 		for _, j := range joiners {
 			switch m := j.recv(); {
-			case m.Type == TypeJoined:
+			case m.Type == lobby.TypeJoined:
 				joined[j.id] = true
-			case m.Type == TypeError && (m.Code == CodeRoomFull || m.Code == CodeNoRoomAvailable):
+			case m.Type == lobby.TypeError && (m.Code == lobby.CodeRoomFull || m.Code == lobby.CodeNoRoomAvailable):
 			default:
 				t.Fatalf("%s: %+v", j.id, m)
 			}
@@ -458,7 +457,7 @@ func TestRedisTwoInstances(t *testing.T) {
 			t.Fatalf("%d players joined a room of capacity %d", len(joined), capacity)
 		}
 		for range capacity {
-			if m := h.expect(TypeMemberJoined); !joined[m.Peer] {
+			if m := h.expect(lobby.TypeMemberJoined); !joined[m.Peer] {
 				t.Fatalf("member_joined for %s, which did not join", m.Peer)
 			}
 		}
@@ -472,8 +471,8 @@ func TestRedisTwoInstances(t *testing.T) {
 		r1, r2 := h1.create("one", 4, ""), h2.create("two", 4, "")
 		m1.join(r1.ID, "")
 		m2.join(r2.ID, "")
-		h1.expect(TypeMemberJoined)
-		h2.expect(TypeMemberJoined)
+		h1.expect(lobby.TypeMemberJoined)
+		h2.expect(lobby.TypeMemberJoined)
 		outsider := dialRaw(t, p.b.url) // in no room
 		// Every foreign target is refused at the sender's instance.
 		for _, tc := range []struct {
@@ -481,23 +480,23 @@ func TestRedisTwoInstances(t *testing.T) {
 			to   string
 			code string
 		}{
-			{m1, h2.id, CodePeerNotFound}, // a member signals another room's host
-			{m1, m2.id, CodePeerNotFound}, // ... another room's member
-			{h1, m2.id, CodePeerNotFound}, // a host signals another room's member (other instance)
-			{h1, h2.id, CodePeerNotFound}, // ... another host
-			{h2, m1.id, CodePeerNotFound},
-			{h1, "c" + strings.Repeat("0", 24), CodePeerNotFound}, // an unknown ID shaped like a relayed one
-			{outsider, h1.id, CodeNotInRoom},
+			{m1, h2.id, lobby.CodePeerNotFound}, // a member signals another room's host
+			{m1, m2.id, lobby.CodePeerNotFound}, // ... another room's member
+			{h1, m2.id, lobby.CodePeerNotFound}, // a host signals another room's member (other instance)
+			{h1, h2.id, lobby.CodePeerNotFound}, // ... another host
+			{h2, m1.id, lobby.CodePeerNotFound},
+			{h1, "c" + strings.Repeat("0", 24), lobby.CodePeerNotFound}, // an unknown ID shaped like a relayed one
+			{outsider, h1.id, lobby.CodeNotInRoom},
 		} {
-			tc.from.send(Message{Type: TypeSignal, Ref: "s", To: tc.to, Signal: offer("forged")})
+			tc.from.send(lobby.Message{Type: lobby.TypeSignal, Ref: "s", To: tc.to, Signal: offer("forged")})
 			tc.from.expectError(tc.code)
 		}
 		// Markers sent after the refusals (each refusal came before any publish could):
 		// every receiver's first signal must be its legitimate marker.
-		m1.send(Message{Type: TypeSignal, Signal: offer("m1")})
-		m2.send(Message{Type: TypeSignal, Signal: offer("m2")})
-		h1.send(Message{Type: TypeSignal, To: m1.id, Signal: offer("h1")})
-		h2.send(Message{Type: TypeSignal, To: m2.id, Signal: offer("h2")})
+		m1.send(lobby.Message{Type: lobby.TypeSignal, Signal: offer("m1")})
+		m2.send(lobby.Message{Type: lobby.TypeSignal, Signal: offer("m2")})
+		h1.send(lobby.Message{Type: lobby.TypeSignal, To: m1.id, Signal: offer("h1")})
+		h2.send(lobby.Message{Type: lobby.TypeSignal, To: m2.id, Signal: offer("h2")})
 		expectSignal(t, h1, m1.id, offer("m1"))
 		expectSignal(t, h2, m2.id, offer("m2"))
 		expectSignal(t, m1, h1.id, offer("h1"))
@@ -505,7 +504,7 @@ func TestRedisTwoInstances(t *testing.T) {
 		// An envelope that reaches an instance for a connection no longer in that room
 		// (a race with a leave) is dropped there.
 		p.a.srv.mu.Lock()
-		ok := p.a.srv.relayTo(context.Background(), m1.id, r2.ID, Message{Type: TypeSignal, From: h1.id, Signal: offer("stale")})
+		ok := p.a.srv.relayTo(context.Background(), m1.id, r2.ID, lobby.Message{Type: lobby.TypeSignal, From: h1.id, Signal: offer("stale")})
 		p.a.srv.mu.Unlock()
 		if !ok {
 			t.Fatal("relay to a live instance reported undelivered")
@@ -528,23 +527,23 @@ func TestRedisTwoInstances(t *testing.T) {
 			members := []*raw{dialRaw(t, p.b.url), dialRaw(t, p.b.url), dialRaw(t, p.a.url)}
 			for _, m := range members {
 				m.join(room.ID, "")
-				h.expect(TypeMemberJoined)
+				h.expect(lobby.TypeMemberJoined)
 			}
 			if how == "leave" {
-				h.send(Message{Type: TypeLeave, Ref: "l"})
-				h.expect(TypeLeft)
+				h.send(lobby.Message{Type: lobby.TypeLeave, Ref: "l"})
+				h.expect(lobby.TypeLeft)
 			} else {
 				h.close()
 			}
 			for _, m := range members {
-				if c := m.expect(TypeRoomClosed); c.RoomID != room.ID || c.Reason != RoomClosedHostLeft {
+				if c := m.expect(lobby.TypeRoomClosed); c.RoomID != room.ID || c.Reason != lobby.RoomClosedHostLeft {
 					t.Fatalf("%s: %+v", how, c)
 				}
 				// The member is in no room on its own instance any more.
-				m.send(Message{Type: TypeSignal, Ref: "s", Signal: offer("late")})
-				m.expectError(CodeNotInRoom)
-				m.send(Message{Type: TypeList, Ref: "l"})
-				if rooms := m.expect(TypeRooms).Rooms; len(rooms) != 0 {
+				m.send(lobby.Message{Type: lobby.TypeSignal, Ref: "s", Signal: offer("late")})
+				m.expectError(lobby.CodeNotInRoom)
+				m.send(lobby.Message{Type: lobby.TypeList, Ref: "l"})
+				if rooms := m.expect(lobby.TypeRooms).Rooms; len(rooms) != 0 {
 					t.Fatalf("%s: rooms left: %+v", how, rooms)
 				}
 			}
@@ -564,17 +563,17 @@ func TestRedisTwoInstances(t *testing.T) {
 		ma.join(rb.ID, "")
 		instA := p.a.srv.relay.r.instance()
 		p.a.srv.Close()
-		if c := mb.expect(TypeRoomClosed); c.RoomID != ra.ID {
+		if c := mb.expect(lobby.TypeRoomClosed); c.RoomID != ra.ID {
 			t.Fatalf("B's member: %+v", c)
 		}
-		if m := hb.expect(TypeMemberJoined); m.Peer != ma.id {
+		if m := hb.expect(lobby.TypeMemberJoined); m.Peer != ma.id {
 			t.Fatalf("B's host: %+v", m)
 		}
-		if m := hb.expect(TypeMemberLeft); m.Peer != ma.id {
+		if m := hb.expect(lobby.TypeMemberLeft); m.Peer != ma.id {
 			t.Fatalf("B's host: %+v", m)
 		}
-		mb.send(Message{Type: TypeList, Ref: "l"})
-		if rooms := mb.expect(TypeRooms).Rooms; len(rooms) != 1 || rooms[0].ID != rb.ID || rooms[0].Members != 0 {
+		mb.send(lobby.Message{Type: lobby.TypeList, Ref: "l"})
+		if rooms := mb.expect(lobby.TypeRooms).Rooms; len(rooms) != 1 || rooms[0].ID != rb.ID || rooms[0].Members != 0 {
 			t.Fatalf("rooms after A's shutdown: %+v", rooms)
 		}
 		ctx := testCtx(t)
@@ -610,10 +609,10 @@ func TestRedisTwoInstances(t *testing.T) {
 		pl := dialRaw(t, p.b.url)
 		pl.join("rghost", "")
 		// Its host cannot be reached: the publish finds no subscriber.
-		pl.send(Message{Type: TypeSignal, Ref: "s", Signal: offer("hello?")})
-		pl.expectError(CodePeerNotFound)
-		h.send(Message{Type: TypeSignal, Ref: "s", To: ghost(1), Signal: offer("hello?")})
-		h.expectError(CodePeerNotFound)
+		pl.send(lobby.Message{Type: lobby.TypeSignal, Ref: "s", Signal: offer("hello?")})
+		pl.expectError(lobby.CodePeerNotFound)
+		h.send(lobby.Message{Type: lobby.TypeSignal, Ref: "s", To: ghost(1), Signal: offer("hello?")})
+		h.expectError(lobby.CodePeerNotFound)
 		// B: member_joined and the signal; A: the signal.
 		if b, a := p.b.metric(t, "lobby_relay_messages_total", relayUnrouted),
 			p.a.metric(t, "lobby_relay_messages_total", relayUnrouted); b != 2 || a != 1 {
@@ -621,12 +620,12 @@ func TestRedisTwoInstances(t *testing.T) {
 		}
 		// Once its liveness key expires, its room is gone and its member no longer counts.
 		waitFor(t, waitTimeout, "the crashed instance's room to vanish", func() bool {
-			pl.send(Message{Type: TypeList, Ref: "l"})
-			rooms := pl.expect(TypeRooms).Rooms
+			pl.send(lobby.Message{Type: lobby.TypeList, Ref: "l"})
+			rooms := pl.expect(lobby.TypeRooms).Rooms
 			return len(rooms) == 1 && rooms[0].ID == room.ID && rooms[0].Members == 0
 		})
-		pl.send(Message{Type: TypeSignal, Ref: "s", Signal: offer("hello?")})
-		pl.expectError(CodeNotInRoom)
+		pl.send(lobby.Message{Type: lobby.TypeSignal, Ref: "s", Signal: offer("hello?")})
+		pl.expectError(lobby.CodeNotInRoom)
 	})
 
 	t.Run("heartbeat keeps records alive", func(t *testing.T) {
@@ -636,7 +635,7 @@ func TestRedisTwoInstances(t *testing.T) {
 		room := h.create("kept", 4, "")
 		m := dialRaw(t, p.b.url)
 		m.join(room.ID, "")
-		h.expect(TypeMemberJoined)
+		h.expect(lobby.TypeMemberJoined)
 		// Poll for 4 TTLs: the room and its member must stay all along.
 		ctx := testCtx(t)
 		end := time.Now().Add(4 * ttl)
@@ -647,7 +646,7 @@ func TestRedisTwoInstances(t *testing.T) {
 			}
 			return time.Now().After(end)
 		})
-		m.send(Message{Type: TypeSignal, Signal: offer("still here")})
+		m.send(lobby.Message{Type: lobby.TypeSignal, Signal: offer("still here")})
 		expectSignal(t, h, m.id, offer("still here"))
 	})
 }
@@ -668,7 +667,7 @@ func TestRedisUnreachable(t *testing.T) {
 	if code, _ := httpGet(t, env.ts.URL+"/healthz"); code != 503 {
 		t.Fatalf("healthz = %d", code)
 	}
-	if _, err := Dial(testCtx(t), env.url, ClientConfig{}); err == nil || !strings.Contains(err.Error(), "503") {
+	if _, err := lobby.Dial(testCtx(t), env.url, lobby.ClientConfig{}); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("dial: %v", err)
 	}
 	waitFor(t, waitTimeout, "a failed relay open to be counted", func() bool {

@@ -1,6 +1,4 @@
-//go:build !js
-
-package lobby
+package server
 
 import (
 	"context"

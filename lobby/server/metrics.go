@@ -1,6 +1,4 @@
-//go:build !js
-
-package lobby
+package server
 
 import (
 	"github.com/prometheus/client_golang/prometheus"

@@ -148,7 +148,7 @@ func TestTimeout(t *testing.T) {
 	reg := testRegistry(t)
 	rec := newRecorder()
 	srv, err := NewServer(ServerConfig{
-		Registry:  reg,
+		Registry:     reg,
 		Transport:    TransportConfig{Net: hostNet},
 		Timeout:      time.Second,
 		ResumeWindow: -1,

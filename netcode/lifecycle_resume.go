@@ -205,10 +205,25 @@ func (r *clientResume) stop() {
 	r.mu.Unlock()
 }
 
+// decodeAck parses an acknowledgement (0x14) body.
+func decodeAck(body []byte) (ackMsg, error) {
+	var a ackMsg
+	if len(body) > maxAckBytes {
+		return a, fmt.Errorf("%w: ack of %d bytes", ErrTooLarge, len(body))
+	}
+	if err := msgguard.Unmarshal(body, maxAckBytes, &a); err != nil {
+		return a, fmt.Errorf("%w: ack: %w", ErrMalformed, err)
+	}
+	if len(a.Key) != 0 && len(a.Key) != resumeKeyBytes {
+		return a, fmt.Errorf("%w: key of %d bytes", ErrMalformed, len(a.Key))
+	}
+	return a, nil
+}
+
 // onAck handles the host's acknowledgement of commands.
 func (r *clientResume) onAck(c *Client, body []byte) {
-	var a ackMsg
-	if err := msgguard.Unmarshal(body, maxAckBytes, &a); err != nil {
+	a, err := decodeAck(body)
+	if err != nil {
 		c.stats.drop(DropMalformed)
 		return
 	}

@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/volleynet/volley/internal/msgguard"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
 )
@@ -401,13 +400,9 @@ func (l *hostLife) commandIn() (unlock func(), ok bool) {
 // received, or, while a resumption handshake waits, its hello.
 func (l *hostLife) onAck(body []byte) {
 	sess := l.sess
-	var a ackMsg
-	if err := msgguard.Unmarshal(body, maxAckBytes, &a); err != nil {
-		sess.badMessage(DropMalformed, fmt.Errorf("%w: ack: %w", ErrMalformed, err))
-		return
-	}
-	if len(a.Key) > resumeKeyBytes {
-		sess.badMessage(DropMalformed, fmt.Errorf("%w: key of %d bytes", ErrMalformed, len(a.Key)))
+	a, err := decodeAck(body)
+	if err != nil {
+		sess.badMessage(parseDrop(err), err)
 		return
 	}
 	l.mu.Lock()

@@ -4,6 +4,7 @@ package netcode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -287,4 +288,147 @@ func msgpackMarshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return msg[1:], nil
+}
+
+// TestSuspendRecoverExpire cuts the client off for longer than the host's timeout:
+// the game sees a suspension (not a departure), events sent meanwhile wait, and when
+// the network returns the client recovers on its own connection (the game sees it
+// resumed) and gets the events in order. Cut off again for longer than ResumeWindow,
+// the client leaves with the original reason.
+func TestSuspendRecoverExpire(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nw := netsim.ForTest(t, netsim.Config{Seed: 9})
+	reg := testRegistry(t)
+	rec := newLifeRecorder()
+	srv, err := NewServer(ServerConfig{
+		Registry:     reg,
+		Transport:    TransportConfig{Net: nw.MustNet(t)},
+		Timeout:      500 * time.Millisecond,
+		ResumeWindow: 2 * time.Second,
+		Step:         rec.step(counterGame(t, reg, rec.recorder)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: nw.MustNet(t)}, Timeout: time.Minute})
+	defer c.Close()
+	waitWorld(t, c, 20*time.Second, "a first snapshot", func(*snapshot.World) bool { return true })
+
+	nw.SetLoss(1)
+	rec.waitFor(t, 20*time.Second, "the suspension", func() bool { return len(rec.suspended) == 1 })
+	for _, ev := range []string{"wait 1", "wait 2"} {
+		if err := srv.Send(id, ev); err != nil {
+			t.Fatalf("event to a suspended client: %v", err)
+		}
+	}
+	nw.SetLoss(0)
+	rec.waitFor(t, 20*time.Second, "the recovery", func() bool { return len(rec.resumed) == 1 })
+	for _, want := range []string{"wait 1", "wait 2"} {
+		select {
+		case ev := <-c.Events():
+			if !eventIs(ev, want) {
+				t.Fatalf("event %q, want %q", ev.Data, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("waiting for event %q", want)
+		}
+	}
+	if st := srv.LifecycleStats(); st.Recovered != 1 || st.Suspended != 0 {
+		t.Fatalf("lifecycle stats %+v, want one recovery and none suspended", st)
+	}
+
+	nw.SetLoss(1)
+	rec.waitFor(t, 30*time.Second, "the departure after the window", func() bool { return len(rec.left) == 1 })
+	rec.mu.Lock()
+	d, events := rec.left[0], fmt.Sprint(rec.events)
+	rec.mu.Unlock()
+	if d.Client != id || !errors.Is(d.Reason, ErrTimeout) {
+		t.Fatalf("departure %+v, want client %d with ErrTimeout", d, id)
+	}
+	if want := fmt.Sprintf("[suspended %d resumed %d suspended %d left %d]", id, id, id, id); events != want {
+		t.Fatalf("game saw %s, want %s", events, want)
+	}
+	if st := srv.LifecycleStats(); st.Expired != 1 || st.Suspensions != 2 {
+		t.Fatalf("lifecycle stats %+v, want two suspensions, one expired", st)
+	}
+}
+
+// TestResumeBytes checks both sides' bound on what a resumption keeps. On the host:
+// events piling up for a suspended client past ResumeBytes make it leave with
+// ErrResumeOverflow rather than lose events; events outgrowing it while connected
+// (faster than the client acknowledges) cost the client its resumability, so that a
+// later loss is a departure. On the client: commands waiting for acknowledgement past
+// ClientConfig.ResumeBytes cost it its ResumeState.
+func TestResumeBytes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	reg := testRegistry(t)
+	rec := newLifeRecorder()
+	srv, err := NewServer(ServerConfig{
+		Registry:    reg,
+		Transport:   loopback(),
+		ResumeBytes: 1000,
+		Step:        rec.step(counterGame(t, reg, rec.recorder)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	event := string(make([]byte, 300))
+
+	// Suspended: the fourth event of 300 bytes overflows.
+	a, aid := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: loopback()})
+	kill(a)
+	rec.waitFor(t, 20*time.Second, "the suspension", func() bool { return len(rec.suspended) == 1 })
+	for i := range 4 {
+		if err := srv.Send(aid, event); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	rec.waitFor(t, 20*time.Second, "the departure", func() bool { return len(rec.left) == 1 })
+	rec.mu.Lock()
+	d := rec.left[0]
+	rec.mu.Unlock()
+	if d.Client != aid || !errors.Is(d.Reason, ErrResumeOverflow) {
+		t.Fatalf("departure %+v, want client %d with ErrResumeOverflow", d, aid)
+	}
+
+	// Connected: four events sent at once outgrow the bound before the client
+	// can acknowledge them; the client then leaves at once when lost.
+	b, bid := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: loopback(), ResumeBytes: 100})
+	for range 4 {
+		if err := srv.Send(bid, event); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _ := srv.ClientStats(bid); st.ResumeLost != 1 {
+		t.Fatalf("host stats of client %d: ResumeLost %d, want 1", bid, st.ResumeLost)
+	}
+	for i := range 4 {
+		if err := b.Send(padCmd{Seq: i, Pad: event}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := b.ResumeState(); st != nil || b.Stats().ResumeLost != 1 {
+		t.Fatalf("client with 1200 bytes of commands over a 100-byte bound: resume state %v, stats %+v", st, b.Stats())
+	}
+	kill(b)
+	rec.waitFor(t, 20*time.Second, "the second departure", func() bool { return len(rec.left) == 2 })
+	rec.mu.Lock()
+	d = rec.left[1]
+	rec.mu.Unlock()
+	if d.Client != bid || !errors.Is(d.Reason, ErrConnectionLost) {
+		t.Fatalf("departure %+v, want client %d with ErrConnectionLost", d, bid)
+	}
+	if st := srv.LifecycleStats(); st.Overflowed != 1 || st.ResumeLost != 1 || st.Suspensions != 1 {
+		t.Fatalf("lifecycle stats %+v, want one overflow, one lost resumability, one suspension", st)
+	}
+}
+
+// padCmd is a cmdMsg with padding.
+type padCmd struct {
+	Seq int    `msgpack:"seq"`
+	Pad string `msgpack:"pad"`
 }

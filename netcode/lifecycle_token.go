@@ -51,7 +51,7 @@ func parseToken(key []byte, s string) (resumeToken, error) {
 		return resumeToken{}, fmt.Errorf("%w: token of %d characters", ErrResumeInvalid, len(s))
 	}
 	var b [tokenBytes]byte
-	n, err := base64.RawURLEncoding.Decode(b[:], []byte(s))
+	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(s))
 	if err != nil || n != tokenBytes {
 		return resumeToken{}, fmt.Errorf("%w: token is not base64url", ErrResumeInvalid)
 	}

@@ -21,6 +21,7 @@ const (
 	CodePeerNotFound    = "peer_not_found"    // the signal target is not the sender's host or member
 	CodeInvalidSignal   = "invalid_signal"    // the signal payload fails signaling.Signal.Validate
 	CodeInternal        = "internal"          // the store failed; the request had no effect
+	CodeResumeFailed    = "resume_failed"     // resume: unknown or used token, grace passed, or not first
 )
 
 // Rejection reasons used in the lobby_rejections_total metric besides the error codes above.

@@ -16,6 +16,7 @@ const (
 	TypeQuickJoin = "quick_join"
 	TypeLeave     = "leave"
 	TypeSignal    = "signal" // both directions
+	TypeResume    = "resume"
 
 	TypeWelcome      = "welcome"
 	TypeCreated      = "created"
@@ -26,6 +27,7 @@ const (
 	TypeMemberLeft   = "member_left"
 	TypeRoomClosed   = "room_closed"
 	TypeError        = "error"
+	TypeResumed      = "resumed"
 )
 
 // RoomClosedHostLeft is the reason carried by "room_closed": the host sent "leave" or
@@ -44,6 +46,10 @@ type Message struct {
 	// welcome
 	ID         string      `json:"id,omitempty"`
 	ICEServers []ICEServer `json:"iceServers,omitempty"`
+	// welcome, resume, resumed: the connection's resume token; welcome: the grace
+	// window in milliseconds (absent: the server keeps no identities)
+	Token string `json:"token,omitempty"`
+	Grace int    `json:"grace,omitempty"`
 
 	// create
 	Name     string          `json:"name,omitempty"`
@@ -94,11 +100,13 @@ type RoomInfo struct {
 
 var clientTypes = map[string]bool{
 	TypeCreate: true, TypeList: true, TypeJoin: true, TypeQuickJoin: true, TypeLeave: true, TypeSignal: true,
+	TypeResume: true,
 }
 
 var serverTypes = map[string]bool{
 	TypeWelcome: true, TypeCreated: true, TypeRooms: true, TypeJoined: true, TypeLeft: true,
 	TypeSignal: true, TypeMemberJoined: true, TypeMemberLeft: true, TypeRoomClosed: true, TypeError: true,
+	TypeResumed: true,
 }
 
 // ProtocolError is returned by DecodeMessage; Code is the error code the server answers with.

@@ -40,6 +40,8 @@ func (s *Server) handle(c *conn, m lobby.Message) {
 		c.enqueue(lobby.Message{Type: lobby.TypeLeft, Ref: m.Ref, RoomID: roomID})
 	case lobby.TypeSignal:
 		s.signal(ctx, c, m)
+	case lobby.TypeResume:
+		s.resume(ctx, c, m)
 	}
 }
 
@@ -265,14 +267,4 @@ func (s *Server) signal(ctx context.Context, c *conn, m lobby.Message) {
 		return
 	}
 	t.enqueue(out)
-}
-
-// disconnect removes c after its reader ended.
-func (s *Server) disconnect(c *conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c.room != "" {
-		s.leaveLocked(context.Background(), c)
-	}
-	delete(s.conns, c.id)
 }

@@ -34,6 +34,7 @@ type Server struct {
 	log      *slog.Logger
 	store    Store
 	m        *metrics
+	grace    graceMetrics
 	relay    *relayState // nil unless the Store is shared (relayOpener)
 	upgrader websocket.Upgrader
 	nconns   atomic.Int64
@@ -54,6 +55,7 @@ func New(cfg Config) *Server {
 		m:     newMetrics(),
 		conns: make(map[string]*conn),
 	}
+	s.grace = newGraceMetrics(s.m.reg)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout:  cfg.HandshakeTimeout,
 		ReadBufferSize:    4096,
@@ -115,6 +117,7 @@ func (s *Server) Mux() *http.ServeMux {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	s.closeDetachedLocked()
 	s.stopRelay()
 	conns := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {
@@ -182,6 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(c *conn) {
+	token := s.newToken(c)
 	s.mu.Lock()
 	s.conns[c.id] = c
 	if s.closed { // Close ran after ServeHTTP's check and before this registration
@@ -191,7 +195,7 @@ func (s *Server) serve(c *conn) {
 	s.m.connections.Inc()
 	s.m.accepted.Inc()
 	s.log.Debug("lobby: connected", "peer", c.id, "remote", c.req.RemoteAddr)
-	c.enqueue(lobby.Message{Type: lobby.TypeWelcome, ID: c.id, ICEServers: s.iceServersFor(c.id)})
+	c.enqueue(lobby.Message{Type: lobby.TypeWelcome, ID: c.id, ICEServers: s.iceServersFor(c.id), Token: token, Grace: s.graceMillis()})
 
 	writerDone := make(chan struct{})
 	go func() {
@@ -199,8 +203,8 @@ func (s *Server) serve(c *conn) {
 		c.writeLoop()
 	}()
 	c.readLoop()
-	c.shutdown(websocket.CloseNormalClosure, "")
-	s.disconnect(c)
+	clientEnded := c.shutdown(websocket.CloseNormalClosure, "")
+	s.leaveOrDetach(c, c.readErr, !clientEnded)
 	<-writerDone
 	_ = c.ws.Close()
 	s.m.connections.Dec()
@@ -256,10 +260,20 @@ type conn struct {
 
 	lastActive atomic.Int64 // unix nanos of the last message received
 	inRoom     atomic.Bool  // mirrors room != "" for the writer's idle check
+	readErr    error        // why the reader ended; the reader's own
 
-	// Guarded by Server.mu.
-	room string // the room hosted or joined, "" for none
-	host bool   // whether this connection hosts room
+	// Resumption (grace.go). detached is set once the WebSocket is gone and the
+	// connection waits for its client to resume it.
+	detached atomic.Bool
+
+	// Guarded by Server.mu. A resumption sets id (the reader's own goroutine reads it
+	// freely: only that goroutine writes it).
+	room      string // the room hosted or joined, "" for none
+	host      bool   // whether this connection hosts room
+	tokenHash [32]byte
+	resumed   bool        // took over a detached connection
+	held      [][]byte    // messages waiting for a detached connection
+	grace     *time.Timer // ends the detached connection's grace
 }
 
 // shutdown asks the writer to send a close frame with code and reason and end the
@@ -283,6 +297,12 @@ func (c *conn) drop(reason string) (first bool) {
 // enqueue queues m without blocking; if the queue is full the client is dropped.
 // Messages to a closing connection are discarded.
 func (c *conn) enqueue(m lobby.Message) {
+	if c.detached.Load() {
+		if data, err := json.Marshal(m); err == nil {
+			c.hold(data)
+		}
+		return
+	}
 	select {
 	case <-c.done:
 		return // closing: nothing more will be written
@@ -293,14 +313,23 @@ func (c *conn) enqueue(m lobby.Message) {
 		c.s.log.Error("lobby: encode", "err", err)
 		return
 	}
+	if c.enqueueRaw(data) {
+		c.s.m.sent.WithLabelValues(m.Type).Inc()
+	}
+}
+
+// enqueueRaw queues an encoded message without blocking, dropping the client if its
+// queue is full; it reports whether the message was queued.
+func (c *conn) enqueueRaw(data []byte) bool {
 	select {
 	case c.send <- data:
-		c.s.m.sent.WithLabelValues(m.Type).Inc()
+		return true
 	default:
 		if c.drop(lobby.ReasonSlowConsumer) {
 			c.s.m.rejections.WithLabelValues(lobby.ReasonSlowConsumer).Inc()
 			c.s.log.Info("lobby: dropped slow consumer", "peer", c.id)
 		}
+		return false
 	}
 }
 
@@ -353,6 +382,7 @@ func (c *conn) readLoop() {
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
+			c.readErr = err
 			if errors.Is(err, websocket.ErrReadLimit) {
 				// gorilla has already sent the 1009 close frame.
 				c.s.m.rejections.WithLabelValues(lobby.ReasonReadLimit).Inc()

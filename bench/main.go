@@ -5,6 +5,7 @@
 //	go run ./bench bandwidth [-json]
 //	go run ./bench latency   [-json]
 //	go run ./bench scale     [-json]
+//	go run ./bench churn     (honest connect time while attackers churn handshakes)
 package main
 
 import (
@@ -16,11 +17,12 @@ var commands = map[string]func(args []string) error{
 	"bandwidth": runBandwidth,
 	"latency":   runLatency,
 	"scale":     runScale,
+	"churn":     runChurn,
 }
 
 func main() {
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: bench bandwidth|latency|scale [flags]  (bench <command> -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: bench bandwidth|latency|scale|churn [flags]  (bench <command> -h for flags)")
 		os.Exit(2)
 	}
 	if err := commands[os.Args[1]](os.Args[2:]); err != nil {

@@ -42,9 +42,6 @@ type LifecycleStats struct {
 	// ResumeBytes, ResumeLost connected clients that lost their ability to resume
 	// the same way.
 	Expired, Overflowed, ResumeLost uint64
-	// Refused counts resumptions refused, by code ("resume_expired",
-	// "resume_invalid", "resume_replayed", "resume_overflow").
-	Refused map[string]uint64
 	// RestartsOffered counts ICE restarts the host offered, RestartsFailed those
 	// that failed, RestartsAnswered the clients' restarts it answered.
 	RestartsOffered, RestartsFailed, RestartsAnswered uint64
@@ -128,7 +125,6 @@ func newServerLife(s *Server) (*serverLife, error) {
 	if l.maxBytes <= 0 {
 		l.maxBytes = 256 << 10
 	}
-	l.stats.Refused = map[string]uint64{}
 	if l.on {
 		l.key = make([]byte, tokenKeyBytes)
 		if _, err := rand.Read(l.key); err != nil {
@@ -188,16 +184,10 @@ func (l *serverLife) claim(tok string) (*identity, error) {
 	return ident, nil
 }
 
-func (l *serverLife) refused(err error) error {
-	l.s.mu.Lock()
-	defer l.s.mu.Unlock()
-	return l.refusedLocked(err)
-}
-
-func (l *serverLife) refusedLocked(err error) error {
-	l.stats.Refused[codeOf(err)]++
-	return err
-}
+// refused and refusedLocked return a refusal (counted, by its code, where Accept
+// refuses the peer: Totals().Refusals).
+func (l *serverLife) refused(err error) error       { return err }
+func (l *serverLife) refusedLocked(err error) error { return err }
 
 // release gives a claimed token back after a failed resumption handshake.
 func (ident *identity) release() {
@@ -769,10 +759,6 @@ func (s *Server) LifecycleStats() LifecycleStats {
 	defer s.mu.Unlock()
 	st := s.life.stats
 	st.Suspended = len(s.life.suspended)
-	st.Refused = make(map[string]uint64, len(s.life.stats.Refused))
-	for k, v := range s.life.stats.Refused {
-		st.Refused[k] = v
-	}
 	st.RestartsOffered, st.RestartsFailed = s.totals.restarts, s.totals.restartsFailed
 	for _, sess := range s.sessions {
 		st.RestartsOffered += sess.stats.restarts.Load()

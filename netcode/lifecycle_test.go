@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -431,4 +432,103 @@ func TestResumeBytes(t *testing.T) {
 type padCmd struct {
 	Seq int    `msgpack:"seq"`
 	Pad string `msgpack:"pad"`
+}
+
+// TestResumeRefused tries resumptions the host must refuse, each with a typed error on
+// the client's side and nothing changed on the host's: a token of the wrong length,
+// random bytes, another client's token (without that client's key), a token replayed
+// twice at once (one wins), a token used already, and one whose window has passed.
+// The client whose token was misused plays on undisturbed.
+func TestResumeRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	reg := testRegistry(t)
+	rec := newLifeRecorder()
+	srv, err := NewServer(ServerConfig{Registry: reg, Transport: loopback(), ResumeWindow: 2 * time.Second,
+		Step: rec.step(counterGame(t, reg, rec.recorder))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := ClientConfig{Registry: reg, Transport: loopback()}
+	a, aid := connect(ctx, t, srv, cfg)
+	defer a.Close()
+	stA := a.ResumeState()
+	if stA == nil {
+		t.Fatal("no resume state")
+	}
+	refused := func(name string, st *ResumeState, want error) {
+		t.Helper()
+		c := cfg
+		c.Resume = st
+		b, _, err := tryConnect(ctx, srv, c)
+		if err == nil {
+			b.Close()
+			t.Fatalf("%s: resumed, want %v", name, want)
+		}
+		if !errors.Is(err, want) || !errors.Is(err, ErrRejected) {
+			t.Fatalf("%s: %v, want a rejection matching %v", name, err, want)
+		}
+	}
+	forged := *stA
+	forged.Token = "AQAAAAEAAAAB"
+	refused("short token", &forged, ErrResumeInvalid)
+	forged.Token = strings.Repeat("Zm9v", 9)[:len(stA.Token)]
+	refused("random token", &forged, ErrResumeInvalid)
+	forged = *stA
+	forged.Key = make([]byte, len(stA.Key))
+	refused("another client's token", &forged, ErrResumeInvalid)
+
+	// a plays on: a command still arrives, and the game saw nothing happen to it.
+	if err := a.Send(cmdMsg{Seq: 0}); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, 20*time.Second, "a's command", func() bool { return len(rec.commands[aid]) == 1 })
+	if n := len(srv.Clients()); n != 1 {
+		t.Fatalf("%d clients on the host, want 1", n)
+	}
+
+	// a dies; its token, replayed twice at once, resumes it once.
+	kill(a)
+	stA = a.ResumeState()
+	type result struct {
+		c   *Client
+		err error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			c := cfg
+			c.Resume = stA
+			b, _, err := tryConnect(ctx, srv, c)
+			results <- result{b, err}
+		}()
+	}
+	var won *Client
+	for range 2 {
+		r := <-results
+		switch {
+		case r.err == nil && won == nil:
+			won = r.c
+		case r.err == nil:
+			r.c.Close()
+			t.Fatal("a token replayed twice at once resumed twice")
+		case !errors.Is(r.err, ErrResumeReplayed):
+			t.Fatalf("the replay's loser: %v, want ErrResumeReplayed", r.err)
+		}
+	}
+	if won == nil {
+		t.Fatal("neither resumed")
+	}
+	defer won.Close()
+	refused("used token", stA, ErrResumeReplayed)
+
+	// The window passes: the session leaves, its token expires.
+	stB := won.ResumeState()
+	kill(won)
+	rec.waitFor(t, 20*time.Second, "the departure after the window", func() bool { return len(rec.left) == 1 })
+	refused("expired token", stB, ErrResumeExpired)
+	if n, st := len(srv.Clients()), srv.LifecycleStats(); n != 0 || st.Suspended != 0 || st.Resumed != 1 {
+		t.Fatalf("host keeps %d clients, lifecycle %+v; want none suspended and one resumption", n, st)
+	}
 }

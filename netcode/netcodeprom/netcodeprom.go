@@ -12,12 +12,13 @@
 // volley_netcode_tick_seconds and volley_netcode_snapshot_send_lag_seconds
 // (histograms, 0.1 ms to 51.2 ms), volley_netcode_bytes_total{direction},
 // volley_netcode_messages_total{direction}, volley_netcode_snapshot_packets_total,
-// volley_netcode_drops_total{reason} and volley_netcode_disconnects_total{reason}; and
-// the connection lifecycle: volley_netcode_suspended_clients,
+// volley_netcode_drops_total{reason}, volley_netcode_disconnects_total{reason},
+// volley_netcode_handshakes_pending and volley_netcode_refusals_total{code}; and the
+// connection lifecycle: volley_netcode_suspended_clients,
 // volley_netcode_suspensions_total, volley_netcode_resumptions_total{how} ("recovered"
 // on the client's own connection, "token" on a new one),
 // volley_netcode_suspensions_ended_total{reason} ("expired", "overflow"),
-// volley_netcode_resume_refused_total{code}, volley_netcode_resume_lost_total and
+// volley_netcode_resume_lost_total and
 // volley_netcode_ice_restarts_total{result} ("offered", "failed", "answered").
 package netcodeprom
 
@@ -37,6 +38,8 @@ var (
 	descSnapshots  = prometheus.NewDesc("volley_netcode_snapshot_packets_total", "Snapshot packets sent.", nil, nil)
 	descDrops      = prometheus.NewDesc("volley_netcode_drops_total", "Messages, inputs or snapshots dropped, by reason.", []string{"reason"}, nil)
 	descDepartures = prometheus.NewDesc("volley_netcode_disconnects_total", "Clients disconnected, by reason.", []string{"reason"}, nil)
+	descPending    = prometheus.NewDesc("volley_netcode_handshakes_pending", "Handshakes in progress (capped by ServerConfig.MaxPendingHandshakes).", nil, nil)
+	descRefusals   = prometheus.NewDesc("volley_netcode_refusals_total", "Peers refused or handshakes that failed, by the code they were told (host_full, busy, timeout, bad_channel, ...).", []string{"code"}, nil)
 	descTick       = prometheus.NewDesc("volley_netcode_tick_seconds", "Work per tick on the tick goroutine: inputs, Step, handing the snapshots due to the sending goroutine.", nil, nil)
 	descSendLag    = prometheus.NewDesc("volley_netcode_snapshot_send_lag_seconds", "Time from a tick's start until its snapshots were encoded and handed to the data channels.", nil, nil)
 
@@ -44,7 +47,6 @@ var (
 	descSuspensions = prometheus.NewDesc("volley_netcode_suspensions_total", "Clients suspended: connection lost, identity kept for the resume window.", nil, nil)
 	descResumed     = prometheus.NewDesc("volley_netcode_resumptions_total", "Suspended or lost clients back: on their own connection (recovered) or a new one (token).", []string{"how"}, nil)
 	descSuspEnded   = prometheus.NewDesc("volley_netcode_suspensions_ended_total", "Suspended clients that left: window expired, or events over the resume buffer.", []string{"reason"}, nil)
-	descRefused     = prometheus.NewDesc("volley_netcode_resume_refused_total", "Resumptions refused, by code.", []string{"code"}, nil)
 	descResumeLost  = prometheus.NewDesc("volley_netcode_resume_lost_total", "Connected clients that can no longer resume: their unacknowledged events outgrew the resume buffer.", nil, nil)
 	descRestarts    = prometheus.NewDesc("volley_netcode_ice_restarts_total", "ICE restarts: offered by the host, failed, and the clients' restarts answered.", []string{"result"}, nil)
 )
@@ -62,15 +64,15 @@ type collector struct{ s *netcode.Server }
 
 // NewCollector returns a Prometheus collector of srv's totals: clients, ticks (run,
 // late, skipped), histograms of the tick's work and of the snapshot send lag, bytes and
-// messages each way, snapshot packets, drops by reason and disconnects by reason.
-// Register it with a prometheus.Registry. Collecting reads srv's accessors: it never
+// messages each way, snapshot packets, drops by reason, disconnects by reason, pending
+// handshakes and refusals by code. Register it with a prometheus.Registry. Collecting reads srv's accessors: it never
 // blocks the tick loop.
 func NewCollector(srv *netcode.Server) prometheus.Collector { return collector{srv} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descTicks, descLate, descSkipped, descBytes, descPackets,
-		descSnapshots, descDrops, descDepartures, descTick, descSendLag,
-		descSuspended, descSuspensions, descResumed, descSuspEnded, descRefused, descResumeLost, descRestarts} {
+		descSnapshots, descDrops, descDepartures, descPending, descRefusals, descTick, descSendLag,
+		descSuspended, descSuspensions, descResumed, descSuspEnded, descResumeLost, descRestarts} {
 		ch <- d
 	}
 }
@@ -97,6 +99,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for code, v := range t.Disconnects {
 		counter(descDepartures, v, code)
 	}
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(t.Pending))
+	for code, v := range t.Refusals {
+		counter(descRefusals, v, code)
+	}
 	ch <- histogram(descTick, timings.Tick)
 	ch <- histogram(descSendLag, timings.SendLag)
 
@@ -107,9 +113,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descResumed, life.Resumed, "token")
 	counter(descSuspEnded, life.Expired, "expired")
 	counter(descSuspEnded, life.Overflowed, "overflow")
-	for code, v := range life.Refused {
-		counter(descRefused, v, code)
-	}
 	counter(descResumeLost, life.ResumeLost)
 	counter(descRestarts, life.RestartsOffered, "offered")
 	counter(descRestarts, life.RestartsFailed, "failed")

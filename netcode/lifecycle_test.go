@@ -532,3 +532,74 @@ func TestResumeRefused(t *testing.T) {
 		t.Fatalf("host keeps %d clients, lifecycle %+v; want none suspended and one resumption", n, st)
 	}
 }
+
+// TestICERestartNetworkSwitch moves the client to a new address (a new vnet interface;
+// the old address goes silent for good), as a phone moving from Wi-Fi to mobile data.
+// Either ICE notices and the client restarts it, or the application, told by the
+// system that the network changed, calls RestartICE; the restart gathers the new
+// address and snapshots flow again; commands sent meanwhile arrive once; nobody left.
+func TestICERestartNetworkSwitch(t *testing.T) {
+	for _, tell := range []bool{false, true} {
+		name := "ICE notices"
+		if tell {
+			name = "the application tells"
+		}
+		t.Run(name, func(t *testing.T) { testNetworkSwitch(t, tell) })
+	}
+}
+
+func testNetworkSwitch(t *testing.T, tell bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nw := netsim.ForTest(t, netsim.Config{Delay: 5 * time.Millisecond, Seed: 11})
+	roam, err := nw.NewRoaming()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := testRegistry(t)
+	rec := newLifeRecorder()
+	fast := TransportConfig{ICEDisconnectedTimeout: time.Second, ICEKeepaliveInterval: 200 * time.Millisecond}
+	hostTr, clientTr := fast, fast
+	hostTr.Net, clientTr.Net = nw.MustNet(t), roam
+	srv, err := NewServer(ServerConfig{Registry: reg, Transport: hostTr, Step: rec.step(counterGame(t, reg, rec.recorder))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: clientTr, Restart: RestartConfig{After: 200 * time.Millisecond}})
+	defer c.Close()
+	waitWorld(t, c, 20*time.Second, "a first snapshot", func(*snapshot.World) bool { return true })
+
+	if err := roam.Switch(); err != nil {
+		t.Fatal(err)
+	}
+	if tell {
+		c.RestartICE()
+	}
+	const commands = 10
+	for i := range commands {
+		if err := c.Send(cmdMsg{Seq: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.waitFor(t, 30*time.Second, "every command", func() bool { return len(rec.commands[id]) == commands })
+	waitWorld(t, c, 20*time.Second, "the world with every command", func(w *snapshot.World) bool {
+		var p Player
+		ok, err := w.Get(snapshot.EntityID(id), &p)
+		return ok && err == nil && p.X == commands
+	})
+	pollUntil(t, 20*time.Second, "the client to be connected", func() bool { return c.State() == LinkConnected })
+	if st := c.Stats(); st.Restarts == 0 {
+		t.Fatalf("client stats %+v: no ICE restart", st)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i, s := range rec.commands[id] {
+		if s != i {
+			t.Fatalf("commands %v, want 0..%d once each in order", rec.commands[id], commands-1)
+		}
+	}
+	if len(rec.left) > 0 {
+		t.Fatalf("departures %+v, want none", rec.left)
+	}
+}

@@ -339,8 +339,10 @@ func (l *serverLife) sendEvent(ident *identity, msg []byte) error {
 		return fmt.Errorf("%w: %d", ErrUnknownClient, ident.id)
 	}
 	overflow := false
-	if !ident.noResume {
-		ident.evOut++
+	ident.evOut++
+	// Events are kept once the client has sent its key (it does at once after its
+	// welcome): a client that never does (an older one) cannot resume anyway.
+	if !ident.noResume && ident.hasKey {
 		ident.log = append(ident.log, msg)
 		ident.logBytes += len(msg)
 		if ident.logBytes > l.maxBytes {
@@ -414,12 +416,14 @@ func (l *hostLife) onAck(body []byte) {
 	defer ident.mu.Unlock()
 	if len(a.Key) == resumeKeyBytes && !ident.hasKey {
 		ident.keyHash, ident.hasKey = sha256.Sum256(a.Key), true
+		// The events sent so far were not kept: count them as delivered.
+		ident.evAcked = ident.evOut
 	}
-	if a.Events > ident.evSent || int32(a.Events-ident.evAcked) < 0 && a.Events != 0 {
+	if a.Events > ident.evSent {
 		sess.badMessage(DropMalformed, fmt.Errorf("%w: %d events acknowledged, %d sent", ErrMalformed, a.Events, ident.evSent))
 		return
 	}
-	ident.trimLocked(a.Events)
+	ident.trimLocked(a.Events) // an older count (sent before the key's) trims nothing
 }
 
 // silent is the tick goroutine's timeout: a session silent for Timeout is suspended

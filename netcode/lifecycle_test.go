@@ -379,8 +379,14 @@ func TestResumeBytes(t *testing.T) {
 	defer srv.Close()
 	event := string(make([]byte, 300))
 
-	// Suspended: the fourth event of 300 bytes overflows.
+	// Suspended: the fourth event of 300 bytes overflows. (A command the game
+	// saw shows the client's key, sent before it, has arrived: from then on the
+	// host keeps events for it.)
 	a, aid := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: loopback()})
+	if err := a.Send(cmdMsg{}); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, 20*time.Second, "a's command", func() bool { return len(rec.commands[aid]) == 1 })
 	kill(a)
 	rec.waitFor(t, 20*time.Second, "the suspension", func() bool { return len(rec.suspended) == 1 })
 	for i := range 4 {
@@ -399,6 +405,10 @@ func TestResumeBytes(t *testing.T) {
 	// Connected: four events sent at once outgrow the bound before the client
 	// can acknowledge them; the client then leaves at once when lost.
 	b, bid := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: loopback(), ResumeBytes: 100})
+	if err := b.Send(cmdMsg{}); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, 20*time.Second, "b's command", func() bool { return len(rec.commands[bid]) == 1 })
 	for range 4 {
 		if err := srv.Send(bid, event); err != nil {
 			t.Fatal(err)

@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	redisEnv := fs.String("redis-env", "LOBBY_REDIS_URL", "environment variable holding the Redis URL when -redis is not given")
 	redisPrefix := fs.String("redis-prefix", "", "prefix of the Redis keys and channels (default \"volley:lobby:\"; the same on every instance)")
 	redisTTL := fs.Duration("redis-ttl", 0, "how long a crashed instance's rooms outlive it (default 30s; the same on every instance)")
+	grace := fs.Duration("member-grace", 0, "how long a dropped connection keeps its room and seat for its client to resume (default 20s; negative: off)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,6 +97,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 		HostSecret:        cmp.Or(*hostSecret, os.Getenv(*hostSecretEnv)),
 		MessagesPerSecond: *rate,
 		MaxConnections:    *maxConns,
+		MemberGrace:       *grace,
 	}
 	if urls := splitList(*stun); len(urls) > 0 {
 		cfg.ICEServers = []lobby.ICEServer{{URLs: urls}}

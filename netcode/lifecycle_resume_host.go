@@ -199,10 +199,9 @@ func (ident *identity) release() {
 // welcome ends a handshake: a new session gets its identity and token; a resumption
 // waits for the client's hello, takes the identity over from its old session and
 // replays the events the client missed.
-func (l *hostLife) welcome(ctx context.Context) error {
+func (l *hostLife) welcome(ctx context.Context, w welcome) error {
 	sess := l.sess
 	s := sess.srv
-	w := welcome{ID: uint32(sess.id), TickRate: s.cfg.TickRate, SendRate: s.cfg.SendRate}
 	l.mu.Lock()
 	ident := l.resumeOf
 	l.mu.Unlock()

@@ -3,6 +3,7 @@
 package netcode
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -220,9 +221,16 @@ func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) 
 	return nil
 }
 
-// sendWelcome sends the welcome, the first reliable message (with the resume token;
-// a resumption first takes its identity over, see hostLife.welcome).
-func (sess *session) sendWelcome() error { return sess.life.welcome(sess.hctx) }
+// sendWelcome sends the welcome, the first reliable message: Accept registers the
+// session for snapshots and events only after it. It carries the resume token; a
+// resumption first takes its identity over (see hostLife.welcome).
+func (sess *session) sendWelcome() error {
+	s := sess.srv
+	return sess.life.welcome(sess.hctx, welcome{
+		ID: uint32(sess.id), TickRate: s.cfg.TickRate, SendRate: s.cfg.SendRate,
+		Proto: cmp.Or(s.cfg.proto, ProtocolVersion), Schema: s.schema,
+	})
+}
 
 // isReady reports whether both channels are open.
 func (sess *session) isReady() bool {
@@ -522,9 +530,15 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	case kindAck:
 		sess.life.onAck(b[1:])
 	case kindBye:
+		// Any bye is a clean leave; a client that refused our welcome says why.
 		var m bye
 		_ = msgguard.Unmarshal(b[1:], 1024, &m)
-		sess.end(fmt.Errorf("%w: %s", ErrClientLeft, m.Reason))
+		switch why := errOfCode(m.Code); why {
+		case ErrVersionMismatch, ErrSchemaMismatch:
+			sess.end(fmt.Errorf("%w: %w: %s", ErrClientLeft, why, m.Reason))
+		default:
+			sess.end(fmt.Errorf("%w: %s", ErrClientLeft, m.Reason))
+		}
 	default:
 		sess.badMessage(DropUnknownKind, fmt.Errorf("%w: 0x%02x", ErrUnknownKind, b[0]))
 	}

@@ -171,6 +171,8 @@ var byeCodes = []struct {
 	{"busy", ErrBusy},
 	{"replaced", ErrReplaced},
 	{"signaling", ErrSignaling},
+	{"version_mismatch", ErrVersionMismatch},
+	{"schema_mismatch", ErrSchemaMismatch},
 	{"resume_expired", ErrResumeExpired},
 	{"resume_invalid", ErrResumeInvalid},
 	{"resume_replayed", ErrResumeReplayed},

@@ -34,6 +34,8 @@ type welcome struct {
 	ID       uint32 `msgpack:"id"`
 	TickRate int    `msgpack:"tick_rate"`
 	SendRate int    `msgpack:"send_rate"`
+	Proto    int    `msgpack:"proto"`  // ProtocolVersion
+	Schema   string `msgpack:"schema"` // the Registry's fingerprint
 	// Connection lifecycle (lifecycle*.go), when the host keeps sessions for
 	// resumption: the resume token, the window, and on a resumption the number
 	// of the client's commands the host has received.
@@ -41,6 +43,18 @@ type welcome struct {
 	WindowMS uint32 `msgpack:"window_ms,omitempty"`
 	Resumed  bool   `msgpack:"resumed,omitempty"`
 	Commands uint32 `msgpack:"commands,omitempty"`
+}
+
+// check returns ErrVersionMismatch or ErrSchemaMismatch, naming both sides' values,
+// if a client with schema fingerprint fp cannot talk to the host that sent w.
+func (w welcome) check(fp string) error {
+	if w.Proto != ProtocolVersion {
+		return fmt.Errorf("%w: host speaks version %d, this client %d", ErrVersionMismatch, w.Proto, ProtocolVersion)
+	}
+	if w.Schema != fp {
+		return fmt.Errorf("%w: host schema %q, this client's %q", ErrSchemaMismatch, w.Schema, fp)
+	}
+	return nil
 }
 
 // ackMsg (0x14) acknowledges reliable messages by count, for resumption: the client

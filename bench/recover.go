@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -186,6 +187,7 @@ func newRecoverLink(ctx context.Context, cfg recoverConfig, seed int64) (*recove
 		TickRate:  cfg.TickRate,
 		SendRate:  cfg.SendRate,
 		Step:      func(t *netcode.Tick) { _ = world.StepInto(t.World) },
+		Logger:    dbgLog,
 	})
 	if err != nil {
 		return fail(err)
@@ -207,7 +209,7 @@ func (l *recoverLink) dial(ctx context.Context, net *netsim.Roaming, resume *net
 		_, err := l.srv.Accept(ctx, hostSig)
 		accepted <- err
 	}()
-	c, err := netcode.Dial(ctx, netcode.ClientConfig{Registry: l.reg, Transport: netcode.TransportConfig{Net: net}, Resume: resume}, clientSig)
+	c, err := netcode.Dial(ctx, netcode.ClientConfig{Registry: l.reg, Transport: netcode.TransportConfig{Net: net}, Resume: resume, Logger: dbgLog}, clientSig)
 	if aerr := <-accepted; err == nil && aerr != nil {
 		c.Close()
 		err = aerr
@@ -359,3 +361,10 @@ func writeRecoverOutputs(w io.Writer, cfg recoverConfig, rows []Row, dists []cdf
 	}
 	return errors.Join(errs...)
 }
+
+var dbgLog = func() *slog.Logger {
+	if os.Getenv("RECOVER_DEBUG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}()

@@ -444,8 +444,11 @@ func (c *Client) run() {
 		case <-ping.C():
 			now := c.clk.Now()
 			if now.UnixNano()-c.lastHeard.Load() > c.cfg.Timeout.Nanoseconds() && !c.life.busy() {
-				c.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, c.cfg.Timeout))
-				return
+				err := fmt.Errorf("%w: nothing heard for %v", ErrTimeout, c.cfg.Timeout)
+				if !c.life.silent(err) { // a restart first, when they are on
+					c.end(err)
+					return
+				}
 			}
 			c.sendPing(now)
 			c.resume.ackEvents(c)

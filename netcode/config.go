@@ -153,7 +153,8 @@ type ClientConfig struct {
 	// PingInterval is how often the client measures the round trip. Default 250 ms.
 	PingInterval time.Duration
 	// Timeout closes the client (ErrTimeout) when nothing arrives from the host for
-	// this long. Default 5 s.
+	// this long; with ICE restarts on (Restart) it first restarts ICE, and ends
+	// with an error wrapping ErrTimeout only when those fail. Default 5 s.
 	Timeout time.Duration
 	// Restart controls ICE restarts (see "Connection lifecycle" in the package
 	// doc). While one is under way Timeout waits for it.

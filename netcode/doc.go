@@ -188,15 +188,17 @@
 //
 // ICE restart. The client watches the ICE state; disconnected for [RestartConfig.After]
 // (1 s, after ICE's own [TransportConfig.ICEDisconnectedTimeout] of silence), or
-// failed, or told by [Client.RestartICE] (call it on a network change event), it sends
-// an ICE restart offer through the same Signaler, up to [RestartConfig.Attempts] times
-// with backoff, each given [RestartConfig.Timeout]. The host answers; it offers a
-// restart itself after twice After if none comes (on glare it yields: it rolls its
-// offer back and answers the client's). The data channels and their SCTP association
-// survive, so nothing is replayed: commands and events queued meanwhile arrive once
-// and in order, and the snapshot stream resumes. ICE keeps checking a new candidate
-// pair for [TransportConfig.ICEPairTimeout], so an attempt started while the network
-// is down succeeds as soon as it returns. Client.Stats counts the attempts; the host's
+// failed, or silent for [ClientConfig.Timeout], or told by [Client.RestartICE] (call
+// it on a network change event), it sends an ICE restart offer through the same
+// Signaler, up to [RestartConfig.Attempts] times with backoff, each given
+// [RestartConfig.Timeout]. The host answers. It offers a restart itself, after twice
+// After, only to a client that does not restart ICE itself (its first ack says
+// whether it does): offers that cross would leave both sides stuck, since pion cannot
+// roll a local offer back. The data channels and their SCTP association survive, so
+// nothing is replayed: commands and events queued meanwhile arrive once and in order,
+// and the snapshot stream resumes. ICE keeps checking a new candidate pair for
+// [TransportConfig.ICEPairTimeout], so an attempt started while the network is down
+// succeeds as soon as it returns. Client.Stats counts the attempts; the host's
 // [LifecycleStats] counts those it answered and offered.
 //
 // Suspension. A client silent for [ServerConfig.Timeout], or whose connection closed
@@ -235,12 +237,13 @@
 //     has received.
 //   - 0x14 ack (reliable, both ways; a msgpack map). Client→host: "events", the
 //     number of events received (every 0x12 counts), sent when it changed, at most
-//     once per ping interval; and "key" (16 bytes) in its first ack, right after a
-//     new session's welcome. Host→client: "commands", the number of commands received
+//     once per ping interval; and, in its first ack right after the welcome, "key"
+//     (16 bytes) and "restarts" (true: it restarts ICE itself, so the host never
+//     offers it a restart). Host→client: "commands", the number of commands received
 //     (every 0x11 counts), at most every 250 ms. Each side forgets what the other has
 //     acknowledged; the client keeps at most [ClientConfig.ResumeBytes] of commands.
-//   - A resuming client's first reliable message is its 0x14 ack with "events" and
-//     "key"; the host then takes the session over, sends the welcome, replays the
+//   - A resuming client's first reliable message is its 0x14 ack with "events",
+//     "key" and "restarts"; the host then takes the session over, sends the welcome, replays the
 //     events numbered above "events", and the client resends the commands numbered
 //     above "commands".
 //

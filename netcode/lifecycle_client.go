@@ -31,7 +31,8 @@ type clientLife struct {
 	mu        sync.Mutex
 	ice       webrtc.ICEConnectionState
 	iceSince  time.Time // when ice last changed
-	requested bool      // RestartICE was called
+	requested bool      // RestartICE was called, or the host went silent
+	cause     error     // why this episode started, wrapped by the end of a failed one
 	attempts  int       // attempts of the current episode (0: none)
 	running   bool      // an attempt is under way
 	startedAt time.Time // when the running attempt started
@@ -70,6 +71,24 @@ func (l *clientLife) request() {
 	l.requested = true
 	l.mu.Unlock()
 	l.poke()
+}
+
+// silent is the client's timeout: nothing heard from the host for Timeout. With
+// restarts on it asks for one (ICE may take longer than Timeout to notice a dead path,
+// on a loaded machine); if that episode fails the client ends with cause. It reports
+// whether it took the timeout over.
+func (l *clientLife) silent(cause error) bool {
+	if !l.cfg.enabled() {
+		return false
+	}
+	l.mu.Lock()
+	if l.attempts == 0 && !l.running {
+		l.requested = true
+		l.cause = cause
+	}
+	l.mu.Unlock()
+	l.poke()
+	return true
 }
 
 // busy reports whether ICE is down and a restart is under way or coming, so that the
@@ -131,17 +150,20 @@ func (l *clientLife) step(now time.Time) time.Duration {
 		heard := c.lastHeard.Load() > l.startedAt.UnixNano()
 		switch {
 		case iceUp(l.ice) && heard:
-			l.running, l.attempts = false, 0
+			l.running, l.attempts, l.cause = false, 0, nil
 			c.log.Info("ICE restart succeeded", "client", c.id, "took", now.Sub(l.startedAt))
 		case now.Sub(l.startedAt) >= l.cfg.Timeout:
 			l.running = false
 			c.stats.restartsFailed.Add(1)
 			c.log.Info("ICE restart attempt failed", "client", c.id, "attempt", l.attempts)
 			if l.attempts >= l.cfg.Attempts {
-				n := l.attempts
+				n, cause := l.attempts, l.cause
 				l.closed = true
 				l.mu.Unlock()
-				c.end(fmt.Errorf("%w: %d ICE restarts failed", ErrConnectionLost, n))
+				if cause == nil {
+					cause = ErrConnectionLost
+				}
+				c.end(fmt.Errorf("%w: %d ICE restarts failed", cause, n))
 				return 0
 			}
 			l.nextAt = now.Add(l.cfg.backoff(l.attempts + 1))
@@ -186,16 +208,18 @@ func (l *clientLife) step(now time.Time) time.Duration {
 	return wait
 }
 
-// offer sends an ICE restart offer, rolling back an earlier offer that got no answer.
+// offer sends an ICE restart offer. An earlier offer that got no answer is sent again
+// (pion cannot roll a local offer back): the host answers it, or answers it again.
 func (l *clientLife) offer() error {
 	c := l.c
 	l.negMu.Lock()
 	defer l.negMu.Unlock()
 	switch c.pc.SignalingState() {
 	case webrtc.SignalingStateHaveLocalOffer:
-		if err := rollback(c.pc); err != nil {
-			return fmt.Errorf("rollback: %w", err)
+		if p := c.pc.PendingLocalDescription(); p != nil {
+			c.sigw.description(*p)
 		}
+		return nil
 	case webrtc.SignalingStateStable:
 	default:
 		return nil // answering the host's own restart offer
@@ -214,17 +238,8 @@ func (l *clientLife) offer() error {
 	return nil
 }
 
-// rollback drops the pending local offer (pion wants its SDP along).
-func rollback(pc *webrtc.PeerConnection) error {
-	d := webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}
-	if p := pc.PendingLocalDescription(); p != nil {
-		d.SDP = p.SDP
-	}
-	return pc.SetLocalDescription(d)
-}
-
-// onAnswer applies the host's answer to a restart offer; a late answer to an offer
-// already rolled back is ignored.
+// onAnswer applies the host's answer to a restart offer; a late one, once the offer is
+// answered, is ignored.
 func (l *clientLife) onAnswer(sdp string) {
 	c := l.c
 	l.negMu.Lock()
@@ -233,13 +248,13 @@ func (l *clientLife) onAnswer(sdp string) {
 		return
 	}
 	if err := c.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
-		c.log.Debug("restart answer rejected", "err", err)
+		c.log.Warn("restart answer rejected", "err", err)
 	}
 }
 
-// onOffer answers the host's own ICE restart offer. The client is the impolite peer of
-// "perfect negotiation": while its own offer is out it ignores the host's, and the
-// host, the polite one, rolls its offer back and answers the client's.
+// onOffer answers the host's own ICE restart offer. The host offers only to clients
+// that do not restart ICE themselves (see ackMsg.Restarts), so offers do not cross;
+// while its own offer is out the client ignores the host's.
 func (l *clientLife) onOffer(sdp string) {
 	c := l.c
 	l.negMu.Lock()
@@ -250,7 +265,7 @@ func (l *clientLife) onOffer(sdp string) {
 	c.sigw.hold()
 	if err := c.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		c.sigw.release()
-		c.log.Debug("host restart offer rejected", "err", err)
+		c.log.Warn("host restart offer rejected", "err", err)
 		return
 	}
 	answer, err := c.pc.CreateAnswer(nil)
@@ -259,7 +274,7 @@ func (l *clientLife) onOffer(sdp string) {
 	}
 	if err != nil {
 		c.sigw.release()
-		c.log.Debug("answering the host's restart failed", "err", err)
+		c.log.Warn("answering the host's restart failed", "err", err)
 		return
 	}
 	c.sigw.description(answer)

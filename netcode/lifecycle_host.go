@@ -13,10 +13,11 @@ import (
 	"github.com/volleynet/volley/signaling"
 )
 
-// hostLife is the host's side of one session's ICE restarts. The client normally
-// restarts first (it waits Restart.After, the host twice that); the host answers its
-// offers, and offers a restart itself when ICE stays down and none came. On glare the
-// host is the polite peer: it rolls its own offer back and answers the client's.
+// hostLife is the host's side of one session's ICE restarts. The host answers the
+// client's restart offers. It offers a restart itself, when ICE stays down for twice
+// Restart.After, only to a client that does not restart ICE itself (its first ack says
+// whether it does): two offers that cross would leave both sides stuck, since pion
+// cannot roll a local offer back.
 //
 // Ownership: pion's ICE callback writes the state under mu and starts watch, a
 // goroutine that lives only while ICE is down; negMu serializes the offer/answer steps
@@ -32,6 +33,8 @@ type hostLife struct {
 	ice      webrtc.ICEConnectionState
 	iceSince time.Time
 	watching bool // watch is running
+
+	clientRestarts atomic.Bool // the client restarts ICE itself: never offer it one
 
 	// Resumption (lifecycle_resume_host.go). ident is the game identity once the
 	// handshake has welcomed the client; resumeOf the identity a resumption
@@ -116,7 +119,8 @@ func (l *hostLife) onICEState(st webrtc.ICEConnectionState) {
 	sess := l.sess
 	l.mu.Lock()
 	l.ice, l.iceSince = st, sess.srv.clk.Now()
-	start := !l.watching && l.cfg.enabled() && (st == webrtc.ICEConnectionStateDisconnected || st == webrtc.ICEConnectionStateFailed)
+	start := !l.watching && l.cfg.enabled() && !l.clientRestarts.Load() &&
+		(st == webrtc.ICEConnectionStateDisconnected || st == webrtc.ICEConnectionStateFailed)
 	if start {
 		select {
 		case <-sess.ctx.Done():
@@ -227,9 +231,9 @@ func (l *hostLife) offer() error {
 	return nil
 }
 
-// onOffer answers a client's ICE restart offer, rolling back the host's own offer on
-// glare. An offer for a new connection is handed to Accept instead; onOffer reports
-// whether the session's signal reader should stop (the new session owns the path).
+// onOffer answers a client's ICE restart offer. An offer for a new connection is
+// handed to Accept instead; onOffer reports whether the session's signal reader
+// should stop (the new session owns the path).
 func (l *hostLife) onOffer(sig signaling.Signaler, sg signaling.Signal) (handedOff bool) {
 	if l.foreignOffer(sg) {
 		return l.handOff(sig, sg)
@@ -239,16 +243,16 @@ func (l *hostLife) onOffer(sig signaling.Signaler, sg signaling.Signal) (handedO
 	sess.srv.life.restartsAnswered.Add(1)
 	l.negMu.Lock()
 	defer l.negMu.Unlock()
-	if sess.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
-		if err := rollback(sess.pc); err != nil {
-			sess.srv.log.Debug("rollback failed", "client", sess.id, "err", err)
-			return false
-		}
+	if st := sess.pc.SignalingState(); st != webrtc.SignalingStateStable {
+		// Our own offer is out (to a client that said it does not restart): it
+		// cannot take this one until it is answered.
+		sess.srv.log.Warn("restart offer ignored: a negotiation is under way", "client", sess.id, "state", st)
+		return false
 	}
 	sess.sigw.hold()
 	if err := sess.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		sess.sigw.release()
-		sess.srv.log.Debug("restart offer rejected", "client", sess.id, "err", err)
+		sess.srv.log.Warn("restart offer rejected", "client", sess.id, "err", err)
 		return false
 	}
 	answer, err := sess.pc.CreateAnswer(nil)
@@ -257,7 +261,7 @@ func (l *hostLife) onOffer(sig signaling.Signaler, sg signaling.Signal) (handedO
 	}
 	if err != nil {
 		sess.sigw.release()
-		sess.srv.log.Debug("restart answer failed", "client", sess.id, "err", err)
+		sess.srv.log.Warn("restart answer failed", "client", sess.id, "err", err)
 		return
 	}
 	sess.sigw.description(answer)
@@ -273,6 +277,6 @@ func (l *hostLife) onAnswer(sdp string) {
 		return
 	}
 	if err := sess.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
-		sess.srv.log.Debug("restart answer rejected", "client", sess.id, "err", err)
+		sess.srv.log.Warn("restart answer rejected", "client", sess.id, "err", err)
 	}
 }

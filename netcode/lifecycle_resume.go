@@ -98,7 +98,7 @@ func (r *clientResume) hello(c *Client) {
 	if r.from == nil {
 		return
 	}
-	if msg, err := marshalMessage(kindAck, ackMsg{Events: r.from.Events, Key: r.key}); err == nil {
+	if msg, err := marshalMessage(kindAck, ackMsg{Events: r.from.Events, Key: r.key, Restarts: c.life.cfg.enabled()}); err == nil {
 		_ = c.sendRaw(msg)
 	}
 }
@@ -113,12 +113,18 @@ func (r *clientResume) welcomed(c *Client, w welcome) error {
 		if w.Resumed {
 			return fmt.Errorf("%w: resumed welcome to a new session", ErrProtocol)
 		}
+		// The first acknowledgement carries the key that binds the token, and says
+		// whether the client restarts ICE itself.
+		first := ackMsg{Restarts: c.life.cfg.enabled()}
 		if r.token == "" {
 			r.off = true
+		} else {
+			first.Key = r.key
+		}
+		if !first.Restarts && first.Key == nil {
 			return nil
 		}
-		// The first acknowledgement carries the key that binds the token.
-		msg, err := marshalMessage(kindAck, ackMsg{Key: r.key})
+		msg, err := marshalMessage(kindAck, first)
 		if err != nil {
 			return err
 		}

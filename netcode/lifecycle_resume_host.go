@@ -396,6 +396,9 @@ func (l *hostLife) onAck(body []byte) {
 		sess.badMessage(parseDrop(err), err)
 		return
 	}
+	if a.Restarts {
+		l.clientRestarts.Store(true)
+	}
 	l.mu.Lock()
 	ident, waiting := l.ident, l.resumeOf != nil
 	l.mu.Unlock()
@@ -408,8 +411,7 @@ func (l *hostLife) onAck(body []byte) {
 		return
 	}
 	if ident == nil {
-		sess.drop(DropUnknownKind)
-		return
+		return // the host keeps no sessions: nothing to acknowledge
 	}
 	ident.mu.Lock()
 	defer ident.mu.Unlock()

@@ -166,7 +166,7 @@ func TestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: clientNet}, Timeout: 1500 * time.Millisecond})
+	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: clientNet}, Timeout: 1500 * time.Millisecond, Restart: RestartConfig{Attempts: -1}})
 	defer c.Close()
 	waitWorld(t, c, 10*time.Second, "a snapshot", func(*snapshot.World) bool { return true })
 

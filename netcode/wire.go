@@ -64,6 +64,10 @@ type ackMsg struct {
 	Events   uint32 `msgpack:"events,omitempty"`
 	Commands uint32 `msgpack:"commands,omitempty"`
 	Key      []byte `msgpack:"key,omitempty"`
+	// Restarts, in a client's first ack: it restarts ICE itself, so the host
+	// never offers it a restart (pion cannot roll a local offer back, so two
+	// offers that cross would leave both sides stuck).
+	Restarts bool `msgpack:"restarts,omitempty"`
 }
 
 // bye ends a session; Reason is the sender's error text.

@@ -35,6 +35,7 @@ type hostLife struct {
 	watching bool // watch is running
 
 	clientRestarts atomic.Bool // the client restarts ICE itself: never offer it one
+	welcomed       atomic.Bool // the welcome went out: the session is established
 
 	// Resumption (lifecycle_resume_host.go). ident is the game identity once the
 	// handshake has welcomed the client; resumeOf the identity a resumption
@@ -175,8 +176,11 @@ func (l *hostLife) watch() {
 			continue
 		case running:
 			wait = startedAt.Add(l.cfg.Timeout).Sub(now)
-		case attempts >= l.cfg.Attempts:
-			wait = time.Hour // the timeout or the client decides now
+		case attempts >= l.cfg.Attempts || l.clientRestarts.Load() || !l.welcomed.Load():
+			// The client restarts ICE itself (its first ack, which may come
+			// after ICE first flickers, says so), or it has not been welcomed
+			// yet, or the attempts are spent: the timeout or the client decides.
+			wait = l.cfg.Timeout
 		case ice == webrtc.ICEConnectionStateDisconnected && now.Sub(since) < l.cfg.After:
 			wait = since.Add(l.cfg.After).Sub(now)
 		case nextAt.After(now):

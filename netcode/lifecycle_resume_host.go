@@ -215,6 +215,7 @@ func (l *hostLife) welcome(ctx context.Context, w welcome) error {
 		if err != nil {
 			return err
 		}
+		l.welcomed.Store(true)
 		return sess.sendReliable(msg)
 	}
 	// A failed resumption gives the token back in teardown (abandon).
@@ -269,6 +270,7 @@ func (l *serverLife) takeOver(sess *session, ident *identity, h ackMsg, w *welco
 	if err != nil {
 		return nil, err
 	}
+	sess.life.welcomed.Store(true)
 	if err := sess.sendReliable(msg); err != nil {
 		return nil, err
 	}
@@ -358,7 +360,9 @@ func (l *serverLife) sendEvent(ident *identity, msg []byte) error {
 		}
 	}
 	var err error
-	if !ident.suspended {
+	if !ident.suspended || !ident.hasKey && !ident.dead {
+		// Live, or a client that cannot resume (no key): its connection queues
+		// the event, which arrives if it recovers.
 		err = ident.cur.sendReliable(msg)
 		ident.evSent = ident.evOut
 	}
@@ -399,6 +403,7 @@ func (l *hostLife) onAck(body []byte) {
 	if a.Restarts {
 		l.clientRestarts.Store(true)
 	}
+
 	l.mu.Lock()
 	ident, waiting := l.ident, l.resumeOf != nil
 	l.mu.Unlock()
@@ -634,8 +639,10 @@ func (l *serverLife) tick(n uint32, t *Tick, active []*session, now time.Time) [
 			// network came back. Send what waited.
 			ident.suspended = false
 			delete(l.suspended, ident.id)
-			for _, ev := range ident.log[ident.evSent-ident.evAcked:] {
-				_ = ident.cur.sendReliable(ev)
+			if from := int(ident.evSent - ident.evAcked); ident.hasKey && from <= len(ident.log) {
+				for _, ev := range ident.log[from:] {
+					_ = ident.cur.sendReliable(ev)
+				}
 			}
 			ident.evSent = ident.evOut
 			changes = append(changes, lifeChange{kind: changeResumed, ident: ident, sess: ident.cur, old: ident.cur, recovery: true})

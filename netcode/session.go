@@ -169,7 +169,7 @@ func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) 
 	if err := sess.life.claim(sig, *offer); err != nil {
 		return err
 	}
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.Transport.ICE.Servers})
+	pc, err := s.api.NewPeerConnection(s.cfg.Transport.ICE.rtcConfig())
 	if err != nil {
 		return fmt.Errorf("netcode: new peer connection: %w", err)
 	}

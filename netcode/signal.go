@@ -173,6 +173,7 @@ var byeCodes = []struct {
 	{"signaling", ErrSignaling},
 	{"version_mismatch", ErrVersionMismatch},
 	{"schema_mismatch", ErrSchemaMismatch},
+	{"draining", ErrDraining},
 	{"resume_expired", ErrResumeExpired},
 	{"resume_invalid", ErrResumeInvalid},
 	{"resume_replayed", ErrResumeReplayed},

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -86,45 +85,39 @@ func (s *Server) leaveOrDetach(c *conn, readErr error, serverClosed bool) {
 	var ce *websocket.CloseError
 	normal := errors.As(readErr, &ce) && ce.Code == websocket.CloseNormalClosure
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if serverClosed || normal || s.closed || s.cfg.MemberGrace <= 0 || c.room == "" {
-		if c.room != "" {
-			s.leaveLocked(context.Background(), c)
-		}
-		if s.conns[c.id] == c { // not taken over by a resumption
-			delete(s.conns, c.id)
-		}
+		s.mu.Unlock()
+		s.disconnect(c)
 		return
 	}
 	c.detached.Store(true)
-	c.held = nil
+	c.waiting = nil
 	c.grace = time.AfterFunc(s.cfg.MemberGrace, func() { s.expireDetached(c) })
 	s.grace.detached.Inc()
-	s.log.Debug("lobby: detached", "peer", c.id, "room", c.room, "err", readErr)
+	s.mu.Unlock()
+	s.log.Debug("lobby: detached", "peer", c.id, "err", readErr)
 }
 
 // hold queues data for a detached connection; past SendQueue messages the grace ends.
-// Called with s.mu held.
-func (c *conn) hold(data []byte) {
-	if len(c.held) >= c.s.cfg.SendQueue {
+// Called with Server.mu held.
+func (c *conn) hold(data []byte, typ string) {
+	if len(c.waiting) >= c.s.cfg.SendQueue {
 		c.grace.Reset(0)
 		return
 	}
-	c.held = append(c.held, data)
+	c.waiting = append(c.waiting, held{data, typ})
 }
 
 // expireDetached ends the grace of c: it leaves its room, unless it was resumed.
 func (s *Server) expireDetached(c *conn) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !c.detached.Load() || s.conns[c.id] != c {
+		s.mu.Unlock()
 		return
 	}
 	s.dropDetachedLocked(c)
-	if c.room != "" {
-		s.leaveLocked(context.Background(), c)
-	}
-	delete(s.conns, c.id)
+	s.mu.Unlock()
+	s.disconnect(c)
 	s.grace.resumes.WithLabelValues(resumeExpired).Inc()
 	s.log.Debug("lobby: grace expired", "peer", c.id)
 }
@@ -133,7 +126,7 @@ func (s *Server) expireDetached(c *conn) {
 func (s *Server) dropDetachedLocked(c *conn) {
 	c.detached.Store(false)
 	c.grace.Stop()
-	c.held = nil
+	c.waiting = nil
 	s.grace.detached.Dec()
 }
 
@@ -148,61 +141,67 @@ func (s *Server) closeDetachedLocked() {
 }
 
 // resume lets c take over the connection its token names: a detached one, or one
-// whose WebSocket the server still thinks is open. Called with s.mu held, on c's
-// reader.
-func (s *Server) resume(ctx context.Context, c *conn, m lobby.Message) {
+// whose WebSocket the server still thinks is open. It runs on c's reader.
+func (s *Server) resume(c *conn, m lobby.Message) {
 	fail := func(msg string) {
 		s.grace.resumes.WithLabelValues(resumeFailed).Inc()
 		c.sendError(m.Ref, lobby.CodeResumeFailed, msg)
 	}
-	if c.room != "" || c.resumed {
-		fail("resume is the first request of a connection")
-		return
-	}
-	if len(m.Token) > maxTokenBytes {
-		fail("malformed token")
-		return
-	}
 	id, secretHex, ok := strings.Cut(m.Token, ".")
 	secret, err := hex.DecodeString(secretHex)
-	if !ok || err != nil || len(secret) != 16 {
+	if len(m.Token) > maxTokenBytes || !ok || err != nil || len(secret) != 16 {
 		fail("malformed token")
 		return
 	}
-	g := s.conns[id]
 	sum := sha256.Sum256(secret)
-	if g == nil || g == c || subtle.ConstantTimeCompare(sum[:], g.tokenHash[:]) != 1 {
+	s.mu.Lock()
+	g := s.conns[id]
+	switch {
+	case c.room != "" || c.resumed || c.joining || c.holding:
+		s.mu.Unlock()
+		fail("resume is the first request of a connection")
+		return
+	case g == nil || g == c || subtle.ConstantTimeCompare(sum[:], g.tokenHash[:]) != 1:
+		s.mu.Unlock()
 		fail("no connection to resume: the token is unknown or used, or its grace passed")
 		return
 	}
-	var held [][]byte
+	var waiting []held
 	if g.detached.Load() {
-		held = g.held
+		waiting = g.waiting
 		s.dropDetachedLocked(g)
 	} else {
 		// The client knows its old WebSocket is dead before the server does (a
 		// network switch can leave it open here for minutes): take it over and
 		// close it; what was queued on it is lost with it.
-		g.room, g.host = "", false
-		g.inRoom.Store(false)
-		g.tokenHash = [32]byte{}
-		g.shutdown(websocket.CloseGoingAway, "resumed")
+		defer g.shutdown(websocket.CloseGoingAway, "resumed")
 	}
 	delete(s.conns, c.id)
-	c.id, c.room, c.host, c.resumed = g.id, g.room, g.host, true
+	c.id, c.room, c.host, c.hostID, c.resumed = g.id, g.room, g.host, g.hostID, true
+	c.setMembersLocked(g.members)
 	c.inRoom.Store(c.room != "")
+	g.room, g.host, g.hostID, g.tokenHash = "", false, "", [32]byte{}
+	g.setMembersLocked(nil)
+	g.inRoom.Store(false)
 	s.conns[c.id] = c
-	reply := lobby.Message{Type: lobby.TypeResumed, Ref: m.Ref, ID: c.id, Token: s.newToken(c)}
-	if c.room != "" {
-		if r, err := s.store.Room(ctx, c.room); err == nil {
+	token := s.newToken(c)
+	roomID := c.room
+	s.mu.Unlock()
+
+	reply := lobby.Message{Type: lobby.TypeResumed, Ref: m.Ref, ID: c.id, Token: token}
+	if roomID != "" {
+		ctx, cancel := s.storeCtx()
+		r, err := s.store.Room(ctx, roomID)
+		cancel()
+		if err == nil {
 			info := r.Info()
 			reply.Room = &info
 		}
 	}
 	s.grace.resumes.WithLabelValues(resumeOK).Inc()
 	c.enqueue(reply)
-	for _, data := range held {
-		c.enqueueRaw(data)
+	for _, h := range waiting {
+		c.queue(h.data, h.typ)
 	}
-	s.log.Debug("lobby: resumed", "peer", c.id, "room", c.room, "queued", len(held))
+	s.log.Debug("lobby: resumed", "peer", c.id, "room", roomID, "queued", len(waiting))
 }

@@ -51,8 +51,12 @@ func parseRecoverFlags(args []string) (recoverConfig, error) {
 	fs.IntVar(&c.Players, "players", 16, "arena trace players in the world, for realistic snapshots")
 	fs.IntVar(&c.TickRate, "tick", 60, "host tick rate (Hz)")
 	fs.IntVar(&c.SendRate, "send", 30, "snapshot send rate (Hz)")
+	verbose := fs.Bool("v", false, "log the host's and the client's connection events (ICE restarts, suspensions) on stderr")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *verbose {
+		dbgLog = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -362,9 +366,5 @@ func writeRecoverOutputs(w io.Writer, cfg recoverConfig, rows []Row, dists []cdf
 	return errors.Join(errs...)
 }
 
-var dbgLog = func() *slog.Logger {
-	if os.Getenv("RECOVER_DEBUG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}()
+// dbgLog receives the host's and the client's connection events with -v.
+var dbgLog *slog.Logger

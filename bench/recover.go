@@ -127,7 +127,7 @@ func runRecover(args []string) error {
 			note := "from the new address up (the application calls RestartICE, as on a browser's online event) to the first snapshot decoded"
 			if !tell {
 				name = "network switch, noticed by ICE"
-				note = "from the new address up to the first snapshot decoded: ICE first waits out ICEDisconnectedTimeout (3 s) and Restart.After (1 s)"
+				note = "from the new address up to the first snapshot decoded: nothing tells the client, which restarts once ICE says disconnected (3 s without traffic, checked about once a second) and Restart.After (1 s) have passed, or at its 5 s silence timeout"
 			}
 			prog.Printf("%s: %d trials", name, cfg.Trials)
 			d, st, err := measureOutage(ctx, cfg, prog, func(l *recoverLink) (func(), error) {

@@ -214,3 +214,35 @@ func TestDialResume(t *testing.T) {
 		t.Fatalf("second resume with the same token: %v, want ErrResumeFailed (%s)", err, lobby.CodeResumeFailed)
 	}
 }
+
+// TestReconnectAttempts: a lobby that stays unreachable costs the client
+// ReconnectAttempts attempts, then it ends with an error matching ErrResumeFailed and
+// ErrClosed.
+func TestReconnectAttempts(t *testing.T) {
+	env := newEnv(t, lobbyserver.Config{MemberGrace: 10 * time.Second})
+	ctx := testCtx(t)
+	proxy := newCutProxy(t, env.url)
+	c, err := lobby.Dial(ctx, proxy.url(), lobby.ClientConfig{ReconnectAttempts: 3, ReconnectBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	host := dialClient(t, env.url)
+	room, err := host.Create(ctx, lobby.RoomOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Join(ctx, room.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	proxy.setDown(true)
+	proxy.cut()
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the client kept reconnecting")
+	}
+	if err := c.Err(); !errors.Is(err, lobby.ErrResumeFailed) || !errors.Is(err, lobby.ErrClosed) || !strings.Contains(err.Error(), "3 attempts") {
+		t.Fatalf("client ended with %v, want ErrResumeFailed after 3 attempts", err)
+	}
+}

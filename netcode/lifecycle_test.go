@@ -613,3 +613,37 @@ func testNetworkSwitch(t *testing.T, tell bool) {
 		t.Fatalf("departures %+v, want none", rec.left)
 	}
 }
+
+// TestRestartAttempts: a network that never comes back costs the client
+// Restart.Attempts ICE restarts, then it ends with ErrConnectionLost and a state to
+// resume with (the host keeps its session for the resume window).
+func TestRestartAttempts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nw := netsim.ForTest(t, netsim.Config{Seed: 13})
+	reg := testRegistry(t)
+	fast := TransportConfig{ICEDisconnectedTimeout: time.Second, ICEKeepaliveInterval: 200 * time.Millisecond}
+	hostTr, clientTr := fast, fast
+	hostTr.Net, clientTr.Net = nw.MustNet(t), nw.MustNet(t)
+	srv, err := NewServer(ServerConfig{Registry: reg, Transport: hostTr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: clientTr, Timeout: time.Minute,
+		Restart: RestartConfig{After: 100 * time.Millisecond, Attempts: 2, Timeout: 500 * time.Millisecond, Backoff: 100 * time.Millisecond}})
+	defer c.Close()
+	waitWorld(t, c, 20*time.Second, "a first snapshot", func(*snapshot.World) bool { return true })
+	nw.SetLoss(1)
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatalf("the client kept restarting: %+v", c.Stats())
+	}
+	if st := c.Stats(); !errors.Is(c.Err(), ErrConnectionLost) || st.Restarts != 2 || st.RestartsFailed != 2 {
+		t.Fatalf("client ended with %v after %d restarts (%d failed), want ErrConnectionLost after 2", c.Err(), st.Restarts, st.RestartsFailed)
+	}
+	if c.ResumeState() == nil {
+		t.Fatal("no resume state after a lost connection")
+	}
+}

@@ -7,8 +7,8 @@ import (
 )
 
 // TestRecoverQuick runs one trial of each recover scenario, short: a 1 s blackhole
-// (recovered without a restart), a network switch the application tells about, and a
-// hard restart with resumption.
+// (an ICE restart starts during it), a network switch the application tells about, and
+// a hard restart with resumption.
 func TestRecoverQuick(t *testing.T) {
 	cfg, err := parseRecoverFlags([]string{"-trials", "1", "-outages", "1s", "-settle", "200ms", "-q"})
 	if err != nil {

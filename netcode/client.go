@@ -63,6 +63,7 @@ type Client struct {
 	done    chan struct{}
 
 	lastHeard atomic.Int64
+	arrivals  atomic.Uint64 // messages received on either channel, counted on arrival
 	txSeq     atomic.Uint32
 
 	// run goroutine.
@@ -345,6 +346,7 @@ func (c *Client) dialFailure() error {
 }
 
 func (c *Client) onUnreliable(msg webrtc.DataChannelMessage) {
+	c.arrivals.Add(1)
 	c.stats.in(len(msg.Data))
 	select {
 	case c.in <- msg.Data:
@@ -355,6 +357,7 @@ func (c *Client) onUnreliable(msg webrtc.DataChannelMessage) {
 
 func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 	b := msg.Data
+	c.arrivals.Add(1)
 	c.stats.in(len(b))
 	c.lastHeard.Store(c.clk.Now().UnixNano())
 	if len(b) == 0 || msg.IsString {

@@ -545,7 +545,7 @@ func TestResumeRefused(t *testing.T) {
 
 // TestICERestartNetworkSwitch moves the client to a new address (a new vnet interface;
 // the old address goes silent for good), as a phone moving from Wi-Fi to mobile data.
-// Either ICE notices and the client restarts it, or the application, told by the
+// Either ICE notices (the quiet watch off) and the client restarts it, or the application, told by the
 // system that the network changed, calls RestartICE; the restart gathers the new
 // address and snapshots flow again; commands sent meanwhile arrive once; nobody left.
 func TestICERestartNetworkSwitch(t *testing.T) {
@@ -576,7 +576,8 @@ func testNetworkSwitch(t *testing.T, tell bool) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: clientTr, Restart: RestartConfig{After: 200 * time.Millisecond}})
+	// ICE's own detection is tested here: the quiet watch (TestQuietRestart) is off.
+	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: clientTr, Restart: RestartConfig{After: 200 * time.Millisecond, Quiet: -1}})
 	defer c.Close()
 	waitWorld(t, c, 20*time.Second, "a first snapshot", func(*snapshot.World) bool { return true })
 

@@ -83,6 +83,9 @@ type Stats struct {
 	// often this client's session was resumed, and whether it can no longer be
 	// (1 once ResumeBytes was exceeded).
 	Restarts, RestartsFailed, Resumes, ResumeLost uint64
+	// QuietRestarts counts the client's restart episodes (each of one or more of
+	// the Restarts) started because the host went quiet (RestartConfig.Quiet).
+	QuietRestarts uint64
 }
 
 // Dropped returns the drop count for one reason.
@@ -102,7 +105,7 @@ type counters struct {
 	lossIn, lossOut                           atomic.Uint64 // float64 bits
 	rates                                     [5]atomic.Uint64
 	restarts, restartsFailed, resumes         atomic.Uint64
-	resumeLost                                atomic.Uint64
+	resumeLost, quietRestarts                 atomic.Uint64
 
 	mu     sync.Mutex // guards last and lastAt
 	last   [5]uint64
@@ -171,6 +174,7 @@ func (c *counters) stats() Stats {
 		RestartsFailed: c.restartsFailed.Load(),
 		Resumes:        c.resumes.Load(),
 		ResumeLost:     c.resumeLost.Load(),
+		QuietRestarts:  c.quietRestarts.Load(),
 	}
 	s.BytesInPerSec = math.Float64frombits(c.rates[0].Load())
 	s.BytesOutPerSec = math.Float64frombits(c.rates[1].Load())

@@ -146,6 +146,12 @@ func runRecover(args []string) error {
 			add(name, "recovery", d, fmt.Sprintf("%s; ICE restarts %d (%d failed, %d episodes started by the quiet watch)", note, st.Restarts, st.RestartsFailed, st.QuietRestarts), err)
 		}
 	}
+	if cfg.Switch {
+		name := "ICE restart on a working path"
+		prog.Printf("%s: %d trials", name, cfg.Trials)
+		d, st, err := measureFalseAlarm(ctx, cfg, prog)
+		add(name, "gap", d, fmt.Sprintf("the longest gap between decoded snapshots in the second after RestartICE on a healthy path (what a false alarm of the quiet watch costs; the send interval is %v); ICE restarts %d (%d failed)", time.Second/time.Duration(cfg.SendRate), st.Restarts, st.RestartsFailed), err)
+	}
 	if cfg.Resume {
 		prog.Printf("hard restart and resume: %d trials", cfg.Trials)
 		d, err := measureResume(ctx, cfg, prog)
@@ -298,6 +304,39 @@ func measureOutage(ctx context.Context, cfg recoverConfig, prog *progress, cut f
 		}
 		d.Add(at.Sub(back))
 		prog.Tick("trial %d/%d: %v", i+1, cfg.Trials, at.Sub(back).Round(time.Millisecond))
+	}
+	return d, l.c.Stats(), nil
+}
+
+// measureFalseAlarm restarts ICE on a path that works, trial after trial: one sample
+// is the longest gap between decoded snapshots in the second after RestartICE.
+func measureFalseAlarm(ctx context.Context, cfg recoverConfig, prog *progress) (*Dist, netcode.Stats, error) {
+	d := &Dist{}
+	l, err := newRecoverLink(ctx, cfg, 3)
+	if err != nil {
+		return d, netcode.Stats{}, err
+	}
+	defer l.close()
+	for i := range cfg.Trials {
+		if err := settle(ctx, l.c, cfg.Settle); err != nil {
+			return d, l.c.Stats(), fmt.Errorf("trial %d: before the restart: %w", i+1, err)
+		}
+		last, err := nextSnapshot(ctx, l.c, 10*time.Second)
+		if err != nil {
+			return d, l.c.Stats(), err
+		}
+		l.c.RestartICE()
+		var gap time.Duration
+		for end := time.Now().Add(time.Second); last.Before(end); {
+			at, err := nextSnapshot(ctx, l.c, 10*time.Second)
+			if err != nil {
+				return d, l.c.Stats(), fmt.Errorf("trial %d: after the restart: %w", i+1, err)
+			}
+			gap = max(gap, at.Sub(last))
+			last = at
+		}
+		d.Add(gap)
+		prog.Tick("trial %d/%d: %v", i+1, cfg.Trials, gap.Round(time.Millisecond))
 	}
 	return d, l.c.Stats(), nil
 }

@@ -167,8 +167,9 @@
 // its send queue, and [Event] TypeResumed says it happened. A new Client resumes an
 // old one's connection with [ClientConfig.Resume] = [Client.ResumeToken] (a browser
 // keeps it in sessionStorage across a reload). With several instances on Redis a
-// client resumes on the instance that holds its connection (its URL, as before the
-// drop); what waits for it is relayed there from the other instances.
+// client resumes through any of them (the same URL, wherever the load balancer sends
+// it): the instance it reaches takes the connection over from the one that held it,
+// with everything that waited for it, and the token is spent on all of them.
 //
 // # Limits and closes
 //

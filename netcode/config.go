@@ -78,6 +78,9 @@ type TransportConfig struct {
 	// Net is the network pion uses, e.g. a vnet from internal/netsim. Default:
 	// the operating system's network.
 	Net transport.Net
+	// osNet (tests) replaces the operating system's network under LoopbackOnly:
+	// a wrapper whose sockets a test can cut off.
+	osNet transport.Net
 	// MaxMessageBytes caps one data channel message on both channels (SCTP max
 	// message size). Default 64 KiB. Unreliable messages are further capped at
 	// MaxUnreliableBytes by netcode itself.

@@ -44,6 +44,9 @@ func newAPI(cfg TransportConfig, mux ice.UDPMux) (*webrtc.API, error) {
 		se.SetIPFilter(loopback)
 		se.SetRemoteIPFilter(loopback)
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		if cfg.osNet != nil {
+			se.SetNet(cfg.osNet)
+		}
 	}
 	if len(cfg.ICE.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(cfg.ICE.PublicIPs, webrtc.ICECandidateTypeHost)

@@ -46,7 +46,8 @@ type ICEConfig struct {
 	// Default none.
 	Servers []webrtc.ICEServer
 	// PublicIPs rewrites host candidates to these addresses (1:1 NAT, a host
-	// behind a port-forwarding firewall or container). Default none. Native only.
+	// behind a port-forwarding firewall or container). An entry "public/local"
+	// rewrites only the candidates of that local address. Default none. Native only.
 	PublicIPs []string
 }
 

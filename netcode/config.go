@@ -55,9 +55,11 @@ type ICEConfig struct {
 // works. Most fields apply natively only: a browser's RTCPeerConnection (GOOS=js)
 // chooses its own.
 type TransportConfig struct {
+	// ICE chooses the candidates to gather and the STUN/TURN servers.
 	ICE ICEConfig
-	// Net is the network pion uses, e.g. a vnet from internal/netsim. Default:
-	// the operating system's network.
+	// Net is the network pion uses, e.g. a pion virtual network
+	// (github.com/pion/transport/v4/vnet) that simulates loss, delay and jitter
+	// in tests and benchmarks. Default: the operating system's network.
 	Net transport.Net
 	// MaxMessageBytes caps one data channel message on both channels (SCTP max
 	// message size). Default 64 KiB. Unreliable messages are further capped at

@@ -169,8 +169,8 @@
 // event (host→client), 0x13 bye (either way, a map with a reason code and text: the
 // side that ends a session says why, and the other side closes the connection).
 // Every msgpack payload is
-// pre-scanned by internal/msgguard before decoding, so a claimed container length
-// larger than the bytes that remain is rejected without allocating.
+// pre-scanned before decoding, so a claimed container length larger than the bytes
+// that remain is rejected without allocating.
 //
 // # Transport settings
 //

@@ -1,7 +1,9 @@
 package netcode
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,8 +53,30 @@ func (r DropReason) String() string {
 	return "unknown"
 }
 
-// NumDropReasons is the number of DropReason values (the length of Stats.Drops).
+// NumDropReasons is the number of DropReason values (the length of DropCounts).
 const NumDropReasons = int(numDropReasons)
+
+// DropCounts counts drops, indexed by DropReason. It prints labelled, with the
+// reasons that occurred only: "backpressure=3 stale=1", or "none".
+type DropCounts [NumDropReasons]uint64
+
+// String returns the non-zero counts as reason=count pairs in DropReason order.
+func (d DropCounts) String() string {
+	var b strings.Builder
+	for r, n := range d {
+		if n == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", DropReason(r), n)
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
+}
 
 // Stats describes one client session, as seen from the side that reports it. Reading
 // it is a handful of atomic loads, cheap enough for every frame. "In" is what this side
@@ -69,9 +93,9 @@ type Stats struct {
 	// SnapshotsPerSec counts snapshot packets sent (host) or received (client).
 	SnapshotsPerSec float64
 
-	BytesIn, BytesOut, PacketsIn, PacketsOut uint64 // totals, both channels
-	Snapshots                                uint64 // total snapshot packets
-	Drops                                    [NumDropReasons]uint64
+	BytesIn, BytesOut, PacketsIn, PacketsOut uint64     // totals, both channels
+	Snapshots                                uint64     // total snapshot packets
+	Drops                                    DropCounts // by reason
 }
 
 // Dropped returns the drop count for one reason.

@@ -77,7 +77,7 @@ type transport interface {
 // Event is something the lobby told the client besides replies and signals.
 type Event struct {
 	Type   string // TypeMemberJoined, TypeMemberLeft, TypeRoomClosed or TypeError
-	RoomID string
+	RoomID string // the room concerned (not for errors)
 	Peer   string // member_joined, member_left
 	Reason string // room_closed
 	Err    *Error // error messages that answer no pending request (e.g. a failed signal)
@@ -210,7 +210,7 @@ func (c *Client) fail(err error) {
 
 // RoomOptions are the parameters of a new room.
 type RoomOptions struct {
-	Name     string
+	Name     string          // shown in room lists
 	Capacity int             // members besides the host; 0 means the server's default
 	Metadata json.RawMessage // any JSON value, shown in room lists
 	Password string          // empty for an open room

@@ -57,8 +57,8 @@ type ServerConfig struct {
 	// the bucket is dropped and counted; FloodLimit such drops disconnect the
 	// client with ErrFlood. Defaults 120 per second, burst 240, limit 64.
 	CommandRate  float64
-	CommandBurst int
-	FloodLimit   int
+	CommandBurst int // default 240
+	FloodLimit   int // default 64
 	// MaxBadMessages malformed or unknown messages from one client over
 	// its session disconnect it with ErrProtocol. Default 100.
 	MaxBadMessages int

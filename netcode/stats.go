@@ -88,8 +88,8 @@ type Stats struct {
 	// LossOut the fraction lost on their way to the peer, as the peer reports it.
 	LossIn, LossOut float64
 
-	BytesInPerSec, BytesOutPerSec     float64
-	PacketsInPerSec, PacketsOutPerSec float64
+	BytesInPerSec, BytesOutPerSec     float64 // both channels
+	PacketsInPerSec, PacketsOutPerSec float64 // data channel messages, both channels
 	// SnapshotsPerSec counts snapshot packets sent (host) or received (client).
 	SnapshotsPerSec float64
 
@@ -195,5 +195,5 @@ type LoopStats struct {
 	Ticks   uint64 // ticks run
 	Late    uint64 // ticks run after the next tick was already due (catch-up)
 	Skipped uint64 // due ticks skipped because of the catch-up cap
-	Clients int
+	Clients int    // connected now
 }

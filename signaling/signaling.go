@@ -35,11 +35,11 @@ const MaxCandidateBytes = 1024
 // Signal is one signaling message: an SDP offer or answer, or one trickled ICE
 // candidate (the JSON of an RTCIceCandidateInit plus "type":"ice").
 type Signal struct {
-	Type          string  `json:"type"`
-	SDP           string  `json:"sdp,omitempty"`
-	Candidate     string  `json:"candidate,omitempty"`
-	SDPMid        *string `json:"sdpMid,omitempty"`
-	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"`
+	Type          string  `json:"type"`                    // TypeOffer, TypeAnswer or TypeICE
+	SDP           string  `json:"sdp,omitempty"`           // the offer's or answer's SDP
+	Candidate     string  `json:"candidate,omitempty"`     // "candidate:..."; empty ends the candidates
+	SDPMid        *string `json:"sdpMid,omitempty"`        // the candidate's media stream ID
+	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"` // the candidate's m-line index
 }
 
 // ErrInvalidSignal is wrapped by Validate's errors.

@@ -10,18 +10,22 @@ import (
 
 // Clock tells the time and makes timers.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
+	// NewTimer returns a timer that fires once, d from now.
 	NewTimer(d time.Duration) Timer
 }
 
 // Timer is the part of *time.Timer that netcode uses.
 type Timer interface {
+	// C delivers the time when the timer fires (a channel of capacity 1).
 	C() <-chan time.Time
 	// Reset re-arms the timer to fire after d. Callers stop or drain it first.
 	Reset(d time.Duration)
 	// ResetAt re-arms the timer to fire at t (immediately if t has passed), with no
 	// gap between reading the clock and arming the timer.
 	ResetAt(t time.Time)
+	// Stop disarms the timer.
 	Stop()
 }
 

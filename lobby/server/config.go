@@ -59,8 +59,8 @@ type Config struct {
 	// (policy violation, reason "rate_limited").
 	// Defaults: 50 per second, burst 100, 2 s.
 	MessagesPerSecond float64
-	MessageBurst      int
-	ThrottleTimeout   time.Duration
+	MessageBurst      int           // default 100
+	ThrottleTimeout   time.Duration // default 2 s
 	// SendQueue is the number of outgoing messages buffered per connection. A client that
 	// does not read fast enough to keep it from filling is disconnected at once (its room
 	// then behaves as if it had left). Default: 256.
@@ -71,7 +71,7 @@ type Config struct {
 	// any frame (a pong or a message) before closing the connection.
 	// Defaults: 25 s and 60 s (PingInterval is lowered below PongTimeout if needed).
 	PingInterval time.Duration
-	PongTimeout  time.Duration
+	PongTimeout  time.Duration // default 60 s
 	// IdleTimeout closes (with 1000, reason "idle") a connection that has been in no room
 	// and sent no message for this long, checked at each ping. Default: 5 minutes.
 	IdleTimeout time.Duration
@@ -86,14 +86,14 @@ type Config struct {
 	// DefaultCapacity is a room's member capacity when "create" gives none; MaxCapacity
 	// is the largest allowed. Defaults: 8 and 256.
 	DefaultCapacity int
-	MaxCapacity     int
+	MaxCapacity     int // default 256
 	// MaxListRooms bounds the rooms returned by one "list". Default: 100.
 	MaxListRooms int
 	// MaxNameBytes bounds a room name, MaxMetadataBytes its metadata JSON, MaxPasswordBytes
 	// its password. Defaults: 64, 4096, 128.
 	MaxNameBytes     int
-	MaxMetadataBytes int
-	MaxPasswordBytes int
+	MaxMetadataBytes int // default 4096
+	MaxPasswordBytes int // default 128
 }
 
 func (c Config) withDefaults() Config {

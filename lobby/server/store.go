@@ -11,12 +11,14 @@ import (
 
 // Room is a room's state as the Store keeps it.
 type Room struct {
-	ID           string
-	Name         string
-	Host         string // connection ID of the host
-	Capacity     int    // maximum number of members, not counting the host
-	Metadata     json.RawMessage
-	PasswordHash []byte   // nil when the room is open; see hashPassword
+	ID       string          // unique among the rooms of every instance sharing the store
+	Name     string          // as the host gave it
+	Host     string          // connection ID of the host
+	Capacity int             // maximum number of members, not counting the host
+	Metadata json.RawMessage // the host's JSON value, if any
+	// PasswordHash is nil when the room is open, else the SHA-256 of the room ID,
+	// a zero byte and the password: a Store compares hashes, never passwords.
+	PasswordHash []byte
 	Members      []string // connection IDs in join order
 }
 

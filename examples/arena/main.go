@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -34,7 +35,29 @@ func main() {
 	public := flag.Bool("public", false, "gather ICE candidates on every interface instead of loopback only")
 	cacheDir := flag.String("cache", "", "wasm build cache directory (default: examples/arena/.cache under the module)")
 	verbose := flag.Bool("v", false, "log debug details")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), `Usage: arena [flags]
+
+Runs the Volley sample game on this machine: a lobby, an arena host in a lobby room,
+native bots and the browser client (compiled to WebAssembly on the first start).
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(flag.CommandLine.Output(), "arena: unexpected argument %q (arena has no subcommands)\n", flag.Arg(0))
+		flag.Usage()
+		os.Exit(2)
+	}
+
+	// Listen before anything else: with the port taken, that is the only error.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "arena: %v (is an arena already running? -addr chooses another address)\n", err)
+		os.Exit(1)
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -45,21 +68,23 @@ func main() {
 	defer stop()
 
 	cfg := server.Config{
-		Addr:         *addr,
+		Listener:     ln,
 		LobbyURL:     *lobbyURL,
 		PageLobbyURL: *pageLobby,
 		RoomName:     *room,
 		HostSecret:   os.Getenv(*secretEnv),
 		Bots:         *bots,
 		CacheDir:     *cacheDir,
-		Logger:       log,
-		Transport:    netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
+		Compiling: func() {
+			fmt.Fprintln(os.Stderr, "arena: compiling the browser client to WebAssembly (first start only: about a minute, see the README)")
+		},
+		Logger:    log,
+		Transport: netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
 	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = server.DefaultCacheDir()
 	}
-	fmt.Fprintln(os.Stderr, "arena: starting (the first start compiles the browser client; this takes a while)")
-	err := server.Run(ctx, cfg, func(a *server.Arena) {
+	err = server.Run(ctx, cfg, func(a *server.Arena) {
 		fmt.Fprintf(os.Stderr, "arena: room %s on lobby %s, %d bots\n", a.RoomID, a.LobbyURL, *bots)
 		go func() {
 			start := time.Now()

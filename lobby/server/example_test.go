@@ -36,7 +36,7 @@ func Example() {
 // Several lobby instances serve one set of rooms when they share a Redis: run this on
 // each (same Redis, same prefix) behind a load balancer.
 func ExampleNewRedisStore() {
-	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379"})
+	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379"}) // github.com/redis/go-redis/v9
 	defer rdb.Close()
 	srv := lobbyserver.New(lobbyserver.Config{
 		Store: lobbyserver.NewRedisStore(rdb, lobbyserver.RedisStoreConfig{Prefix: "mygame:lobby:"}),

@@ -31,12 +31,21 @@ import (
 //go:embed static/index.html
 var indexHTML []byte
 
+// favicon is a 16×16 ball, so that browsers asking for /favicon.ico get no 404.
+//
+//go:embed static/favicon.ico
+var favicon []byte
+
 // Config configures an arena. The zero value serves on 127.0.0.1 at a free port with
 // an in-process lobby, no bots, and ICE over all interfaces.
 type Config struct {
 	// Addr is the web server's listen address. Default "127.0.0.1:0" (a free port);
 	// the arena command uses "localhost:8080".
 	Addr string
+	// Listener, if set, is the web server's listener and Addr is ignored: the arena
+	// command listens before anything else so that a taken port is its only error.
+	// Close closes it. Default: Start listens on Addr, before it starts anything.
+	Listener net.Listener
 	// LobbyURL is an external lobby's WebSocket URL ("ws://host:port/ws") for the
 	// host and the bots to use. Default: run a lobby in-process, served at /ws.
 	LobbyURL string
@@ -64,6 +73,10 @@ type Config struct {
 	// CacheDir holds built wasm clients. Default: volley-arena-cache in the OS temp
 	// directory.
 	CacheDir string
+	// Compiling, if set, is called on another goroutine when the wasm client is not
+	// in CacheDir and its compilation starts (it is not called for a cached client),
+	// so that a command can say what it is waiting for. Default: nothing.
+	Compiling func()
 	// Logger receives the arena's events. Default: discard.
 	Logger *slog.Logger
 }
@@ -117,6 +130,16 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		}
 	}()
 
+	// Listen first: a taken port must fail before the wasm build starts (its
+	// cancellation would only add a confusing second error).
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			close(a.wasmDone)
+			return a, fmt.Errorf("web server: %w", err)
+		}
+	}
+
 	if !cfg.NoWeb {
 		a.execJS, a.wasmErr = loadExecJS(ctx)
 	}
@@ -128,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	} else {
 		go func() {
 			defer close(a.wasmDone)
-			a.wasm, a.wasmErr = buildWasm(runCtx, cfg.CacheDir, WebPackage)
+			a.wasm, a.wasmErr = buildWasm(runCtx, cfg.CacheDir, WebPackage, cfg.Compiling)
 			switch {
 			case a.wasmErr != nil:
 				a.log.Error("wasm client build failed; the web page will show why", "err", a.wasmErr)
@@ -140,10 +163,6 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		}()
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return a, fmt.Errorf("arena: listen: %w", err)
-	}
 	a.URL = "http://" + browserHost(ln.Addr().String()) + "/"
 	mux := http.NewServeMux()
 	// /metrics: the host's netcode metrics (registered once the host exists) and
@@ -161,6 +180,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/{$}", a.serveIndex)
+	mux.HandleFunc("/favicon.ico", serveFavicon)
 	mux.HandleFunc("/config.js", a.serveConfig)
 	mux.HandleFunc("/wasm_exec.js", a.serveExecJS)
 	mux.HandleFunc("/arena.wasm", a.serveWasm)
@@ -183,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		return a, err
 	}
 	if err := metrics.Register(netcodeprom.NewCollector(a.Host.Server())); err != nil {
-		return a, fmt.Errorf("arena: metrics: %w", err)
+		return a, fmt.Errorf("metrics: %w", err)
 	}
 	room := make(chan string, 1)
 	a.wg.Add(1)
@@ -324,6 +344,12 @@ func Run(ctx context.Context, cfg Config, ready func(*Arena)) error {
 	}
 	<-ctx.Done()
 	return a.Close()
+}
+
+func serveFavicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "image/x-icon")
+	w.Header().Set("Cache-Control", "max-age=86400")
+	w.Write(favicon)
 }
 
 func (a *Arena) serveIndex(w http.ResponseWriter, r *http.Request) {

@@ -40,14 +40,29 @@ import (
 	lobbyserver "github.com/volleynet/volley/lobby/server"
 )
 
+// defaultAddr is where the lobby listens unless -addr says otherwise; the READMEs
+// give players ws://localhost:8089/ws (a test keeps them in step).
+const defaultAddr = "localhost:8089"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	var usage usageError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		os.Exit(2) // the flag package or run has printed the problem and the usage
+	default:
 		fmt.Fprintln(os.Stderr, "lobby:", err)
 		os.Exit(1)
 	}
 }
+
+// usageError is a command-line mistake, already reported with the usage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
 
 func splitList(s string) []string {
 	var out []string
@@ -63,7 +78,17 @@ func splitList(s string) []string {
 func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr string)) error {
 	fs := flag.NewFlagSet("lobby", flag.ContinueOnError)
 	fs.SetOutput(logOut)
-	addr := fs.String("addr", "localhost:8089", "listen address")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: lobby [flags]
+
+Runs the Volley lobby: rooms and WebRTC signaling over WebSocket at /ws (players
+dial ws://`+defaultAddr+`/ws by default), /healthz and Prometheus /metrics.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", defaultAddr, "listen address")
 	origins := fs.String("origins", "", "comma-separated allowed Origins (\"*\" for any); default: same origin and localhost")
 	stun := fs.String("stun", "", "comma-separated STUN URLs sent to clients")
 	turn := fs.String("turn", "", "comma-separated TURN URLs sent to clients")
@@ -79,7 +104,15 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	redisTTL := fs.Duration("redis-ttl", 0, "how long a crashed instance's rooms outlive it (default 30s; the same on every instance)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "lobby: unexpected argument %q (lobby has no subcommands)\n", fs.Arg(0))
+		fs.Usage()
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	level := slog.LevelInfo
 	if *debug {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,5 +55,20 @@ func TestRun(t *testing.T) {
 	c.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadmeURL: the READMEs tell players to dial the address this command listens
+// on by default.
+func TestReadmeURL(t *testing.T) {
+	want := "ws://" + defaultAddr + "/ws"
+	for _, f := range []string{"../../../README.md", "../../README.md"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s does not give the lobby command's URL %s", f, want)
+		}
 	}
 }

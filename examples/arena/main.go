@@ -75,11 +75,11 @@ Flags:
 		HostSecret:   os.Getenv(*secretEnv),
 		Bots:         *bots,
 		CacheDir:     *cacheDir,
-		Compiling: func() {
-			fmt.Fprintln(os.Stderr, "arena: compiling the browser client to WebAssembly (first start only: about a minute, see the README)")
-		},
-		Logger:    log,
-		Transport: netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
+		Logger:       log,
+		Transport:    netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
+	}
+	cfg.Compiling = func() {
+		fmt.Fprintln(os.Stderr, "arena: compiling the browser client to WebAssembly (first start only: about a minute, see the README)")
 	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = server.DefaultCacheDir()

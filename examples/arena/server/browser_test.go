@@ -35,7 +35,7 @@ func TestBrowserPlays(t *testing.T) {
 	shotPath := os.Getenv(screenshotEnv)
 	bots := 0
 	if shotPath != "" {
-		bots = 5 // a livelier picture
+		bots = 4 // the arena command's default, as the README's picture says
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -5,6 +5,7 @@
 //	go run ./bench bandwidth [-json]
 //	go run ./bench latency   [-json]
 //	go run ./bench scale     [-json]
+//	go run ./bench churn     (honest connect time while attackers churn handshakes)
 //
 // go run ./bench -h lists the commands, go run ./bench <command> -h their flags.
 package main
@@ -21,6 +22,7 @@ var commands = map[string]func(args []string) error{
 	"bandwidth": runBandwidth,
 	"latency":   runLatency,
 	"scale":     runScale,
+	"churn":     runChurn,
 }
 
 // summaries lists the commands bench -h shows, in order; a command missing here
@@ -29,6 +31,7 @@ var summaries = []struct{ name, text string }{
 	{"bandwidth", "bytes per second per client on a deterministic arena trace: msgpack against the snapshot codec"},
 	{"latency", "snapshot age, command round trip and input to visible over pion with simulated loss, delay and jitter"},
 	{"scale", "host tick work and snapshot send lag against the number of clients (load from a second process)"},
+	{"churn", "connect time of an honest player through a lobby while attackers churn handshakes at the lobby's rate"},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }

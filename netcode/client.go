@@ -11,7 +11,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/volleynet/volley/internal/clock"
+	"github.com/volleynet/volley/clock"
 	"github.com/volleynet/volley/internal/msgguard"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
@@ -45,8 +45,10 @@ type Client struct {
 	wg     sync.WaitGroup
 
 	opened   atomic.Int32
-	open     chan struct{} // closed when both channels are open
-	welcomed chan welcome  // the host's welcome, once
+	open     chan struct{}     // closed when both channels are open
+	welcomed chan welcome      // the host's welcome, once
+	gotHello atomic.Bool       // the welcome has arrived
+	rejected chan *RejectError // the host's reject signal, once
 	peerGone chan struct{}
 	goneOnce sync.Once
 
@@ -84,6 +86,11 @@ type Client struct {
 // Dial connects to a host through sig: it creates both data channels, sends the offer,
 // trickles candidates both ways and returns once the channels are open and the host's
 // welcome has arrived. Late candidates keep being handled until the client closes.
+//
+// A host that refuses the connection says so (a reject signal, or a bye before its
+// welcome), and Dial then returns at once a *[RejectError] matching [ErrRejected] and
+// the code's error: [ErrHostFull] when the host is full, [ErrBusy] when it has too
+// many handshakes in progress, [ErrBadChannel] for channels it does not accept.
 func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Client, error) {
 	if cfg.Registry == nil {
 		return nil, fmt.Errorf("%w: Registry is required", ErrConfig)
@@ -132,6 +139,7 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 		cancel:   cancel,
 		open:     make(chan struct{}),
 		welcomed: make(chan welcome, 1),
+		rejected: make(chan *RejectError, 1),
 		peerGone: make(chan struct{}),
 		in:       make(chan []byte, clientInbox),
 		events:   make(chan Event, cfg.EventQueue),
@@ -155,7 +163,7 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 }
 
 func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
-	unordered := false
+	unordered := c.cfg.badChannels // tests: a channel the host refuses
 	zero := uint16(0)
 	unrel, err := c.pc.CreateDataChannel(LabelUnreliable, &webrtc.DataChannelInit{Ordered: &unordered, MaxRetransmits: &zero})
 	if err != nil {
@@ -210,7 +218,7 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 			return err
 		}
 	case <-c.ending:
-		return c.reason
+		return c.dialFailure()
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for answer: %w", ErrSignaling, ctx.Err())
 	}
@@ -218,14 +226,14 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 	select {
 	case w = <-c.welcomed:
 	case <-c.ending:
-		return c.reason
+		return c.dialFailure()
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for the host: %w", ErrSignaling, ctx.Err())
 	}
 	select {
 	case <-c.open:
 	case <-c.ending:
-		return c.reason
+		return c.dialFailure()
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for channels: %w", ErrSignaling, ctx.Err())
 	}
@@ -275,7 +283,36 @@ func (c *Client) readSignals(sig signaling.Signaler, answered chan<- error) {
 			if err := c.cands.add(sg); err != nil {
 				c.log.Debug("bad candidate", "err", err)
 			}
+		case signaling.TypeReject:
+			r := &RejectError{Code: sg.Code, Reason: sg.Reason}
+			select {
+			case c.rejected <- r:
+			default:
+			}
+			c.end(r)
 		}
+	}
+}
+
+// rejectGrace is how long a Dial whose connection broke before the welcome waits for
+// the host's reject signal: a refusing host sends it before closing the connection,
+// but the signaling path may deliver it after the close is noticed.
+const rejectGrace = time.Second
+
+// dialFailure returns why connecting failed, once the client has ended: the host's
+// reject, if it sends one.
+func (c *Client) dialFailure() error {
+	var r *RejectError
+	if errors.As(c.reason, &r) || !errors.Is(c.reason, ErrConnectionLost) {
+		return c.reason
+	}
+	t := time.NewTimer(rejectGrace)
+	defer t.Stop()
+	select {
+	case r := <-c.rejected:
+		return r
+	case <-t.C:
+		return c.reason
 	}
 }
 
@@ -320,12 +357,21 @@ func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 		}
 		select {
 		case c.welcomed <- w:
+			c.gotHello.Store(true)
 		default:
 			c.stats.drop(DropUnknownKind)
 		}
 	case kindBye:
 		var m bye
 		_ = msgguard.Unmarshal(body, 4096, &m)
+		if !c.gotHello.Load() {
+			// A bye before the welcome refuses the connection.
+			if !signaling.ValidCode(m.Code) {
+				m.Code = "error"
+			}
+			c.end(&RejectError{Code: m.Code, Reason: m.Reason})
+			return
+		}
 		err := errOfCode(m.Code)
 		if errors.Is(err, ErrClosed) {
 			err = ErrServerClosed
@@ -412,7 +458,7 @@ func (c *Client) handleUnreliable(b []byte) (deferred bool) {
 		c.imu.Unlock()
 		c.mu.Lock()
 		c.ack = c.dec.Ack()
-		if lastInput > c.applied || (c.applied-lastInput) > 1<<31 {
+		if serialAfter(lastInput, c.applied) {
 			c.applied = lastInput
 		}
 		c.trimInputsLocked()
@@ -474,7 +520,7 @@ func (c *Client) sendUnreliable(b []byte) {
 // trimInputsLocked forgets inputs the host has applied (or whose tick has passed).
 func (c *Client) trimInputsLocked() {
 	i := 0
-	for i < len(c.pending) && int32(c.pending[i].Tick+1-c.applied) <= 0 {
+	for i < len(c.pending) && !serialAfter(c.pending[i].Tick+1, c.applied) {
 		i++
 	}
 	if i > 0 {
@@ -547,9 +593,15 @@ func (c *Client) inputTickLocked(now time.Time) uint32 {
 }
 
 // SendInput sends one tick's input (at most MaxInputBytes) on the unreliable channel,
-// stamped with InputTick, and repeats it in every update until the host has applied
-// it. Calling it again before the stamped tick changes replaces that tick's input. It
-// returns the tick the input is for (for client-side prediction).
+// stamped with InputTick (never with an earlier tick than the previous call's), and
+// repeats it in every update until the host has applied it. It returns the tick the
+// input is for (for client-side prediction).
+//
+// Calling it again while InputTick has not moved on revises that tick's input: the
+// new version replaces the old one here and at the host, which applies, for each tick
+// it has not run yet, the version carried by the update with the highest sequence
+// number it received. A revision that reaches the host after the tick ran is
+// ignored (the tick keeps the version it was given).
 func (c *Client) SendInput(data []byte) (uint32, error) {
 	if len(data) > MaxInputBytes {
 		return 0, fmt.Errorf("%w: input of %d bytes (max %d)", ErrTooLarge, len(data), MaxInputBytes)
@@ -562,7 +614,7 @@ func (c *Client) SendInput(data []byte) (uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tick := c.inputTickLocked(c.clk.Now())
-	if c.haveStamp && int32(tick-c.lastStamp) <= 0 {
+	if c.haveStamp && !serialAfter(tick, c.lastStamp) {
 		tick = c.lastStamp
 	}
 	if n := len(c.pending); n > 0 && c.pending[n-1].Tick == tick {
@@ -674,7 +726,7 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 func (c *Client) Err() error {
 	select {
 	case <-c.ending:
-		return c.reason
+		return c.dialFailure()
 	default:
 		return nil
 	}

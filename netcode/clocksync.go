@@ -6,6 +6,13 @@ import "time"
 // host's (host time = local time + offset) from ping/pong samples. It keeps the
 // offset of the lowest-RTT sample of a recent window (the one least skewed by
 // queueing), and slews towards a new estimate instead of jumping, unless it is far off.
+//
+// The round trip and its jitter are smoothed (1/8 and 1/16 per sample, as TCP does)
+// once the window has filled; until then they are the lower median of the window's
+// samples and the lower median of their distances from it. So slow first round trips
+// (the arena's browser panel started at 217-276 ms on loopback, where 8 ms followed)
+// are outvoted as soon as most samples are fast, instead of decaying from the first
+// sample by 1/8 per sample: 40 samples, 10 s at the default ping interval.
 // One goroutine owns it.
 type clockSync struct {
 	samples [16]syncSample
@@ -46,18 +53,28 @@ func (c *clockSync) add(sent, received, host time.Duration) {
 			best = s
 		}
 	}
+	switch {
+	case c.n < len(c.samples):
+		// Warming up.
+		var rtts, devs [len(c.samples)]time.Duration
+		for i, s := range c.samples[:c.n] {
+			rtts[i] = s.rtt
+		}
+		c.rtt = lowerMedian(rtts[:c.n])
+		for i, s := range c.samples[:c.n] {
+			devs[i] = absDuration(s.rtt - c.rtt)
+		}
+		c.jitter = lowerMedian(devs[:c.n])
+	default:
+		c.rtt += (rtt - c.rtt) / 8
+		c.jitter += (absDuration(rtt-c.last) - c.jitter) / 16
+	}
+	c.last = rtt
 	if !c.have {
 		c.have = true
-		c.rtt, c.last, c.offset = rtt, rtt, best.offset
+		c.offset = best.offset
 		return
 	}
-	c.rtt += (rtt - c.rtt) / 8
-	d := rtt - c.last
-	if d < 0 {
-		d = -d
-	}
-	c.jitter += (d - c.jitter) / 16
-	c.last = rtt
 	diff := best.offset - c.offset
 	switch {
 	case diff > snapSkew || diff < -snapSkew:
@@ -69,6 +86,26 @@ func (c *clockSync) add(sent, received, host time.Duration) {
 	default:
 		c.offset = best.offset
 	}
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// lowerMedian sorts d in place and returns its lower median (0 for none).
+func lowerMedian(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	for i := 1; i < len(d); i++ { // insertion sort: at most 16 values
+		for j := i; j > 0 && d[j] < d[j-1]; j-- {
+			d[j], d[j-1] = d[j-1], d[j]
+		}
+	}
+	return d[(len(d)-1)/2]
 }
 
 // ClockEstimate is a client's view of the host clock.

@@ -7,7 +7,7 @@ import (
 	"github.com/pion/transport/v4"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/volleynet/volley/internal/clock"
+	"github.com/volleynet/volley/clock"
 	"github.com/volleynet/volley/snapshot"
 )
 
@@ -31,7 +31,8 @@ const (
 	LabelReliable   = "reliable"
 )
 
-// Clock is the time source netcode uses; see internal/clock for the real and fake ones.
+// Clock is the time source netcode uses: [clock.Real] by default, [clock.Fake] in
+// tests, or any implementation of [clock.Clock].
 type Clock = clock.Clock
 
 // ICEConfig selects how ICE gathers and checks candidates.
@@ -152,6 +153,8 @@ type ClientConfig struct {
 	// observe, if set (tests), sees the kind, sequence number and size of every
 	// unreliable message the client goroutine handles.
 	observe func(kind byte, seq uint32, size int)
+	// badChannels (tests) makes the unreliable channel ordered, which hosts refuse.
+	badChannels bool
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -86,6 +86,17 @@
 // after its tick ran is dropped and counted ([DropLateInput]), one too far ahead is
 // rejected ([DropFutureInput]).
 //
+// An input can be revised until its tick runs: calling SendInput again for the same
+// tick sends the new version in a new update, and for every tick it has not run yet
+// the host keeps the version from the update with the highest sequence number that
+// carried that tick (updates travel unordered, so arrival order does not decide).
+// Ticks and sequence numbers wrap at 2³² and are compared as serial numbers
+// (RFC 1982). The host accepts inputs stamped from its current tick up to
+// [ServerConfig.MaxInputLead] ticks ahead; ticks behind it are late, and a tick
+// further behind than a client could fall before timing out (Timeout plus
+// MaxInputLead) cannot be told from one absurdly far ahead, so it is dropped as a
+// future input.
+//
 // # Time
 //
 // Tick n of the host is due n/TickRate seconds after the host started, computed from n
@@ -98,7 +109,7 @@
 // instead of piling up on every k-th tick. A snapshot carries the tick it was taken
 // on.
 // Clocks are injectable ([ServerConfig.Clock], [ClientConfig.Clock]); tests drive the
-// loop with the fake clock of internal/clock. Clients ping every 250 ms: the
+// loop with the fake clock of package [clock] (or any implementation of [Clock]). Clients ping every 250 ms: the
 // round trip, its jitter and the host clock offset come from the fastest recent
 // samples ([Client.Clock]), and [Client.Interpolate] renders
 // [Client.InterpolationDelay] behind the estimated host time: floats blended
@@ -133,10 +144,32 @@
 //
 // Every message is size-checked and parsed defensively; a malformed or oversized
 // message, an unknown kind, a forged or future ack, an input for a far-future tick
-// is dropped, counted by reason ([Stats].Drops) and survived. Commands go through a
-// per-client token bucket: over it they are dropped ([DropRateLimited]) and after
-// [ServerConfig.FloodLimit] such drops the client is disconnected ([ErrFlood]); too
-// many bad messages disconnect it with [ErrProtocol]. Other clients are not affected.
+// is dropped, counted by reason ([Stats].Drops) and survived. Pings go through a
+// per-client token bucket ([ServerConfig.PingRate]): over it they are not answered
+// ([DropPingLimited]). Commands go through another: over it they are dropped
+// ([DropRateLimited]) and after [ServerConfig.FloodLimit] such drops the client is
+// disconnected ([ErrFlood]); too many bad messages disconnect it with [ErrProtocol].
+// Other clients are not affected. docs/limits.md lists every limit of the host.
+//
+// # Admission and refusals
+//
+// Handshakes in progress have their own budget, [ServerConfig.MaxPendingHandshakes],
+// apart from [ServerConfig.MaxClients], and last at most
+// [ServerConfig.HandshakeTimeout]: a peer that offers and never connects holds a
+// pending slot, not a player's place, and only for a while. When the Signaler knows
+// its peer (the lobby's does), a peer holds one pending handshake: its newer offer
+// replaces the older one, and a handshake whose signaling path closes (the peer left
+// the room) is abandoned at once.
+//
+// A host that refuses a peer tells it why, so that [Dial] fails at once with a
+// [RejectError] instead of waiting for its context: before the channels open with a
+// reject signal on the signaling path ({"type":"reject","code":...,"reason":...}, see
+// package signaling), after with a bye on the reliable channel before the welcome.
+// Codes, shared with the bye: "host_full" ([ErrHostFull]), "busy" ([ErrBusy]: too many
+// handshakes in progress, try again), "bad_channel" ([ErrBadChannel]), "timeout"
+// ([ErrTimeout]: the handshake took too long), "signaling" ([ErrSignaling]: a signal
+// out of place), "closed" (the host is shutting down: [ErrServerClosed] on the
+// client). A peer replaced by its own newer offer ("replaced") is not told.
 //
 // # Wire format of the unreliable channel
 //
@@ -167,7 +200,9 @@
 // Every message is a kind byte followed by msgpack: 0x10 welcome (host→client, a
 // map with the client ID, tick rate and send rate), 0x11 command (client→host), 0x12
 // event (host→client), 0x13 bye (either way, a map with a reason code and text: the
-// side that ends a session says why, and the other side closes the connection).
+// side that ends a session says why, and the other side closes the connection; the
+// codes are "left", "closed", "kicked", "timeout", "flood", "protocol", "slow",
+// "bad_channel" and the refusal codes above; a bye before the welcome is a refusal).
 // Every msgpack payload is
 // pre-scanned before decoding, so a claimed container length larger than the bytes
 // that remain is rejected without allocating.

@@ -1,6 +1,9 @@
 package netcode
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors. Disconnect reasons reported in [Departure.Reason] and by [Client.Err] wrap
 // one of these.
@@ -39,10 +42,51 @@ var (
 	ErrConfig = errors.New("netcode: invalid config")
 	// ErrSignaling: the signaling exchange failed or carried something unexpected.
 	ErrSignaling = errors.New("netcode: signaling failed")
-	// ErrServerFull: the host has MaxClients clients.
-	ErrServerFull = errors.New("netcode: host full")
+	// ErrHostFull: the host has MaxClients clients. Accept returns it, and Dial
+	// returns a [RejectError] matching it and ErrRejected.
+	ErrHostFull = errors.New("netcode: host full")
+	// ErrBusy: the host has MaxPendingHandshakes handshakes in progress; trying
+	// again shortly may succeed. Accept returns it, and Dial a [RejectError]
+	// matching it and ErrRejected.
+	ErrBusy = errors.New("netcode: host busy with other handshakes")
+	// ErrReplaced: the handshake was abandoned for a newer offer from the same
+	// peer. Accept returns it; the peer is not told (it is connecting anew).
+	ErrReplaced = errors.New("netcode: handshake replaced by a newer offer")
+	// ErrRejected: the host refused the connection. Dial returns a
+	// [RejectError], which matches it.
+	ErrRejected = errors.New("netcode: rejected by the host")
 	// ErrNotConnected: the client has not finished connecting or is closed.
 	ErrNotConnected = errors.New("netcode: not connected")
 )
 
 var errorsIs = errors.Is
+
+// RejectError is a host's refusal, as Dial returns it: the host sent a reject signal,
+// or a bye before its welcome. It matches ErrRejected and the error of its code
+// (ErrHostFull for "host_full", ErrBusy for "busy", ErrBadChannel for
+// "bad_channel"...; see the package doc for the list).
+type RejectError struct {
+	// Code is the machine-readable reason, e.g. "host_full".
+	Code string
+	// Reason is the host's explanation, for people.
+	Reason string
+}
+
+// Error returns "netcode: rejected by the host (code): reason".
+func (e *RejectError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("netcode: rejected by the host (%s)", e.Code)
+	}
+	return fmt.Sprintf("netcode: rejected by the host (%s): %s", e.Code, e.Reason)
+}
+
+// Unwrap returns ErrRejected and, for a known code, its error.
+func (e *RejectError) Unwrap() []error {
+	if err, ok := errorOfCode(e.Code); ok {
+		if err == ErrClosed {
+			err = ErrServerClosed
+		}
+		return []error{ErrRejected, err}
+	}
+	return []error{ErrRejected}
+}

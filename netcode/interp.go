@@ -33,7 +33,7 @@ func (b *interpBuffer) at(i int) *interpEntry { return &b.entries[(b.start+i)%le
 func (b *interpBuffer) store(tick uint32, w *snapshot.World) bool {
 	if b.n > 0 {
 		newest := b.at(b.n - 1)
-		d := int32(tick - newest.tick)
+		d := serialDiff(tick, newest.tick)
 		if d < 0 {
 			return false
 		}

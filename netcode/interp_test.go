@@ -99,6 +99,55 @@ func TestClockSync(t *testing.T) {
 	}
 }
 
+// TestClockSyncConverges: slow first round trips (taken while a connection settles)
+// are outvoted within a few samples: the smoothed round trip used to start at the
+// first sample and decay towards the true one by 1/8 per sample, some 40 samples
+// (10 s at the default 4 pings a second) from 250 ms to 8 ms.
+func TestClockSyncConverges(t *testing.T) {
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	tests := []struct {
+		name   string
+		slow   []time.Duration // the first samples
+		within int             // samples after which the estimate must have converged
+	}{
+		{"one slow first sample", []time.Duration{ms(250)}, 2},
+		{"a slow first second", []time.Duration{ms(276), ms(250), ms(230), ms(217)}, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c clockSync
+			local := time.Duration(0)
+			sample := func(rtt time.Duration) {
+				c.add(local, local+rtt, local+rtt/2+time.Hour)
+				local += 250 * time.Millisecond
+			}
+			for _, r := range tt.slow {
+				sample(r)
+			}
+			// Then 8 ms, ±0.3 ms.
+			for i := len(tt.slow); i < 40; i++ {
+				sample(ms(8) + ms(0.3)*time.Duration(i%3-1))
+				if i+1 < tt.within {
+					continue
+				}
+				if d := c.rtt - ms(8); d < -ms(1) || d > ms(1) {
+					t.Fatalf("after %d samples: rtt %v, want 8 ms ± 1 ms", i+1, c.rtt)
+				}
+				if c.jitter > ms(1) {
+					t.Fatalf("after %d samples: jitter %v, want at most 1 ms", i+1, c.jitter)
+				}
+			}
+			// Past the warm-up the estimate still follows a real change.
+			for range 40 {
+				sample(ms(50))
+			}
+			if d := c.rtt - ms(50); d < -ms(5) || d > ms(5) {
+				t.Fatalf("after the round trip rose to 50 ms: rtt %v", c.rtt)
+			}
+		})
+	}
+}
+
 func BenchmarkInterpolate(b *testing.B) {
 	reg := testRegistry(b)
 	buf := newInterpBuffer(reg, 8)

@@ -14,16 +14,20 @@ type totals struct {
 	bytesIn, bytesOut, pktsIn, pktsOut, snaps uint64
 	drops                                     [numDropReasons]uint64
 	departures                                map[string]uint64 // by bye code
+	refusals                                  map[string]uint64 // by reject or bye code
 }
 
-func (t *totals) add(s Stats) {
-	t.bytesIn += s.BytesIn
-	t.bytesOut += s.BytesOut
-	t.pktsIn += s.PacketsIn
-	t.pktsOut += s.PacketsOut
-	t.snaps += s.Snapshots
+func (t *totals) add(s Stats) { t.addSince(s, Stats{}) }
+
+// addSince adds the counts of s above those of an earlier reading, prev.
+func (t *totals) addSince(s, prev Stats) {
+	t.bytesIn += s.BytesIn - prev.BytesIn
+	t.bytesOut += s.BytesOut - prev.BytesOut
+	t.pktsIn += s.PacketsIn - prev.PacketsIn
+	t.pktsOut += s.PacketsOut - prev.PacketsOut
+	t.snaps += s.Snapshots - prev.Snapshots
 	for i, d := range s.Drops {
-		t.drops[i] += d
+		t.drops[i] += d - prev.Drops[i]
 	}
 }
 
@@ -38,6 +42,13 @@ type HostTotals struct {
 	// Disconnects counts departed clients by reason: the bye code of their Departure
 	// ("left", "timeout", ...). The map is the caller's.
 	Disconnects map[string]uint64
+	// Pending is the number of handshakes in progress now (at most
+	// ServerConfig.MaxPendingHandshakes).
+	Pending int
+	// Refusals counts peers refused or handshakes that failed, by the code they
+	// were told ("host_full", "busy", "timeout", "bad_channel", "replaced",
+	// "signaling", "closed"...). The map is the caller's.
+	Refusals map[string]uint64
 }
 
 // Totals returns the host's totals. It briefly takes the lock that Accept and departing
@@ -46,7 +57,8 @@ func (s *Server) Totals() HostTotals {
 	s.mu.Lock()
 	t := s.totals
 	t.departures = maps.Clone(s.totals.departures)
-	n := len(s.sessions)
+	t.refusals = maps.Clone(s.totals.refusals)
+	n, pending := len(s.sessions), s.pending
 	for _, sess := range s.sessions {
 		t.add(sess.stats.stats())
 	}
@@ -54,9 +66,14 @@ func (s *Server) Totals() HostTotals {
 	if t.departures == nil {
 		t.departures = map[string]uint64{}
 	}
+	if t.refusals == nil {
+		t.refusals = map[string]uint64{}
+	}
 	return HostTotals{
-		Clients: n,
-		BytesIn: t.bytesIn, BytesOut: t.bytesOut, PacketsIn: t.pktsIn, PacketsOut: t.pktsOut,
+		Pending:  pending,
+		Refusals: t.refusals,
+		Clients:  n,
+		BytesIn:  t.bytesIn, BytesOut: t.bytesOut, PacketsIn: t.pktsIn, PacketsOut: t.pktsOut,
 		Snapshots:   t.snaps,
 		Drops:       t.drops,
 		Disconnects: t.departures,

@@ -16,8 +16,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/volleynet/volley/internal/clock"
-	"github.com/volleynet/volley/signaling"
+	"github.com/volleynet/volley/clock"
 	"github.com/volleynet/volley/snapshot"
 )
 
@@ -34,6 +33,11 @@ type Server struct {
 	epoch     time.Time
 	tickDur   time.Duration
 	sendEvery uint32
+	// lateTicks is how far behind the host's tick an input can legitimately be:
+	// a client is dropped after Timeout without an update, and stamps inputs at
+	// most MaxInputLead ahead. An input further behind is out of the window, as
+	// one too far ahead is (serial arithmetic cannot tell the two apart).
+	lateTicks int64
 	// Snapshots leave in a pipeline: on a send tick the tick goroutine copies the
 	// world into the tick's slot with the clients due, and the sending goroutine
 	// (sendLoop) encodes and hands them to pion while the simulation goes on. Clients
@@ -51,19 +55,21 @@ type Server struct {
 	sendDone chan struct{}
 
 	timings loopTimings
-	curTick atomic.Uint32 // the tick being run, read by session callbacks
+	curTick atomic.Uint32 // the tick being run, read by LoopStats and new sessions
 	ticks   atomic.Uint64
 	late    atomic.Uint64
 	skipped atomic.Uint64
 
-	mu       sync.Mutex
-	sessions map[ClientID]*session // registered sessions
-	nextID   ClientID
-	pending  int // Accepts in progress
-	closed   bool
-	joins    []*session  // registered, not yet seen by the tick goroutine
-	leaves   []Departure // gone, not yet seen by the tick goroutine
-	totals   totals      // counters of departed sessions
+	mu        sync.Mutex
+	sessions  map[ClientID]*session // registered sessions
+	nextID    ClientID
+	pending   int                 // handshakes in progress (Accepts before the welcome)
+	byPeer    map[string]*session // pending handshakes by signaling peer, when known
+	admitting int                 // handshakes done, welcome being sent: count as clients
+	closed    bool
+	joins     []*session  // registered, not yet seen by the tick goroutine
+	leaves    []Departure // gone, not yet seen by the tick goroutine
+	totals    totals      // counters of departed sessions
 
 	wg       sync.WaitGroup // Accepts and session goroutines
 	closing  context.Context
@@ -100,10 +106,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.Timeout = 5 * time.Second
 	}
 	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = 30 * time.Second
+		cfg.HandshakeTimeout = 10 * time.Second
 	}
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 256
+	}
+	if cfg.MaxPendingHandshakes <= 0 {
+		cfg.MaxPendingHandshakes = 32
 	}
 	if cfg.MaxCommandBytes <= 0 {
 		cfg.MaxCommandBytes = 16 << 10
@@ -116,6 +125,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.FloodLimit <= 0 {
 		cfg.FloodLimit = 64
+	}
+	if cfg.PingRate <= 0 {
+		cfg.PingRate = 10
+	}
+	if cfg.PingBurst <= 0 {
+		cfg.PingBurst = 20
 	}
 	if cfg.MaxBadMessages <= 0 {
 		cfg.MaxBadMessages = 100
@@ -139,7 +154,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		log:       cfg.Logger,
 		tickDur:   time.Second / time.Duration(cfg.TickRate),
 		sendEvery: uint32(cfg.TickRate / cfg.SendRate),
+		lateTicks: int64(cfg.Timeout*time.Duration(cfg.TickRate)/time.Second) + int64(cfg.MaxInputLead),
 		sessions:  make(map[ClientID]*session),
+		byPeer:    make(map[string]*session),
 		nextID:    1,
 		stop:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
@@ -196,50 +213,6 @@ func (s *Server) closeMux() {
 	if s.udp != nil {
 		_ = s.udp.Close()
 	}
-}
-
-// Accept runs the host side of one client's connection: it reads the offer from sig,
-// answers, trickles candidates both ways, and returns once both data channels are open
-// and the client has been welcomed. It keeps handling late candidates from sig until
-// the session ends. The client joins the game at the next tick (Tick.Joined).
-func (s *Server) Accept(ctx context.Context, sig signaling.Signaler) (ClientID, error) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return 0, ErrClosed
-	}
-	if len(s.sessions)+s.pending >= s.cfg.MaxClients {
-		s.mu.Unlock()
-		return 0, ErrServerFull
-	}
-	id := s.nextID
-	s.nextID++
-	s.pending++
-	s.wg.Add(1)
-	s.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
-	defer cancel()
-	defer context.AfterFunc(s.closing, cancel)()
-	sess := newSession(s, id)
-	err := sess.handshake(ctx, sig)
-	s.mu.Lock()
-	s.pending--
-	if err == nil && s.closed {
-		err = ErrClosed
-	}
-	if err != nil {
-		s.mu.Unlock()
-		sess.teardown()
-		s.wg.Done()
-		return 0, err
-	}
-	s.sessions[id] = sess
-	s.joins = append(s.joins, sess)
-	s.mu.Unlock()
-	go sess.run()
-	s.log.Info("client connected", "client", id)
-	return id, nil
 }
 
 // Send encodes v with msgpack and sends it as an event to one client, on the reliable
@@ -318,9 +291,9 @@ func (s *Server) ClientStats(id ClientID) (Stats, bool) {
 // LoopStats returns the tick loop's counters.
 func (s *Server) LoopStats() LoopStats {
 	s.mu.Lock()
-	n := len(s.sessions)
+	n, pending := len(s.sessions), s.pending
 	s.mu.Unlock()
-	return LoopStats{Tick: s.curTick.Load(), Ticks: s.ticks.Load(), Late: s.late.Load(), Skipped: s.skipped.Load(), Clients: n}
+	return LoopStats{Tick: s.curTick.Load(), Ticks: s.ticks.Load(), Late: s.late.Load(), Skipped: s.skipped.Load(), Clients: n, Pending: pending}
 }
 
 // TickRate returns the configured tick rate.
@@ -356,17 +329,38 @@ func (s *Server) Close() error {
 // hostTime is the host's clock as sent in pongs: time since tick 0.
 func (s *Server) hostTime() time.Duration { return s.clk.Now().Sub(s.epoch) }
 
-// removeSession is called once by a session that was registered.
-func (s *Server) removeSession(sess *session, reason error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// departLocked unregisters a session and reports its departure to the next tick;
+// only the first call for a session counts. The session's counters so far move into
+// the host's totals (foldLocked adds what it counts afterwards, such as its bye).
+// Called with s.mu held.
+func (s *Server) departLocked(sess *session, reason error) {
+	if sess.departed {
+		return
+	}
+	sess.departed = true
 	delete(s.sessions, sess.id)
-	s.totals.add(sess.stats.stats())
+	s.foldLocked(sess)
 	if s.totals.departures == nil {
 		s.totals.departures = map[string]uint64{}
 	}
 	s.totals.departures[codeOf(reason)]++
 	s.leaves = append(s.leaves, Departure{Client: sess.id, Reason: reason})
+}
+
+// foldLocked adds to the host's totals what the session has counted since it was
+// last folded. Called with s.mu held.
+func (s *Server) foldLocked(sess *session) {
+	st := sess.stats.stats()
+	s.totals.addSince(st, sess.folded)
+	sess.folded = st
+}
+
+// removeSession is called once by a registered session when it has shut down.
+func (s *Server) removeSession(sess *session, reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.departLocked(sess, reason)
+	s.foldLocked(sess)
 }
 
 // run is the tick goroutine. It owns the world, the Tick and each session's input
@@ -470,10 +464,16 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 	s.cfg.Step(t)
 	s.ticks.Add(1)
 
+	// A silent client is cut here, on the first tick past its deadline, and
+	// reported to the next tick at once: its shutdown (a bye it will not answer,
+	// closing the connection) goes on in the background.
 	timeout := s.cfg.Timeout.Nanoseconds()
 	for _, sess := range active {
 		if start.UnixNano()-sess.lastHeard.Load() > timeout {
 			sess.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, s.cfg.Timeout))
+			s.mu.Lock()
+			s.departLocked(sess, sess.reason)
+			s.mu.Unlock()
 		}
 	}
 	s.queueSnapshots(t.World, n, start, active)

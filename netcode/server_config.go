@@ -44,13 +44,29 @@ type ServerConfig struct {
 	// per send. Default 4.
 	MaxPacketsPerSend int
 	// Timeout drops a client that has sent no update (acknowledgement) for this
-	// long; clients send one per snapshot received. Default 5 s.
+	// long; clients send one per snapshot received. It is checked every tick, so it
+	// fires on the first tick past the deadline, and Tick.Left reports the client
+	// (ErrTimeout) on the next tick. Default 5 s.
 	Timeout time.Duration
-	// HandshakeTimeout bounds Accept, from the offer to open channels, on top of
-	// the caller's context. Default 30 s.
+	// HandshakeTimeout bounds Accept, from its call to open channels, on top of
+	// the caller's context; a handshake that takes longer is refused ("timeout").
+	// Default 10 s: a WebRTC connection normally opens within 1-3 s, even through
+	// a TURN relay, and pion's own DTLS and ICE-failure deadlines are 10 s
+	// (TransportConfig), so a handshake still pending after 10 s will not
+	// complete; every second longer is a second a half-open handshake holds a
+	// pending slot and a peer connection (about 6 goroutines and 120 KB).
 	HandshakeTimeout time.Duration
-	// MaxClients caps connected clients (and handshakes in progress). Default 256.
+	// MaxClients caps connected clients; a peer that would exceed it is refused
+	// with ErrHostFull ("host_full"). Default 256.
 	MaxClients int
+	// MaxPendingHandshakes caps handshakes in progress (Accept calls that have
+	// not welcomed their client yet), separately from MaxClients, so that peers
+	// that offer and never connect cannot crowd out players; a peer over it is
+	// refused with ErrBusy ("busy") and may try again. A Signaler that tells its
+	// peer (a Peer() string method, as the lobby's has) holds one pending
+	// handshake per peer: a newer Accept from the same peer replaces the older
+	// (ErrReplaced), and so does a new offer on the same Signaler. Default 32.
+	MaxPendingHandshakes int
 	// MaxCommandBytes caps one command message. Default 16 KiB.
 	MaxCommandBytes int
 	// CommandRate and CommandBurst form a token bucket per client: a command over
@@ -59,6 +75,13 @@ type ServerConfig struct {
 	CommandRate  float64
 	CommandBurst int // default 240
 	FloodLimit   int // default 64
+	// PingRate and PingBurst form a token bucket per client for pings: a ping
+	// over it is not answered, only counted (DropPingLimited), so a client cannot
+	// make the host send pongs faster than this. Clients ping every 250 ms by
+	// default (ClientConfig.PingInterval); a client that pings faster than
+	// PingRate sees some of its pings unanswered. Defaults 10 per second, burst 20.
+	PingRate  float64
+	PingBurst int // default 20
 	// MaxBadMessages malformed or unknown messages from one client over
 	// its session disconnect it with ErrProtocol. Default 100.
 	MaxBadMessages int
@@ -81,4 +104,7 @@ type ServerConfig struct {
 
 	// observeDrop, if set (tests), sees every drop counted for a client.
 	observeDrop func(id ClientID, r DropReason)
+	// observeUpdate, if set (tests), sees the sequence number of every update
+	// once its inputs are queued.
+	observeUpdate func(id ClientID, seq uint32)
 }

@@ -30,11 +30,13 @@ const (
 // session is the host side of one client.
 //
 // Ownership: the pion callback goroutines of the two channels write the inbox (under
-// mu) and their own receive state (rx, bucket: the unreliable and reliable callbacks
-// respectively, each called from one goroutine); the tick goroutine owns future and
-// lastInput; the encoder and the outgoing snapshot belong to the Server's sending
-// goroutine, which the tick hands the client to on its send ticks (the tick creates
-// the encoder at join, before the first hand-off); run owns the shutdown.
+// mu) and their own receive state (rx and pings, cmdBucket: the unreliable and
+// reliable callbacks respectively, each called from one goroutine); the tick
+// goroutine reads the inbox (under mu) and owns inBuf and lastInput; the encoder and
+// the outgoing snapshot belong to the Server's sending goroutine, which the tick hands
+// the client to on its send ticks (the tick creates the encoder at join, before the
+// first hand-off); Accept owns a pending session's handshake, run a registered
+// session's shutdown.
 type session struct {
 	srv   *Server
 	id    ClientID
@@ -47,6 +49,12 @@ type session struct {
 	cands  *remoteCandidates
 	sigWG  sync.WaitGroup
 
+	// The pending handshake (see Server.Accept): its context, which end cancels,
+	// and a new offer that ended it (set before ending closes).
+	hctx    context.Context
+	hcancel context.CancelFunc
+	reoffer *signaling.Signal
+
 	chMu     sync.Mutex
 	unrel    *webrtc.DataChannel
 	rel      *webrtc.DataChannel
@@ -55,10 +63,15 @@ type session struct {
 	peerGone chan struct{} // closed when the reliable channel closes
 	goneOnce sync.Once
 
-	endOnce sync.Once
-	ending  chan struct{}
-	reason  error // set before ending closes
-	done    chan struct{}
+	endOnce      sync.Once
+	ending       chan struct{}
+	reason       error // set before ending closes
+	done         chan struct{}
+	teardownOnce sync.Once
+
+	// Guarded by Server.mu.
+	departed bool  // unregistered and reported to the tick (Server.departLocked)
+	folded   Stats // the counters already added to the host's totals
 
 	lastHeard atomic.Int64 // clock UnixNano of the last valid update (ack)
 	bad       atomic.Int64 // malformed or unknown messages
@@ -66,26 +79,28 @@ type session struct {
 
 	// Unreliable callback goroutine.
 	rx        seqTracker
-	highInput uint32 // highest input tick queued + 1
+	highInput uint32 // highest input tick queued (in time or late), if haveHigh
+	haveHigh  bool
 	inScratch []inputMsg
 	pongBuf   []byte
+	pings     tokenBucket
 
 	// Reliable callback goroutine.
-	tokens     float64
-	tokensAt   time.Time
+	cmdBucket  tokenBucket
 	floodDrops int
 
 	// Inbox, guarded by mu.
 	mu       sync.Mutex
 	acks     []snapshot.Ack
-	inputs   []Input
+	inputs   []pendingInput // ticks not run yet, ascending; one version per tick
+	next     uint32         // the next tick collect runs for this session
 	commands [][]byte
 
 	// Tick goroutine.
-	phase     uint32 // snapshots go out on ticks n with (n+phase)%sendEvery == 0
-	worker    int    // the encoding group (see Server.caches)
-	future    []Input
-	lastInput uint32 // last applied input tick + 1
+	phase     uint32              // snapshots go out on ticks n with (n+phase)%sendEvery == 0
+	worker    int                 // the encoding group (see Server.caches)
+	inBuf     [MaxInputBytes]byte // this tick's input, handed to Step
+	lastInput uint32              // last applied input tick + 1
 
 	// Sending goroutine (or the helper encoding the client's group), from the
 	// tick that queued the client's snapshot until it is sent.
@@ -108,21 +123,28 @@ func newSession(s *Server, id ClientID) *session {
 		peerGone: make(chan struct{}),
 		ending:   make(chan struct{}),
 		done:     make(chan struct{}),
-		tokens:   float64(s.cfg.CommandBurst),
-		tokensAt: s.clk.Now(),
 	}
-	sess.lastHeard.Store(s.clk.Now().UnixNano())
+	now := s.clk.Now()
+	sess.lastHeard.Store(now.UnixNano())
+	sess.cmdBucket = newTokenBucket(s.cfg.CommandBurst, now)
+	sess.pings = newTokenBucket(s.cfg.PingBurst, now)
+	sess.next = s.curTick.Load()
 	return sess
 }
 
-// handshake answers the client's offer and waits until both channels are open.
-func (sess *session) handshake(ctx context.Context, sig signaling.Signaler) error {
+// handshake answers the client's offer (read from sig, unless the caller has it) and
+// waits until both channels are open, sess.hctx ends or the session ends (then it
+// returns the session's reason).
+func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) error {
 	s := sess.srv
-	var offer *signaling.Signal
+	ctx := sess.hctx
 	var early []signaling.Signal
 	for offer == nil {
 		sg, err := sig.RecvSignal(ctx)
 		if err != nil {
+			if sess.isEnding() {
+				return sess.reason
+			}
 			return fmt.Errorf("%w: waiting for offer: %w", ErrSignaling, err)
 		}
 		if err := sg.Validate(); err != nil {
@@ -182,8 +204,17 @@ func (sess *session) handshake(ctx context.Context, sig signaling.Signaler) erro
 	case <-sess.ending:
 		return sess.reason
 	case <-ctx.Done():
+		if sess.isEnding() {
+			return sess.reason
+		}
 		return fmt.Errorf("%w: %w", ErrSignaling, ctx.Err())
 	}
+	return nil
+}
+
+// sendWelcome sends the welcome, the first reliable message.
+func (sess *session) sendWelcome() error {
+	s := sess.srv
 	msg, err := marshalMessage(kindWelcome, welcome{ID: uint32(sess.id), TickRate: s.cfg.TickRate, SendRate: s.cfg.SendRate})
 	if err != nil {
 		return err
@@ -191,14 +222,49 @@ func (sess *session) handshake(ctx context.Context, sig signaling.Signaler) erro
 	return sess.sendReliable(msg)
 }
 
-// readSignals adds late trickled candidates until the session ends or signaling closes.
+// isReady reports whether both channels are open.
+func (sess *session) isReady() bool {
+	select {
+	case <-sess.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// isEnding reports whether the session has ended (then sess.reason is set).
+func (sess *session) isEnding() bool {
+	select {
+	case <-sess.ending:
+		return true
+	default:
+		return false
+	}
+}
+
+// readSignals adds late trickled candidates until the session ends or signaling
+// closes. Before the channels open, a closed signaling path ends the session (the
+// peer has left, and a handshake nobody completes only holds a pending slot) and a
+// new offer ends it so that Accept restarts with the offer (sess.reoffer).
 func (sess *session) readSignals(sig signaling.Signaler) {
 	for {
 		sg, err := sig.RecvSignal(sess.ctx)
 		if err != nil {
+			if sess.ctx.Err() == nil && !sess.isReady() {
+				sess.end(fmt.Errorf("%w: %w", errPeerLeft, err))
+			}
 			return
 		}
-		if sg.Validate() != nil || sg.Type != signaling.TypeICE {
+		if sg.Validate() != nil {
+			sess.srv.log.Debug("ignoring invalid signal", "client", sess.id, "type", sg.Type)
+			continue
+		}
+		switch {
+		case sg.Type == signaling.TypeOffer && !sess.isReady():
+			sess.reoffer = &sg
+			sess.end(errReoffer)
+			return
+		case sg.Type != signaling.TypeICE:
 			sess.srv.log.Debug("ignoring signal", "client", sess.id, "type", sg.Type)
 			continue
 		}
@@ -234,7 +300,11 @@ func (sess *session) onDataChannel(dc *webrtc.DataChannel) {
 	sess.chMu.Unlock()
 	if !ok {
 		sess.srv.log.Warn("rejecting data channel", "client", sess.id, "label", dc.Label())
-		_ = dc.Close()
+		if sess.isReady() {
+			// Before that, the refusal closes the connection once the peer is told
+			// (Server.refuse).
+			_ = dc.Close()
+		}
 		sess.end(fmt.Errorf("%w: %q (ordered %v)", ErrBadChannel, dc.Label(), dc.Ordered()))
 		return
 	}
@@ -283,7 +353,10 @@ func (sess *session) onUnreliable(msg webrtc.DataChannelMessage) {
 		}
 		sess.rx.add(seq)
 		sess.heard()
-		sess.queueUpdate(ack, inputs)
+		sess.queueUpdate(seq, ack, inputs)
+		if f := sess.srv.cfg.observeUpdate; f != nil {
+			f(sess.id, seq)
+		}
 	case kindPing:
 		p, err := decodePing(b)
 		if err != nil {
@@ -291,6 +364,11 @@ func (sess *session) onUnreliable(msg webrtc.DataChannelMessage) {
 			return
 		}
 		sess.rx.add(seq) // a ping shows liveness, not acknowledgement: no heard()
+		cfg := &sess.srv.cfg
+		if !sess.pings.take(sess.srv.clk.Now(), cfg.PingRate, cfg.PingBurst) {
+			sess.drop(DropPingLimited)
+			return
+		}
 		sess.stats.setLossOut(p.Recv, p.Lost)
 		sess.stats.rtt.Store(int64(p.RTT) * int64(time.Microsecond))
 		sess.stats.jitter.Store(int64(p.Jitter) * int64(time.Microsecond))
@@ -318,39 +396,75 @@ func (sess *session) drop(r DropReason) {
 
 func (sess *session) heard() { sess.lastHeard.Store(sess.srv.clk.Now().UnixNano()) }
 
+// pendingInput is the newest version received of one tick's input.
+type pendingInput struct {
+	tick uint32
+	seq  uint32 // sequence number of the update that carried this version
+	n    uint8
+	data [MaxInputBytes]byte
+}
+
 // queueUpdate filters an update's inputs and queues them with the ack for the tick
-// goroutine. Inputs repeat until acknowledged, so only ticks above the highest queued
-// one are new; of those, ticks already run are late and ticks too far ahead are
-// rejected.
-func (sess *session) queueUpdate(ack snapshot.Ack, inputs []inputMsg) {
-	cur := sess.srv.curTick.Load()
-	lead := uint32(sess.srv.cfg.MaxInputLead)
+// goroutine. Inputs repeat in every update until applied, and a tick's input may be
+// revised (Client.SendInput called again for the same tick): for a tick that has not
+// run, the version from the update with the highest sequence number wins. Ticks
+// already run are late (counted once, their repeats ignored); ticks outside the
+// window are dropped (DropFutureInput). Nothing is allocated once the queue has
+// grown to its working size.
+func (sess *session) queueUpdate(seq uint32, ack snapshot.Ack, inputs []inputMsg) {
+	s := sess.srv
+	lead := int64(s.cfg.MaxInputLead)
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
+	cur := sess.next
 	if len(sess.acks) == maxQueuedAcks {
 		copy(sess.acks, sess.acks[1:])
 		sess.acks = sess.acks[:maxQueuedAcks-1]
 	}
 	sess.acks = append(sess.acks, ack)
 	for _, in := range inputs {
-		if in.Tick+1 <= sess.highInput {
-			continue // a repeat
-		}
-		if int32(in.Tick-cur) > int32(lead) {
+		d := serialDiff(in.Tick, cur)
+		if d > lead || d < -s.lateTicks {
 			sess.drop(DropFutureInput)
 			continue
 		}
-		sess.highInput = in.Tick + 1
-		if int32(in.Tick-cur) <= 0 && in.Tick != cur {
-			sess.drop(DropLateInput)
-			continue
+		newest := !sess.haveHigh || serialAfter(in.Tick, sess.highInput)
+		if newest {
+			sess.highInput, sess.haveHigh = in.Tick, true
 		}
-		if len(sess.inputs) >= sess.srv.cfg.MaxInputLead+1 {
-			sess.drop(DropQueueFull)
-			continue
+		if d < 0 {
+			if newest {
+				sess.drop(DropLateInput)
+			}
+			continue // late, or a repeat of an input queued in time
 		}
-		sess.inputs = append(sess.inputs, Input{Client: sess.id, Tick: in.Tick, Data: append([]byte(nil), in.Data...)})
+		sess.putInputLocked(in, seq)
 	}
+}
+
+// putInputLocked stores in, carried by update seq, unless a newer update already
+// carried that tick.
+func (sess *session) putInputLocked(in inputMsg, seq uint32) {
+	// Inputs mostly arrive for the newest ticks: search from the end.
+	i := len(sess.inputs)
+	for i > 0 && serialAfter(sess.inputs[i-1].tick, in.Tick) {
+		i--
+	}
+	if i > 0 && sess.inputs[i-1].tick == in.Tick {
+		p := &sess.inputs[i-1]
+		if serialAfter(seq, p.seq) {
+			p.seq, p.n = seq, uint8(copy(p.data[:], in.Data))
+		}
+		return
+	}
+	if len(sess.inputs) > sess.srv.cfg.MaxInputLead {
+		sess.drop(DropQueueFull)
+		return
+	}
+	sess.inputs = append(sess.inputs, pendingInput{})
+	copy(sess.inputs[i+1:], sess.inputs[i:])
+	p := &sess.inputs[i]
+	p.tick, p.seq, p.n = in.Tick, seq, uint8(copy(p.data[:], in.Data))
 }
 
 func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
@@ -372,10 +486,7 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 			sess.badMessage(DropMalformed, fmt.Errorf("%w: command: %w", ErrMalformed, err))
 			return
 		}
-		now := sess.srv.clk.Now()
-		sess.tokens = min(float64(cfg.CommandBurst), sess.tokens+now.Sub(sess.tokensAt).Seconds()*cfg.CommandRate)
-		sess.tokensAt = now
-		if sess.tokens < 1 {
+		if !sess.cmdBucket.take(sess.srv.clk.Now(), cfg.CommandRate, cfg.CommandBurst) {
 			sess.drop(DropRateLimited)
 			sess.floodDrops++
 			if sess.floodDrops >= cfg.FloodLimit {
@@ -383,7 +494,6 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 			}
 			return
 		}
-		sess.tokens--
 		sess.mu.Lock()
 		full := len(sess.commands) >= maxQueuedCommands
 		if !full {
@@ -403,13 +513,27 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	}
 }
 
-// collect moves the inbox into the tick: inputs due at tick n, commands (acks wait
+// collect moves the inbox into the tick: the input for tick n, commands (acks wait
 // for the next encode). Runs on the tick goroutine.
 func (sess *session) collect(n uint32, t *Tick) {
 	sess.mu.Lock()
-	sess.future = append(sess.future, sess.inputs...)
-	clear(sess.inputs)
-	sess.inputs = sess.inputs[:0]
+	sess.next = n + 1
+	i := 0
+	for ; i < len(sess.inputs); i++ {
+		p := &sess.inputs[i]
+		if d := serialDiff(p.tick, n); d > 0 {
+			break
+		} else if d < 0 {
+			// Queued before the session's first tick, or skipped by the loop.
+			sess.drop(DropLateInput)
+			continue
+		}
+		in := sess.inBuf[:copy(sess.inBuf[:], p.data[:p.n])]
+		t.Inputs = append(t.Inputs, Input{Client: sess.id, Tick: n, Data: in})
+		sess.lastInput = n + 1
+	}
+	m := copy(sess.inputs, sess.inputs[i:])
+	sess.inputs = sess.inputs[:m]
 	for _, c := range sess.commands {
 		t.Commands = append(t.Commands, Command{Client: sess.id, Data: c, max: sess.srv.cfg.MaxCommandBytes})
 	}
@@ -417,22 +541,6 @@ func (sess *session) collect(n uint32, t *Tick) {
 	sess.commands = sess.commands[:0]
 	sess.mu.Unlock()
 
-	i := 0
-	for ; i < len(sess.future); i++ {
-		in := sess.future[i]
-		if int32(in.Tick-n) > 0 {
-			break
-		}
-		if in.Tick != n {
-			sess.drop(DropLateInput)
-			continue
-		}
-		t.Inputs = append(t.Inputs, in)
-		sess.lastInput = n + 1
-	}
-	m := copy(sess.future, sess.future[i:])
-	clear(sess.future[m:])
-	sess.future = sess.future[:m]
 	if int64(sess.bad.Load()) >= int64(sess.srv.cfg.MaxBadMessages) {
 		sess.end(fmt.Errorf("%w: too many bad messages", ErrProtocol))
 	}
@@ -514,10 +622,14 @@ func (sess *session) sendReliable(msg []byte) error {
 }
 
 // end starts the shutdown of the session with a reason; only the first call counts.
+// It aborts a pending handshake.
 func (sess *session) end(reason error) {
 	sess.endOnce.Do(func() {
 		sess.reason = reason
 		close(sess.ending)
+		if sess.hcancel != nil {
+			sess.hcancel()
+		}
 	})
 }
 
@@ -527,32 +639,45 @@ func (sess *session) run() {
 	<-sess.ending
 	reason := sess.reason
 	if !errors.Is(reason, ErrClientLeft) && !errors.Is(reason, ErrConnectionLost) {
-		// Say goodbye and give the client a moment to close first, so that it
-		// learns the reason rather than seeing a dead connection.
-		code := codeOf(reason)
-		if msg, err := marshalMessage(kindBye, bye{Reason: reason.Error(), Code: code}); err == nil {
-			if sess.sendReliable(msg) == nil {
-				t := time.NewTimer(byeWait)
-				select {
-				case <-sess.peerGone:
-				case <-t.C:
-				}
-				t.Stop()
-			}
-		}
+		sess.sayBye(reason)
 	}
 	sess.teardown()
 	sess.srv.removeSession(sess, reason)
 	sess.srv.log.Info("client disconnected", "client", sess.id, "reason", reason)
 }
 
-// teardown closes the connection and waits for the session's goroutines.
-func (sess *session) teardown() {
-	sess.end(ErrClosed)
-	if sess.pc != nil {
-		_ = sess.pc.Close()
+// sayBye tells the client why the session ends, and gives it a moment to close first,
+// so that it learns the reason rather than seeing a dead connection; a client that
+// timed out is silent, so it gets the bye but no wait.
+func (sess *session) sayBye(reason error) {
+	msg, err := marshalMessage(kindBye, bye{Reason: reason.Error(), Code: codeOf(reason)})
+	if err != nil || sess.sendReliable(msg) != nil || errors.Is(reason, ErrTimeout) {
+		return
 	}
+	t := time.NewTimer(byeWait)
+	select {
+	case <-sess.peerGone:
+	case <-t.C:
+	}
+	t.Stop()
+}
+
+// stopSignaling stops the goroutines that read and write the signaling path and
+// waits for them.
+func (sess *session) stopSignaling() {
 	sess.cancel()
 	sess.sigWG.Wait()
-	close(sess.done)
+}
+
+// teardown ends the session, stops its signaling, closes the connection and waits
+// for the session's goroutines. Only the first call counts.
+func (sess *session) teardown() {
+	sess.teardownOnce.Do(func() {
+		sess.end(ErrClosed)
+		sess.stopSignaling()
+		if sess.pc != nil {
+			_ = sess.pc.Close()
+		}
+		close(sess.done)
+	})
 }

@@ -127,7 +127,8 @@ func (r *remoteCandidates) setRemote(d webrtc.SessionDescription) error {
 	return nil
 }
 
-// byeCode maps a disconnect reason to the code sent in a bye, and back.
+// byeCodes maps a disconnect or refusal reason to the code sent in a bye or a reject
+// signal, and back (the list is in the package doc).
 var byeCodes = []struct {
 	code string
 	err  error
@@ -140,6 +141,10 @@ var byeCodes = []struct {
 	{"protocol", ErrProtocol},
 	{"slow", ErrSlowConsumer},
 	{"bad_channel", ErrBadChannel},
+	{"host_full", ErrHostFull},
+	{"busy", ErrBusy},
+	{"replaced", ErrReplaced},
+	{"signaling", ErrSignaling},
 }
 
 func codeOf(err error) string {
@@ -152,10 +157,17 @@ func codeOf(err error) string {
 }
 
 func errOfCode(code string) error {
-	for _, c := range byeCodes {
-		if c.code == code {
-			return c.err
-		}
+	if err, ok := errorOfCode(code); ok {
+		return err
 	}
 	return ErrConnectionLost
+}
+
+func errorOfCode(code string) (error, bool) {
+	for _, c := range byeCodes {
+		if c.code == code {
+			return c.err, true
+		}
+	}
+	return nil, false
 }

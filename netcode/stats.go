@@ -27,7 +27,10 @@ const (
 	DropBadAck
 	// DropLateInput: an input that arrived after its tick ran.
 	DropLateInput
-	// DropFutureInput: an input for a tick too far ahead.
+	// DropFutureInput: an input outside the host's window: more than MaxInputLead
+	// ticks ahead of the host's tick, or further behind it than any late input can
+	// be (Timeout plus MaxInputLead ticks), which serial arithmetic cannot tell
+	// from far ahead.
 	DropFutureInput
 	// DropRateLimited: a command over the client's rate limit.
 	DropRateLimited
@@ -37,12 +40,15 @@ const (
 	DropSnapshotDecode
 	// DropStale: a snapshot older than everything buffered.
 	DropStale
+	// DropPingLimited: a ping over the client's ping rate limit, not answered.
+	DropPingLimited
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"backpressure", "malformed", "too_large", "unknown_kind", "bad_ack", "late_input",
 	"future_input", "rate_limited", "queue_full", "snapshot_decode", "stale",
+	"ping_limited",
 }
 
 // String returns a snake_case name, e.g. for a metrics label.
@@ -196,4 +202,5 @@ type LoopStats struct {
 	Late    uint64 // ticks run after the next tick was already due (catch-up)
 	Skipped uint64 // due ticks skipped because of the catch-up cap
 	Clients int    // connected now
+	Pending int    // handshakes in progress (at most MaxPendingHandshakes)
 }

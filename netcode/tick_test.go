@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/volleynet/volley/internal/clock"
+	"github.com/volleynet/volley/clock"
 )
 
 func TestSchedulerNoDrift(t *testing.T) {

@@ -190,7 +190,7 @@ func decodeUpdate(b []byte, dst []inputMsg) (snapshot.Ack, []inputMsg, error) {
 		return ack, dst, fmt.Errorf("%w: %d trailing bytes in update", ErrMalformed, len(body))
 	}
 	for i := 1; i < len(dst); i++ {
-		if dst[i].Tick <= dst[i-1].Tick {
+		if !serialAfter(dst[i].Tick, dst[i-1].Tick) {
 			return ack, dst, fmt.Errorf("%w: input ticks not ascending", ErrMalformed)
 		}
 	}
@@ -209,7 +209,7 @@ type seqTracker struct {
 func (t *seqTracker) add(seq uint32) {
 	if !t.started {
 		t.started, t.first, t.max = true, seq, seq
-	} else if int32(seq-t.max) > 0 {
+	} else if serialAfter(seq, t.max) {
 		t.max = seq
 	}
 	t.recv++

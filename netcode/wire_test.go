@@ -11,7 +11,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/volleynet/volley/internal/clock"
+	"github.com/volleynet/volley/clock"
 	"github.com/volleynet/volley/internal/msgguard"
 	"github.com/volleynet/volley/snapshot"
 )

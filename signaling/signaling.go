@@ -8,14 +8,20 @@
 //	{"type":"offer","sdp":"v=0..."}
 //	{"type":"answer","sdp":"v=0..."}
 //	{"type":"ice","candidate":"candidate:...","sdpMid":"0","sdpMLineIndex":0}
+//	{"type":"reject","code":"host_full","reason":"the host has 256 players"}
 //
-// An "ice" signal with an empty candidate marks the end of candidates.
+// An "ice" signal with an empty candidate marks the end of candidates. A "reject" is a
+// host's refusal of a connection: a short machine-readable code (lowercase letters,
+// digits and underscores, see [ValidCode]) and a sentence for people. The codes a
+// Volley host sends are listed in the netcode package (its bye codes); a client that
+// receives a reject stops connecting and reports the code.
 package signaling
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -24,6 +30,7 @@ const (
 	TypeOffer  = "offer"
 	TypeAnswer = "answer"
 	TypeICE    = "ice"
+	TypeReject = "reject"
 )
 
 // MaxSDPBytes bounds the size of an SDP a peer may send; real SDPs are a few kB.
@@ -32,21 +39,40 @@ const MaxSDPBytes = 64 << 10
 // MaxCandidateBytes bounds the size of one ICE candidate line.
 const MaxCandidateBytes = 1024
 
-// Signal is one signaling message: an SDP offer or answer, or one trickled ICE
-// candidate (the JSON of an RTCIceCandidateInit plus "type":"ice").
+// MaxCodeBytes bounds a reject's code, MaxReasonBytes its reason.
+const (
+	MaxCodeBytes   = 32
+	MaxReasonBytes = 256
+)
+
+// Signal is one signaling message: an SDP offer or answer, one trickled ICE
+// candidate (the JSON of an RTCIceCandidateInit plus "type":"ice"), or a host's
+// refusal ("reject").
 type Signal struct {
-	Type          string  `json:"type"`                    // TypeOffer, TypeAnswer or TypeICE
-	SDP           string  `json:"sdp,omitempty"`           // the offer's or answer's SDP
-	Candidate     string  `json:"candidate,omitempty"`     // "candidate:..."; empty ends the candidates
+	// Type is TypeOffer, TypeAnswer, TypeICE or TypeReject.
+	Type string `json:"type"`
+	// SDP is the session description of an offer or answer.
+	SDP string `json:"sdp,omitempty"`
+	// Candidate, SDPMid and SDPMLineIndex are an ICE candidate's fields, as in
+	// RTCIceCandidateInit; an empty Candidate ends the candidates.
+	Candidate     string  `json:"candidate,omitempty"`
 	SDPMid        *string `json:"sdpMid,omitempty"`        // the candidate's media stream ID
 	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"` // the candidate's m-line index
+	// Code says why a reject refuses (e.g. "host_full"); see ValidCode.
+	Code string `json:"code,omitempty"`
+	// Reason explains a reject to people; at most MaxReasonBytes.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ErrInvalidSignal is wrapped by Validate's errors.
 var ErrInvalidSignal = errors.New("signaling: invalid signal")
 
 // Validate reports whether s is well formed: a known type, and sizes within bounds.
+// A reject needs a valid code; other types may carry no code or reason.
 func (s Signal) Validate() error {
+	if s.Type != TypeReject && (s.Code != "" || s.Reason != "") {
+		return fmt.Errorf("%w: code or reason in %q", ErrInvalidSignal, s.Type)
+	}
 	switch s.Type {
 	case TypeOffer, TypeAnswer:
 		if s.SDP == "" {
@@ -59,10 +85,44 @@ func (s Signal) Validate() error {
 		if len(s.Candidate) > MaxCandidateBytes {
 			return fmt.Errorf("%w: candidate of %d bytes exceeds %d", ErrInvalidSignal, len(s.Candidate), MaxCandidateBytes)
 		}
+	case TypeReject:
+		if !ValidCode(s.Code) {
+			return fmt.Errorf("%w: reject code %q", ErrInvalidSignal, s.Code)
+		}
+		if len(s.Reason) > MaxReasonBytes {
+			return fmt.Errorf("%w: reason of %d bytes exceeds %d", ErrInvalidSignal, len(s.Reason), MaxReasonBytes)
+		}
+		if s.SDP != "" || s.Candidate != "" {
+			return fmt.Errorf("%w: reject with sdp or candidate", ErrInvalidSignal)
+		}
 	default:
 		return fmt.Errorf("%w: unknown type %q", ErrInvalidSignal, s.Type)
 	}
 	return nil
+}
+
+// ValidCode reports whether code can be a reject's code: 1 to MaxCodeBytes lowercase
+// ASCII letters, digits and underscores.
+func ValidCode(code string) bool {
+	if code == "" || len(code) > MaxCodeBytes {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// Reject returns a reject signal with code and reason, the reason cut to
+// MaxReasonBytes (at a character boundary).
+func Reject(code, reason string) Signal {
+	if len(reason) > MaxReasonBytes {
+		reason = strings.ToValidUTF8(reason[:MaxReasonBytes], "")
+	}
+	return Signal{Type: TypeReject, Code: code, Reason: reason}
 }
 
 // Signaler carries signals between one client and its host. Implementations must be

@@ -25,6 +25,16 @@ func TestValidate(t *testing.T) {
 		{"huge candidate", Signal{Type: TypeICE, Candidate: strings.Repeat("a", MaxCandidateBytes+1)}, false},
 		{"unknown type", Signal{Type: "pranswer", SDP: "v=0"}, false},
 		{"empty", Signal{}, false},
+		{"reject", Signal{Type: TypeReject, Code: "host_full", Reason: "the host has 2 players"}, true},
+		{"reject without reason", Signal{Type: TypeReject, Code: "busy"}, true},
+		{"reject without code", Signal{Type: TypeReject, Reason: "no"}, false},
+		{"reject with a bad code", Signal{Type: TypeReject, Code: "Host Full"}, false},
+		{"reject with a long code", Signal{Type: TypeReject, Code: strings.Repeat("a", MaxCodeBytes+1)}, false},
+		{"reject with a huge reason", Signal{Type: TypeReject, Code: "x", Reason: strings.Repeat("a", MaxReasonBytes+1)}, false},
+		{"reject with sdp", Signal{Type: TypeReject, Code: "x", SDP: "v=0"}, false},
+		{"offer with a code", Signal{Type: TypeOffer, SDP: "v=0", Code: "x"}, false},
+		{"ice with a reason", Signal{Type: TypeICE, Reason: "x"}, false},
+		{"Reject cuts the reason", Reject("x", strings.Repeat("é", MaxReasonBytes)), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,6 +60,7 @@ func TestJSONShapes(t *testing.T) {
 		{Signal{Type: TypeOffer, SDP: "v=0"}, `{"type":"offer","sdp":"v=0"}`},
 		{Signal{Type: TypeICE, Candidate: "candidate:x", SDPMid: &mid, SDPMLineIndex: &idx},
 			`{"type":"ice","candidate":"candidate:x","sdpMid":"0","sdpMLineIndex":0}`},
+		{Signal{Type: TypeReject, Code: "host_full", Reason: "full"}, `{"type":"reject","code":"host_full","reason":"full"}`},
 	}
 	for _, tc := range tests {
 		b, err := json.Marshal(tc.s)

@@ -12,7 +12,8 @@
 // volley_netcode_tick_seconds and volley_netcode_snapshot_send_lag_seconds
 // (histograms, 0.1 ms to 51.2 ms), volley_netcode_bytes_total{direction},
 // volley_netcode_messages_total{direction}, volley_netcode_snapshot_packets_total,
-// volley_netcode_drops_total{reason} and volley_netcode_disconnects_total{reason}.
+// volley_netcode_drops_total{reason}, volley_netcode_disconnects_total{reason},
+// volley_netcode_handshakes_pending and volley_netcode_refusals_total{code}.
 package netcodeprom
 
 import (
@@ -31,6 +32,8 @@ var (
 	descSnapshots  = prometheus.NewDesc("volley_netcode_snapshot_packets_total", "Snapshot packets sent.", nil, nil)
 	descDrops      = prometheus.NewDesc("volley_netcode_drops_total", "Messages, inputs or snapshots dropped, by reason.", []string{"reason"}, nil)
 	descDepartures = prometheus.NewDesc("volley_netcode_disconnects_total", "Clients disconnected, by reason.", []string{"reason"}, nil)
+	descPending    = prometheus.NewDesc("volley_netcode_handshakes_pending", "Handshakes in progress (capped by ServerConfig.MaxPendingHandshakes).", nil, nil)
+	descRefusals   = prometheus.NewDesc("volley_netcode_refusals_total", "Peers refused or handshakes that failed, by the code they were told (host_full, busy, timeout, bad_channel, ...).", []string{"code"}, nil)
 	descTick       = prometheus.NewDesc("volley_netcode_tick_seconds", "Work per tick on the tick goroutine: inputs, Step, handing the snapshots due to the sending goroutine.", nil, nil)
 	descSendLag    = prometheus.NewDesc("volley_netcode_snapshot_send_lag_seconds", "Time from a tick's start until its snapshots were encoded and handed to the data channels.", nil, nil)
 )
@@ -48,14 +51,14 @@ type collector struct{ s *netcode.Server }
 
 // NewCollector returns a Prometheus collector of srv's totals: clients, ticks (run,
 // late, skipped), histograms of the tick's work and of the snapshot send lag, bytes and
-// messages each way, snapshot packets, drops by reason and disconnects by reason.
-// Register it with a prometheus.Registry. Collecting reads srv's accessors: it never
+// messages each way, snapshot packets, drops by reason, disconnects by reason, pending
+// handshakes and refusals by code. Register it with a prometheus.Registry. Collecting reads srv's accessors: it never
 // blocks the tick loop.
 func NewCollector(srv *netcode.Server) prometheus.Collector { return collector{srv} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descTicks, descLate, descSkipped, descBytes, descPackets,
-		descSnapshots, descDrops, descDepartures, descTick, descSendLag} {
+		descSnapshots, descDrops, descDepartures, descPending, descRefusals, descTick, descSendLag} {
 		ch <- d
 	}
 }
@@ -81,6 +84,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for code, v := range t.Disconnects {
 		counter(descDepartures, v, code)
+	}
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(t.Pending))
+	for code, v := range t.Refusals {
+		counter(descRefusals, v, code)
 	}
 	ch <- histogram(descTick, timings.Tick)
 	ch <- histogram(descSendLag, timings.SendLag)

@@ -24,8 +24,8 @@ type ball struct {
 }
 
 // wantDescs are the collector's metrics, names and help texts exactly as netcode's
-// Server.Collector described them before it moved here: dashboards and alerts depend
-// on them.
+// Server.Collector described them before it moved here (dashboards and alerts depend
+// on them), and the two added since (pending handshakes, refusals).
 var wantDescs = []string{
 	`Desc{fqName: "volley_netcode_clients", help: "Connected clients.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_ticks_total", help: "Ticks run.", unit: "", constLabels: {}, variableLabels: {}}`,
@@ -36,6 +36,8 @@ var wantDescs = []string{
 	`Desc{fqName: "volley_netcode_snapshot_packets_total", help: "Snapshot packets sent.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_drops_total", help: "Messages, inputs or snapshots dropped, by reason.", unit: "", constLabels: {}, variableLabels: {reason}}`,
 	`Desc{fqName: "volley_netcode_disconnects_total", help: "Clients disconnected, by reason.", unit: "", constLabels: {}, variableLabels: {reason}}`,
+	`Desc{fqName: "volley_netcode_handshakes_pending", help: "Handshakes in progress (capped by ServerConfig.MaxPendingHandshakes).", unit: "", constLabels: {}, variableLabels: {}}`,
+	`Desc{fqName: "volley_netcode_refusals_total", help: "Peers refused or handshakes that failed, by the code they were told (host_full, busy, timeout, bad_channel, ...).", unit: "", constLabels: {}, variableLabels: {code}}`,
 	`Desc{fqName: "volley_netcode_tick_seconds", help: "Work per tick on the tick goroutine: inputs, Step, handing the snapshots due to the sending goroutine.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_snapshot_send_lag_seconds", help: "Time from a tick's start until its snapshots were encoded and handed to the data channels.", unit: "", constLabels: {}, variableLabels: {}}`,
 }
@@ -107,6 +109,12 @@ func TestCollector(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the host never saw the client leave")
 	}
+	// A handshake that fails: the peer's signaling closes before its offer.
+	gone, goneClient := signaling.Pipe()
+	goneClient.Close()
+	if _, err := srv.Accept(ctx, gone); err == nil {
+		t.Fatal("Accept without an offer succeeded")
+	}
 
 	pr := prometheus.NewPedanticRegistry()
 	if err := pr.Register(netcodeprom.NewCollector(srv)); err != nil {
@@ -132,7 +140,7 @@ func TestCollector(t *testing.T) {
 	if got["volley_netcode_disconnects_total/left"] != 1 || got["volley_netcode_clients"] != 0 ||
 		got["volley_netcode_snapshot_packets_total"] == 0 || got["volley_netcode_bytes_total/out"] == 0 ||
 		got["volley_netcode_ticks_total"] == 0 || got["volley_netcode_tick_seconds"] == 0 ||
-		got["volley_netcode_snapshot_send_lag_seconds"] == 0 {
+		got["volley_netcode_snapshot_send_lag_seconds"] == 0 || got["volley_netcode_refusals_total/signaling"] != 1 {
 		t.Fatalf("metrics: %v", got)
 	}
 }

@@ -229,7 +229,11 @@ func (sw *Swarm) run(ctx context.Context, cfg SwarmConfig, i int) {
 			err = errors.New("session ended")
 		}
 		sw.stats.fail(err)
-		log.Warn("bot disconnected; retrying", "err", err, "in", backoff)
+		if why, ok := client.Refusal(err); ok {
+			log.Warn("bot refused by the host; retrying", "why", why, "err", err, "in", backoff)
+		} else {
+			log.Warn("bot disconnected; retrying", "err", err, "in", backoff)
+		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -109,4 +110,33 @@ func hasName(f *client.Frame, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestRefusal: a player refused by a full arena host learns so at once, in words.
+func TestRefusal(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	h, err := host.New(host.Config{Netcode: netcode.ServerConfig{Transport: loopback, MaxClients: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice := connect(ctx, t, h, "alice")
+	defer alice.Close()
+
+	hostSig, sig := signaling.Pipe()
+	defer hostSig.Close()
+	accepted := make(chan error, 1)
+	go func() { accepted <- h.Accept(ctx, hostSig) }()
+	_, err = client.Connect(ctx, client.Config{Name: "bob", Netcode: netcode.ClientConfig{Transport: loopback}}, sig)
+	if why, ok := client.Refusal(err); !ok || why != "The arena is full" {
+		t.Fatalf("Connect to a full arena = %v, explained as %q (%v)", err, why, ok)
+	}
+	if err := <-accepted; !errors.Is(err, netcode.ErrHostFull) {
+		t.Fatalf("host Accept = %v, want ErrHostFull", err)
+	}
+	if _, ok := client.Refusal(errors.New("something else")); ok {
+		t.Fatal("an error that is no refusal explained as one")
+	}
 }

@@ -21,10 +21,11 @@ import (
 )
 
 // TestBotsOverLossyNetwork plays 8 native bots, each a real netcode client over its
-// own WebRTC connection, for 20 seconds on a simulated network with 5% loss each way
-// and an 80 ms round trip. Every second each bot checks that its newest snapshot
-// matches the host's state at that tick; at the end the bots stop, and each one's
-// predicted position must equal the host's.
+// own WebRTC connection, for at least 20 seconds (and until someone has scored) on a
+// simulated network with 5% loss each way and an 80 ms round trip. Every second each
+// bot checks that its newest snapshot matches the host's state at that tick; at the end
+// the bots stand still, and each one's predicted position must come to equal the
+// host's.
 func TestBotsOverLossyNetwork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays for 20 s")
@@ -33,7 +34,10 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	const (
 		bots     = 8
 		playTime = 20 * time.Second
-		stopTime = 3 * time.Second // standing still: projectiles expire, the dead respawn
+		// settleTime bounds the wait for every standing bot's prediction to equal the
+		// host (projectiles expire, the dead respawn): normally well under a second, far
+		// longer when the machine is loaded and round trips take seconds.
+		settleTime = 30 * time.Second
 	)
 	nw := netsim.ForTest(t, netsim.Config{Delay: 40 * time.Millisecond, Seed: 1})
 	hostNet := nw.MustNet(t)
@@ -46,7 +50,7 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	}
 	defer h.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 
 	// Connect everyone on a clean network, then degrade it.
@@ -77,30 +81,52 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 
 	var (
 		stop       atomic.Bool
-		checked    atomic.Int64
+		checked    = make([]atomic.Int64, bots)
 		mismatches atomic.Int64
 		wg         sync.WaitGroup
 		errs       = make(chan error, bots)
 	)
+	botCtx, stopBots := context.WithCancel(ctx)
+	defer stopBots()
 	for i, sess := range sessions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- playAndCheck(ctx, h, sess, uint64(i+1), &stop, &checked, &mismatches)
+			errs <- playAndCheck(botCtx, h, sess, uint64(i+1), &stop, &checked[i], &mismatches)
 		}()
 	}
-	playCtx, playDone := context.WithTimeout(ctx, playTime)
-	<-playCtx.Done()
-	playDone()
-	startScores := totalKills(h.Summary())
+	// Play for playTime and then until someone has scored: a loaded machine plays
+	// slower (round trips of seconds), not differently. Nothing signals a kill, so
+	// poll the host's summary.
+	started := time.Now()
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
+	startScores := 0
+	for time.Since(started) < playTime || startScores == 0 {
+		select {
+		case <-poll.C:
+		case <-ctx.Done():
+			t.Fatalf("no kills after %v of play: %+v", time.Since(started).Round(time.Second), h.Summary().Players)
+		}
+		startScores = totalKills(h.Summary())
+	}
 	stop.Store(true)
-	settle, settled := context.WithTimeout(ctx, stopTime)
-	<-settle.Done()
-	settled()
 
-	// Each bot compares its prediction with the host, then stops.
-	cancel()
-	wg.Wait()
+	// Each bot stands still until its prediction equals the host's, then stops; after
+	// settleTime the ones still differing report how.
+	settled := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(settled)
+	}()
+	settleTimer := time.NewTimer(settleTime)
+	select {
+	case <-settled:
+	case <-settleTimer.C:
+		stopBots()
+		<-settled
+	}
+	settleTimer.Stop()
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -108,20 +134,23 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 		}
 	}
 	sum := h.Summary()
-	if startScores == 0 {
-		t.Errorf("no kills after %v of play: %+v", playTime, sum.Players)
-	}
 	if sum.BadInputs != 0 {
 		t.Errorf("host rejected %d inputs", sum.BadInputs)
 	}
 	if len(sum.Players) != bots {
 		t.Errorf("host has %d players, want %d", len(sum.Players), bots)
 	}
-	if checked.Load() < int64(bots*playTime/time.Second/2) {
-		t.Errorf("only %d snapshot checks ran", checked.Load())
+	var checks int64
+	for i := range checked {
+		// A bot checks once per 60 of its ticks; a loaded machine runs fewer of them,
+		// but every bot must have checked several times.
+		if n := checked[i].Load(); n < 5 {
+			t.Errorf("bot %d ran only %d snapshot checks", i+1, n)
+		}
+		checks += checked[i].Load()
 	}
 	if m := mismatches.Load(); m != 0 {
-		t.Errorf("%d of %d snapshot views differed from the host's state at their tick", m, checked.Load())
+		t.Errorf("%d of %d snapshot views differed from the host's state at their tick", m, checks)
 	}
 	passed, dropped := nw.Counts()
 	var corrections int
@@ -130,7 +159,7 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	}
 	st, _ := h.Server().ClientStats(netcode.ClientID(sessions[0].ID()))
 	t.Logf("%d kills, %d shots; %d snapshot checks; network passed %d packets, dropped %d (%.1f%%); %d prediction corrections; bot1 rtt %v, loss in %.1f%%, late inputs %d",
-		startScores, sum.Shots, checked.Load(), passed, dropped, 100*float64(dropped)/float64(passed+dropped), corrections, st.RTT, st.LossIn*100, st.Dropped(netcode.DropLateInput))
+		startScores, sum.Shots, checks, passed, dropped, 100*float64(dropped)/float64(passed+dropped), corrections, st.RTT, st.LossIn*100, st.Dropped(netcode.DropLateInput))
 }
 
 func totalKills(s host.Summary) int {
@@ -142,8 +171,9 @@ func totalKills(s host.Summary) int {
 }
 
 // playAndCheck plays one bot at the tick rate. Once a second it compares its newest
-// snapshot with the host's state at that tick. After stop it stands still, and when
-// ctx ends it checks that its prediction agrees with the host.
+// snapshot with the host's state at that tick. After stop it stands still until its
+// prediction agrees with the host (then it returns nil); if ctx ends first it returns
+// how they differ.
 func playAndCheck(ctx context.Context, h *host.Host, sess *client.Session, seed uint64, stop *atomic.Bool, checked, mismatches *atomic.Int64) error {
 	brain := bot.NewBrain(seed)
 	dt := 1 / float64(sess.Netcode().TickRate())
@@ -154,7 +184,10 @@ func playAndCheck(ctx context.Context, h *host.Host, sess *client.Session, seed 
 	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
-			return finalCheck(h, sess)
+			if err := finalCheck(h, sess); err != nil {
+				return fmt.Errorf("%w, still after standing still for the whole wait", err)
+			}
+			return nil
 		case <-sess.Done():
 			return fmt.Errorf("bot %d disconnected: %w", sess.ID(), sess.Err())
 		case <-tick.C:
@@ -172,6 +205,9 @@ func playAndCheck(ctx context.Context, h *host.Host, sess *client.Session, seed 
 		lastAim = aim
 		if err := sess.Input(buttons, aim); err != nil {
 			return fmt.Errorf("bot %d: input: %w", sess.ID(), err)
+		}
+		if stop.Load() && finalCheck(h, sess) == nil {
+			return nil
 		}
 		if n%60 == 30 {
 			if hs, ok := h.At(sess.LatestTick()); ok {

@@ -290,7 +290,13 @@ func (a *Arena) hostOnce(ctx context.Context, room chan<- string) error {
 		go func() {
 			defer wg.Done()
 			if err := a.Host.Accept(ctx, sig); err != nil {
-				a.log.Info("player could not connect", "peer", peer, "err", err)
+				// Abandoned handshakes (the peer left or offered again) are what a
+				// churning peer produces: not worth a line each.
+				level := slog.LevelInfo
+				if errors.Is(err, netcode.ErrReplaced) || errors.Is(err, netcode.ErrSignaling) {
+					level = slog.LevelDebug
+				}
+				a.log.Log(ctx, level, "player could not connect", "peer", peer, "err", err)
 			}
 		}()
 	}

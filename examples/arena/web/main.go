@@ -171,6 +171,9 @@ func describe(err error) string {
 	if err != nil {
 		js.Global().Get("console").Call("warn", "arena: "+err.Error())
 	}
+	if why, ok := client.Refusal(err); ok {
+		return why
+	}
 	switch {
 	case err == nil:
 		return "Disconnected"

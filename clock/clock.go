@@ -1,5 +1,10 @@
-// Package clock is the injectable time source of netcode: the real clock, and a fake
-// one that tests advance by hand so tick loops and timeouts run without sleeping.
+// Package clock is the injectable time source of Volley's netcode: [Clock] and [Timer]
+// are what a netcode.Server or netcode.Client reads the time and arms its timers
+// through (the tick loop, timeouts, pings, acknowledgements). [Real] is the system
+// clock, the default; [Fake] is a manual clock that tests advance by hand, so tick
+// loops, timeouts and rate limits run without sleeping and without flakiness. Any
+// other implementation (a clock scaled for slow motion, one shared with a game
+// engine) can be passed as netcode.ServerConfig.Clock or netcode.ClientConfig.Clock.
 package clock
 
 import (
@@ -8,7 +13,8 @@ import (
 	"time"
 )
 
-// Clock tells the time and makes timers.
+// Clock tells the time and makes timers. Implementations must be safe for
+// concurrent use: netcode calls them from several goroutines.
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
@@ -16,7 +22,8 @@ type Clock interface {
 	NewTimer(d time.Duration) Timer
 }
 
-// Timer is the part of *time.Timer that netcode uses.
+// Timer is the part of *time.Timer that netcode uses. One goroutine uses a Timer at a
+// time.
 type Timer interface {
 	// C delivers the time when the timer fires (a channel of capacity 1).
 	C() <-chan time.Time

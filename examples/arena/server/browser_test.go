@@ -121,7 +121,7 @@ func TestBrowserPlays(t *testing.T) {
 
 	if shotPath != "" {
 		// Let the bots fight a little for the picture.
-		chromedp.Run(bctx, chromedp.Poll[bool](`window.arenaState.players >= 6`, chromedp.WithPollingTimeout(20*time.Second)))
+		chromedp.Run(bctx, chromedp.Poll[bool](fmt.Sprintf(`window.arenaState.players >= %d`, bots+1), chromedp.WithPollingTimeout(20*time.Second)))
 		waitKills(ctx, a.Host, 3, 20*time.Second)
 	}
 	png, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())

@@ -14,9 +14,10 @@ type ClientID uint32
 type Departure struct {
 	// Client is the client that left; its ID is never reused.
 	Client ClientID
-	// Reason wraps ErrClientLeft for a clean goodbye, or ErrTimeout,
-	// ErrConnectionLost, ErrFlood, ErrProtocol, ErrSlowConsumer, ErrKicked,
-	// ErrClosed.
+	// Reason wraps ErrClientLeft for a clean goodbye (also wrapping
+	// ErrVersionMismatch or ErrSchemaMismatch when the client refused this host's
+	// welcome), or ErrTimeout, ErrConnectionLost, ErrFlood, ErrProtocol,
+	// ErrSlowConsumer, ErrKicked, ErrClosed.
 	Reason error
 }
 

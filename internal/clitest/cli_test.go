@@ -14,11 +14,13 @@ import (
 	"time"
 )
 
-// browserOnly are main packages that do nothing natively: they run under
-// GOOS=js GOARCH=wasm in a browser.
-var browserOnly = map[string]bool{
-	"github.com/volleynet/volley/examples/arena/web":         true,
-	"github.com/volleynet/volley/netcode/internal/wasmprobe": true,
+// notCommands are main packages that people do not run: browser programs that do
+// nothing natively (they run under GOOS=js GOARCH=wasm) and test helpers that tests
+// start.
+var notCommands = map[string]bool{
+	"github.com/volleynet/volley/examples/arena/web":         true, // browser
+	"github.com/volleynet/volley/netcode/internal/wasmprobe": true, // browser, netcode's test
+	"github.com/volleynet/volley/js/test/harness":            true, // the JS tests' servers
 }
 
 // commands builds every command of the module into a temporary directory and
@@ -35,7 +37,7 @@ func commands(t *testing.T) map[string]string {
 	bins := map[string]string{}
 	dir := t.TempDir()
 	for _, p := range strings.Fields(string(out)) {
-		if browserOnly[p] {
+		if notCommands[p] {
 			continue
 		}
 		name := path.Base(p)

@@ -8,8 +8,10 @@
 //     <!-- snippet: netcode/example_test.go Ball Push body:Example -->
 //
 //     copies the declarations of Ball and Push (with their doc comments) and the body
-//     of Example, in that order, separated by blank lines. After changing an example,
-//     go test ./internal/doccheck -update rewrites the blocks.
+//     of Example, in that order, separated by blank lines; a marker that names only a
+//     file copies all of it, in any language (a TypeScript example that npm run
+//     typecheck checks). After changing a source, go test ./internal/doccheck -update
+//     rewrites the blocks.
 //
 //   - Every "go run ./dir" in the Markdown files names a command of the module.
 //

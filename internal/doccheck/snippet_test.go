@@ -50,10 +50,10 @@ func skipDir(name string) bool {
 	return name == "testdata" || name == "node_modules" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
 }
 
-var markerRE = regexp.MustCompile(`^<!-- snippet: (\S+)((?: \S+)+) -->$`)
+var markerRE = regexp.MustCompile(`^<!-- snippet: (\S+)((?: \S+)*) -->$`)
 
-// TestSnippets checks (or with -update rewrites) every Go block of every Markdown file
-// against the source its marker names.
+// TestSnippets checks (or with -update rewrites) every Go block of every Markdown file,
+// and every other code block with a marker, against the source its marker names.
 func TestSnippets(t *testing.T) {
 	blocks := 0
 	for _, md := range markdownFiles(t) {
@@ -66,8 +66,13 @@ func TestSnippets(t *testing.T) {
 		changed := false
 		for i := 0; i < len(lines); i++ {
 			out.WriteString(lines[i])
-			if strings.TrimSpace(lines[i]) != "```go" {
-				continue
+			fence := strings.TrimSpace(lines[i])
+			if !strings.HasPrefix(fence, "```") || fence == "```" {
+				continue // not the opening of a code block with a language
+			}
+			marked := i > 0 && strings.HasPrefix(strings.TrimSpace(lines[i-1]), "<!-- snippet:")
+			if fence != "```go" && !marked {
+				continue // a shell session, a TypeScript example kept elsewhere...
 			}
 			blocks++
 			end := i + 1
@@ -75,7 +80,7 @@ func TestSnippets(t *testing.T) {
 				end++
 			}
 			if end == len(lines) {
-				t.Errorf("%s:%d: the go block is never closed", md, i+1)
+				t.Errorf("%s:%d: the code block is never closed", md, i+1)
 				break
 			}
 			got := strings.Join(lines[i+1:end], "")
@@ -86,7 +91,7 @@ func TestSnippets(t *testing.T) {
 				want = got
 			case got != want:
 				if !*update {
-					t.Errorf("%s:%d: the go block differs from its source (%s); run go test ./internal/doccheck -update\n%s",
+					t.Errorf("%s:%d: the code block differs from its source (%s); run go test ./internal/doccheck -update\n%s",
 						md, i+1, strings.TrimSpace(strings.TrimPrefix(strings.TrimSuffix(lines[i-1], "-->\n"), "<!-- snippet:")), firstDiff(got, want))
 				}
 				changed = true
@@ -107,8 +112,9 @@ func TestSnippets(t *testing.T) {
 	}
 }
 
-// snippetFor returns the text the go block opening at lines[open] must hold, from
-// the marker on the line before it.
+// snippetFor returns the text the code block opening at lines[open] must hold, from
+// the marker on the line before it: the whole file when the marker names no
+// declarations (any language), else the named Go declarations and bodies.
 func snippetFor(lines []string, open int) (string, error) {
 	if open == 0 {
 		return "", fmt.Errorf("a go block needs a marker on the line before it: <!-- snippet: FILE NAME... -->")
@@ -121,6 +127,9 @@ func snippetFor(lines []string, open int) (string, error) {
 	src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
 	if err != nil {
 		return "", err
+	}
+	if strings.TrimSpace(m[2]) == "" {
+		return string(src), nil
 	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, file, src, parser.ParseComments)

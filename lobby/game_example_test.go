@@ -32,7 +32,9 @@ func hostGame(ctx context.Context, lobbyURL string, srv *netcode.Server) (*lobby
 	if err != nil {
 		return nil, err
 	}
-	if _, err := lc.Create(ctx, lobby.RoomOptions{Name: "balls", Capacity: 16}); err != nil {
+	// Game and GameVersion keep players of other games out of the room.
+	room := lobby.RoomOptions{Name: "balls", Capacity: 16, Game: "balls", GameVersion: "1"}
+	if _, err := lc.Create(ctx, room); err != nil {
 		lc.Close()
 		return nil, err
 	}
@@ -48,14 +50,14 @@ func hostGame(ctx context.Context, lobbyURL string, srv *netcode.Server) (*lobby
 	return lc, nil
 }
 
-// joinGame quick-joins a room of the lobby at lobbyURL and connects to its host.
-// Keep the lobby client open while playing: it carries the signaling.
+// joinGame quick-joins a room of this game in the lobby at lobbyURL and connects to
+// its host. Keep the lobby client open while playing: it carries the signaling.
 func joinGame(ctx context.Context, lobbyURL string, reg *snapshot.Registry) (*netcode.Client, *lobby.Client, error) {
 	lc, err := lobby.Dial(ctx, lobbyURL, lobby.ClientConfig{})
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := lc.QuickJoin(ctx); err != nil {
+	if _, err := lc.QuickJoinMatching(ctx, lobby.RoomFilter{Game: "balls", GameVersion: "1"}); err != nil {
 		lc.Close()
 		return nil, nil, err
 	}

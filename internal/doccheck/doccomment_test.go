@@ -13,9 +13,11 @@ import (
 // TestDocComments checks that every exported identifier of the module's packages
 // (commands and tests excepted) has a doc comment: functions, methods of exported
 // types, types, constants and variables (a group's comment covers its members),
-// struct fields (a comment above or at the end of the line; embedded fields are
-// documented by their type, and the type's comment covers the fields of a struct
-// written on one line, such as struct{ X, Y float64 }) and interface methods.
+// struct fields and interface methods. A field's comment is above it or at the end
+// of its line, or is the comment above the run of fields (on adjacent lines) it
+// belongs to when that comment names it ("CommandRate and CommandBurst form a token
+// bucket"); embedded fields are documented by their type, and the type's comment
+// covers the fields of a struct written on one line, such as struct{ X, Y float64 }.
 func TestDocComments(t *testing.T) {
 	files := 0
 	fset := token.NewFileSet()
@@ -92,9 +94,19 @@ func undocumented(fset *token.FileSet, f *ast.File) []missingDoc {
 						if fset.Position(typ.Fields.Opening).Line == fset.Position(typ.Fields.Closing).Line {
 							continue
 						}
+						// group is the comment above the run of fields (adjacent
+						// lines) the current one belongs to.
+						group, prevEnd := "", -1
 						for _, fl := range typ.Fields.List {
+							line := fset.Position(fl.Pos()).Line
+							if fl.Doc != nil {
+								group = fl.Doc.Text()
+							} else if line != prevEnd+1 {
+								group = ""
+							}
+							prevEnd = fset.Position(fl.End()).Line
 							for _, n := range fl.Names {
-								if n.IsExported() && fl.Doc == nil && fl.Comment == nil {
+								if n.IsExported() && fl.Doc == nil && fl.Comment == nil && !namesWord(group, n.Name) {
 									miss(s.Name.Name+"."+n.Name, n.Pos())
 								}
 							}
@@ -119,6 +131,25 @@ func undocumented(fset *token.FileSet, f *ast.File) []missingDoc {
 		}
 	}
 	return out
+}
+
+// namesWord reports whether text contains word as a whole word.
+func namesWord(text, word string) bool {
+	for i := 0; ; {
+		j := strings.Index(text[i:], word)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(word)
+		if (start == 0 || !isIdentByte(text[start-1])) && (end == len(text) || !isIdentByte(text[end])) {
+			return true
+		}
+		i = end
+	}
+}
+
+func isIdentByte(b byte) bool {
+	return b == '_' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
 }
 
 // receiverType returns the name of a method receiver's type: T for T, *T, T[P].

@@ -11,11 +11,12 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/volleynet/volley/internal/cli"
 )
 
 var commands = map[string]func(args []string) error{
@@ -34,37 +35,26 @@ var summaries = []struct{ name, text string }{
 	{"churn", "connect time of an honest player through a lobby while attackers churn handshakes at the lobby's rate"},
 }
 
-func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+func main() { cli.Exit("bench", run(os.Args[1:], os.Stderr)) }
 
-// run runs the command line args and returns the exit status: 0, 1 when the command
-// failed, 2 for a usage mistake.
-func run(args []string, stderr io.Writer) int {
+// run runs the command line args.
+func run(args []string, stderr io.Writer) error {
 	if len(args) == 0 {
 		usage(stderr)
-		return 2
+		return fmt.Errorf("%w: no command", cli.ErrUsage)
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		usage(stderr)
-		return 0
+		return nil
 	}
 	cmd := commands[args[0]]
 	if cmd == nil {
 		fmt.Fprintf(stderr, "bench: unknown command %q\n\n", args[0])
 		usage(stderr)
-		return 2
+		return fmt.Errorf("%w: unknown command %q", cli.ErrUsage, args[0])
 	}
-	err := cmd(args[1:])
-	var ue usageError
-	switch {
-	case err == nil || errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		return 2 // already reported, with the command's usage
-	default:
-		fmt.Fprintln(stderr, "bench:", err)
-		return 1
-	}
+	return cmd(args[1:])
 }
 
 func usage(w io.Writer) {
@@ -75,35 +65,13 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, "\nbench <command> -h lists the command's flags.\n")
 }
 
-// usageError is a command-line mistake, already reported with the usage.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-
-// parseFlags parses a command's flags, giving it a usage message with its summary.
-// It rejects positional arguments. Its errors other than flag.ErrHelp are
-// usageErrors.
+// parseFlags parses a command's flags (cli.Parse), its usage naming its summary.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: bench %s [flags]\n\n", fs.Name())
-		for _, s := range summaries {
-			if s.name == fs.Name() {
-				fmt.Fprintf(fs.Output(), "Measures the %s.\n\n", s.text)
-			}
+	description := "One of bench's internal commands."
+	for _, s := range summaries {
+		if s.name == fs.Name() {
+			description = "Measures the " + s.text + "."
 		}
-		fmt.Fprint(fs.Output(), "Flags:\n")
-		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "bench %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		fs.Usage()
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
-	return nil
+	return cli.Parse(fs, args, "bench "+fs.Name()+" [flags]", description)
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/netcode"
 )
 
@@ -35,21 +36,9 @@ func main() {
 	public := flag.Bool("public", false, "gather ICE candidates on every interface instead of loopback only")
 	cacheDir := flag.String("cache", "", "wasm build cache directory (default: examples/arena/.cache under the module)")
 	verbose := flag.Bool("v", false, "log debug details")
-	flag.Usage = func() {
-		fmt.Fprint(flag.CommandLine.Output(), `Usage: arena [flags]
-
-Runs the Volley sample game on this machine: a lobby, an arena host in a lobby room,
-native bots and the browser client (compiled to WebAssembly on the first start).
-
-Flags:
-`)
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(flag.CommandLine.Output(), "arena: unexpected argument %q (arena has no subcommands)\n", flag.Arg(0))
-		flag.Usage()
-		os.Exit(2)
+	if err := cli.Parse(flag.CommandLine, os.Args[1:], "arena [flags]", `Runs the Volley sample game on this machine: a lobby, an arena host in a lobby room,
+native bots and the browser client (compiled to WebAssembly on the first start).`); err != nil {
+		cli.Exit("arena", err)
 	}
 
 	// Listen before anything else: with the port taken, that is the only error.

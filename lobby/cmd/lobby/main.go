@@ -4,14 +4,23 @@
 //	    -stun stun:stun.example.com:3478 -turn turn:turn.example.com:3478 \
 //	    -turn-secret-env TURN_SECRET -host-secret-env LOBBY_HOST_SECRET
 //
+// With -turn-listen it also runs a TURN relay (package turnserver) on that address,
+// UDP and TCP, for players whose network blocks direct WebRTC; it shares the lobby's
+// TURN secret and its URLs go out in every welcome:
+//
+//	go run ./lobby/cmd/lobby -addr :8089 -turn-listen :3478 -turn-relay-ip 203.0.113.7
+//
+// On SIGTERM (or SIGINT) it drains: new connections and /healthz get 503, every
+// connection gets a "draining" message, and it keeps relaying until they have left or
+// -drain-timeout (25 s) has passed, then closes the rest and exits.
+//
 // It serves the WebSocket endpoint at /ws, /healthz and /metrics (Prometheus), through
 // lobbyserver.HTTPServer (timeouts, body and socket limits). Behind a reverse proxy,
 // name it with -trusted-proxies so that the per-address limits see the clients'
 // addresses (X-Forwarded-For) rather than the proxy's. Secrets
 // are best read from environment variables (named by the -*-env flags: LOBBY_TURN_SECRET
 // and LOBBY_HOST_SECRET by default) so that they do not show up in the process list.
-// Without a host secret anyone may create rooms, which suits development only. It
-// shuts down gracefully on SIGINT or SIGTERM.
+// Without a host secret anyone may create rooms, which suits development only.
 //
 // Several instances behind one load balancer serve the same rooms when they share a
 // Redis (rooms, membership and signaling relayed between instances):
@@ -40,8 +49,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/lobby"
 	lobbyserver "github.com/volleynet/volley/lobby/server"
+	"github.com/volleynet/volley/turnserver"
 )
 
 // defaultAddr is where the lobby listens unless -addr says otherwise; the READMEs
@@ -52,21 +63,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stderr, nil)
 	stop()
-	var usage usageError
-	switch {
-	case err == nil || errors.Is(err, flag.ErrHelp):
-	case errors.As(err, &usage):
-		os.Exit(2) // the flag package or run has printed the problem and the usage
-	default:
-		fmt.Fprintln(os.Stderr, "lobby:", err)
-		os.Exit(1)
-	}
+	cli.Exit("lobby", err)
 }
-
-// usageError is a command-line mistake, already reported with the usage.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
 
 func splitList(s string) []string {
 	var out []string
@@ -94,16 +92,6 @@ func parsePrefix(s string) (netip.Prefix, error) {
 func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr string)) error {
 	fs := flag.NewFlagSet("lobby", flag.ContinueOnError)
 	fs.SetOutput(logOut)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: lobby [flags]
-
-Runs the Volley lobby: rooms and WebRTC signaling over WebSocket at /ws (players
-dial ws://`+defaultAddr+`/ws by default), /healthz and Prometheus /metrics.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
 	addr := fs.String("addr", defaultAddr, "listen address")
 	origins := fs.String("origins", "", "comma-separated allowed Origins (\"*\" for any); default: same origin and localhost")
 	stun := fs.String("stun", "", "comma-separated STUN URLs sent to clients")
@@ -120,16 +108,11 @@ Flags:
 	redisTTL := fs.Duration("redis-ttl", 0, "how long a crashed instance's rooms outlive it (default 30s; the same on every instance)")
 	trusted := fs.String("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (per-address limits)")
 	debug := fs.Bool("debug", false, "log at debug level")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "lobby: unexpected argument %q (lobby has no subcommands)\n", fs.Arg(0))
-		fs.Usage()
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	drainTimeout := fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long to keep serving connections told to move (\"draining\") before closing them")
+	relayFlags := turnserver.RegisterFlags(fs, "turn-")
+	if err := cli.Parse(fs, args, "lobby [flags]", `Runs the Volley lobby: rooms and WebRTC signaling over WebSocket at /ws (players
+dial ws://`+defaultAddr+`/ws by default), /healthz and Prometheus /metrics.`); err != nil {
+		return err
 	}
 	level := slog.LevelInfo
 	if *debug {
@@ -174,8 +157,20 @@ Flags:
 		cfg.Store = lobbyserver.NewRedisStore(rdb, lobbyserver.RedisStoreConfig{Prefix: *redisPrefix, TTL: *redisTTL})
 		log.Info("lobby: shared store", "redis", opt.Addr)
 	}
+	relay, err := startRelay(relayFlags, &cfg, log)
+	if err != nil {
+		return fmt.Errorf("-turn-listen: %w", err)
+	}
+	if relay != nil {
+		defer relay.Close()
+	}
 	srv := lobbyserver.New(cfg)
 	defer srv.Close() // on early returns; idempotent
+	if relay != nil {
+		if err := relay.Register(srv.Registry()); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -193,6 +188,14 @@ Flags:
 		return err
 	case <-ctx.Done():
 	}
+	// Drain: new connections and /healthz get 503, connections are told to move and
+	// served until they leave or the deadline; then everything closes.
+	log.Info("lobby draining", "timeout", *drainTimeout)
+	dctx, dcancel := context.WithTimeout(context.Background(), *drainTimeout)
+	if derr := srv.Drain(dctx); derr != nil {
+		log.Info("lobby drain deadline reached; closing the remaining connections")
+	}
+	dcancel()
 	log.Info("lobby shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/volleynet/volley/examples/arena/bot"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/netcode"
 )
 
@@ -28,21 +29,9 @@ func main() {
 	public := flag.Bool("public", false, "gather ICE candidates on every interface instead of loopback only")
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "random seed")
 	verbose := flag.Bool("v", false, "log each bot's connection problems")
-	flag.Usage = func() {
-		fmt.Fprint(flag.CommandLine.Output(), `Usage: bots [flags]
-
-Joins an arena with native bots, each a netcode client over its own WebRTC
-connection, and prints their aggregate statistics every few seconds.
-
-Flags:
-`)
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(flag.CommandLine.Output(), "bots: unexpected argument %q (bots has no subcommands)\n", flag.Arg(0))
-		flag.Usage()
-		os.Exit(2)
+	if err := cli.Parse(flag.CommandLine, os.Args[1:], "bots [flags]", `Joins an arena with native bots, each a netcode client over its own WebRTC
+connection, and prints their aggregate statistics every few seconds.`); err != nil {
+		cli.Exit("bots", err)
 	}
 
 	level := slog.LevelError

@@ -17,27 +17,16 @@ import (
 	"path/filepath"
 
 	"github.com/volleynet/volley/examples/arena/game"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/snapshot"
 )
 
 func main() {
 	dir := flag.String("dir", filepath.Join("examples", "arena", "schema"), "output directory")
-	flag.Usage = func() {
-		fmt.Fprint(flag.CommandLine.Output(), `Usage: schema [flags]
-
-Writes the arena's snapshot schema for clients in other languages: arena.json (the
+	if err := cli.Parse(flag.CommandLine, os.Args[1:], "schema [flags]", `Writes the arena's snapshot schema for clients in other languages: arena.json (the
 canonical descriptor) and arena.d.ts (TypeScript declarations). Run it from the
-module root.
-
-Flags:
-`)
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(flag.CommandLine.Output(), "schema: unexpected argument %q (schema has no subcommands)\n", flag.Arg(0))
-		flag.Usage()
-		os.Exit(2)
+module root.`); err != nil {
+		cli.Exit("schema", err)
 	}
 	if err := write(*dir, game.NewRegistry()); err != nil {
 		fmt.Fprintln(os.Stderr, "schema:", err)

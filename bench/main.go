@@ -6,6 +6,7 @@
 //	go run ./bench latency   [-json]
 //	go run ./bench scale     [-json]
 //	go run ./bench churn     (honest connect time while attackers churn handshakes)
+//	go run ./bench recover   (recovery after an outage or a network switch, resumption after a hard restart)
 //
 // go run ./bench -h lists the commands, go run ./bench <command> -h their flags.
 package main
@@ -24,6 +25,7 @@ var commands = map[string]func(args []string) error{
 	"latency":   runLatency,
 	"scale":     runScale,
 	"churn":     runChurn,
+	"recover":   runRecover,
 }
 
 // summaries lists the commands bench -h shows, in order; a command missing here
@@ -33,6 +35,7 @@ var summaries = []struct{ name, text string }{
 	{"latency", "snapshot age, command round trip and input to visible over pion with simulated loss, delay and jitter"},
 	{"scale", "host tick work and snapshot send lag against the number of clients (load from a second process)"},
 	{"churn", "connect time of an honest player through a lobby while attackers churn handshakes at the lobby's rate"},
+	{"recover", "recovery after an outage or a network switch, and resumption after a hard restart"},
 }
 
 func main() { cli.Exit("bench", run(os.Args[1:], os.Stderr)) }

@@ -16,6 +16,7 @@ const (
 	TypeQuickJoin = "quick_join"
 	TypeLeave     = "leave"
 	TypeSignal    = "signal" // both directions
+	TypeResume    = "resume"
 
 	TypeWelcome      = "welcome"
 	TypeCreated      = "created"
@@ -33,6 +34,7 @@ const (
 	// closes with 1001 "shutdown". A player whose game is connected needs the lobby
 	// no more; a host should open its room again through another instance.
 	TypeDraining = "draining"
+	TypeResumed  = "resumed"
 )
 
 // Reasons carried by "room_closed".
@@ -61,6 +63,11 @@ type Message struct {
 	ID string `json:"id,omitempty"`
 	// ICEServers are the STUN/TURN servers for WebRTC (welcome).
 	ICEServers []ICEServer `json:"iceServers,omitempty"`
+	// Token is the connection's resume token (welcome, resume, resumed).
+	Token string `json:"token,omitempty"`
+	// Grace is how long, in milliseconds, the server keeps a dropped connection's
+	// identity for a resume; absent when it keeps none (welcome).
+	Grace int `json:"grace,omitempty"`
 
 	// Name is the new room's name (create).
 	Name string `json:"name,omitempty"`
@@ -138,12 +145,14 @@ type RoomInfo struct {
 
 var clientTypes = map[string]bool{
 	TypeCreate: true, TypeList: true, TypeJoin: true, TypeQuickJoin: true, TypeLeave: true, TypeSignal: true,
+	TypeResume: true,
 }
 
 var serverTypes = map[string]bool{
 	TypeWelcome: true, TypeCreated: true, TypeRooms: true, TypeJoined: true, TypeLeft: true,
 	TypeSignal: true, TypeMemberJoined: true, TypeMemberLeft: true, TypeRoomClosed: true, TypeError: true,
 	TypeDraining: true,
+	TypeResumed:  true,
 }
 
 // ProtocolError is returned by DecodeMessage; Code is the error code the server answers with.

@@ -44,6 +44,12 @@ type NetStats struct {
 	KbpsUp       float64       // kbit/s sent, both channels
 	Pending      int           // local inputs not acknowledged by the host yet
 	Corrections  int           // mispredictions corrected so far
+	// Link is the connection's state: "connected" or "restarting" (an ICE restart
+	// under way).
+	Link string
+	// Restarts and RestartsFailed count the ICE restarts started and failed,
+	// Resumes the resumptions of this session.
+	Restarts, RestartsFailed, Resumes uint64
 }
 
 // SelfView returns the local player's view, if it is in the frame.

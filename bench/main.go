@@ -1,12 +1,13 @@
 // Command bench measures Volley: snapshot bandwidth on a deterministic arena trace,
 // latency over real pion connections under simulated loss, delay and jitter, and how
-// many clients one host carries.
+// many clients one host carries, and whether churn leaves resources behind.
 //
 //	go run ./bench bandwidth [-json]
 //	go run ./bench latency   [-json]
 //	go run ./bench scale     [-json]
 //	go run ./bench churn     (honest connect time while attackers churn handshakes)
 //	go run ./bench recover   (recovery after an outage or a network switch, resumption after a hard restart)
+//	go run ./bench soak      [-json] [-clients N] [-minutes M]
 //
 // go run ./bench -h lists the commands, go run ./bench <command> -h their flags.
 package main
@@ -36,6 +37,7 @@ var summaries = []struct{ name, text string }{
 	{"scale", "host tick work and snapshot send lag against the number of clients (load from a second process)"},
 	{"churn", "connect time of an honest player through a lobby while attackers churn handshakes at the lobby's rate"},
 	{"recover", "recovery after an outage or a network switch, and resumption after a hard restart"},
+	{"soak", "heap, goroutines and open files of an arena host while clients join, play and leave, against its baseline"},
 }
 
 func main() { cli.Exit("bench", run(os.Args[1:], os.Stderr)) }

@@ -1,5 +1,3 @@
-//go:build !js
-
 package netcode
 
 import (
@@ -55,6 +53,7 @@ type Server struct {
 	helpers  sync.WaitGroup // encoding helpers, including those that found no work
 	sendDone chan struct{}
 
+	page    *pageHooks // the browser tab a host runs in (page_js.go); nil natively
 	timings loopTimings
 	curTick atomic.Uint32 // the tick being run, read by LoopStats and new sessions
 	ticks   atomic.Uint64
@@ -197,6 +196,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.api = api
 	s.epoch = s.clk.Now()
 	go s.run()
+	s.page = startPage(s)
 	return s, nil
 }
 
@@ -312,6 +312,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.page.stop()
 	s.abort()
 	list := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {

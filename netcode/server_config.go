@@ -1,5 +1,3 @@
-//go:build !js
-
 package netcode
 
 import (
@@ -97,6 +95,8 @@ type ServerConfig struct {
 	ListenUDP string
 	// Transport configures pion.
 	Transport TransportConfig
+	// Page configures a host running in a browser tab (GOOS=js); see PageConfig.
+	Page PageConfig
 	// Clock drives the tick loop and timeouts. Default: the real clock.
 	Clock Clock
 	// Logger receives connection events. Default: discard.

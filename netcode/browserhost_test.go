@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"sync"
@@ -312,5 +313,93 @@ func TestBrowserHost(t *testing.T) {
 		if err := c.Err(); !errors.Is(err, ErrServerClosed) || !strings.Contains(err.Error(), "the host closed its browser tab") {
 			t.Errorf("client %d after the host tab closed: %v, want ErrServerClosed with the host's reason", c.ID(), err)
 		}
+	}
+}
+
+var hiddenTab = flag.Duration("hiddentab", 0, "measure a browser host's tick loop in a hidden tab for this long per condition (TestBrowserHostHiddenMeasure; figures in the README)")
+
+// TestBrowserHostHiddenMeasure measures what a hidden tab does to a browser host's
+// tick loop, with and without the wake-up worker, with a native client that sends
+// inputs at 60 Hz and with one that only acknowledges. It asserts nothing and logs
+// the figures; it runs only with -hiddentab, e.g.
+//
+//	go test -run TestBrowserHostHiddenMeasure -v ./netcode -args -hiddentab=20s
+func TestBrowserHostHiddenMeasure(t *testing.T) {
+	if *hiddenTab <= 0 {
+		t.Skip("a measurement: run with -args -hiddentab=20s")
+	}
+	type ball struct {
+		X float32 `snap:"float,min=-10000,max=10000,prec=0.01"`
+	}
+	reg := snapshot.NewRegistry()
+	if _, err := reg.Register(1, ball{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, waker := range []bool{true, false} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		query := ""
+		if !waker {
+			query = "?nowaker=1"
+		}
+		h := startBrowserHost(t, ctx, query)
+		c, err := Dial(ctx, ClientConfig{Registry: reg, Transport: loopback()}, h.signaler())
+		if err != nil {
+			t.Fatal(err)
+		}
+		measure := func(name string, inputs bool) {
+			if c == nil { // no remote client: the loop alone
+				before := h.state()
+				start := time.Now()
+				<-time.After(*hiddenTab)
+				after := h.state()
+				sec := time.Since(start).Seconds()
+				t.Logf("waker %-5v %-28s ticks/s %5.1f  late/s %5.1f  skipped/s %5.1f", waker, name,
+					float64(after.Loop.Ticks-before.Loop.Ticks)/sec,
+					float64(after.Loop.Late-before.Loop.Late)/sec,
+					float64(after.Loop.Skipped-before.Loop.Skipped)/sec)
+				return
+			}
+			before, cst := h.state(), c.Stats()
+			var gap, last time.Duration
+			start := time.Now()
+			end := time.After(*hiddenTab)
+			tick := time.NewTicker(time.Second / 60)
+		loop:
+			for {
+				select {
+				case <-c.Updates():
+					el := time.Since(start)
+					gap, last = max(gap, el-last), el
+				case <-tick.C:
+					if inputs {
+						_, _ = c.SendInput([]byte{1})
+					}
+				case <-end:
+					break loop
+				case <-c.Done():
+					t.Fatalf("client ended: %v", c.Err())
+				}
+			}
+			tick.Stop()
+			after, cst2 := h.state(), c.Stats()
+			sec := time.Since(start).Seconds()
+			t.Logf("waker %-5v %-28s ticks/s %5.1f  late/s %5.1f  skipped/s %5.1f  client: snapshots/s %5.1f, longest gap %v",
+				waker, name,
+				float64(after.Loop.Ticks-before.Loop.Ticks)/sec,
+				float64(after.Loop.Late-before.Loop.Late)/sec,
+				float64(after.Loop.Skipped-before.Loop.Skipped)/sec,
+				float64(cst2.Snapshots-cst.Snapshots)/sec, gap.Round(time.Millisecond))
+		}
+		measure("visible, inputs at 60 Hz", true)
+		h.setMinimized(true)
+		h.waitState("the hidden tab", 30*time.Second, "s.page.Hidden")
+		measure("hidden, inputs at 60 Hz", true)
+		measure("hidden, acks only", false)
+		c.Close()
+		c = nil
+		measure("hidden, no remote client", false)
+		h.setMinimized(false)
+		h.close()
+		cancel()
 	}
 }

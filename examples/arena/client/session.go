@@ -55,8 +55,9 @@ type Session struct {
 	BadEvents int
 }
 
-// JoinRoom connects to the lobby at url and joins the room with that ID (any open
-// room when roomID is empty). It returns the lobby connection, which must stay open
+// JoinRoom connects to the lobby at url and joins the room with that ID (when roomID
+// is empty, the oldest open arena room of this version: game.LobbyGame and
+// game.LobbyVersion). It returns the lobby connection, which must stay open
 // while signaling is needed, and the signaling path to the room's host.
 func JoinRoom(ctx context.Context, url, roomID string, cfg lobby.ClientConfig) (*lobby.Client, *lobby.PeerSignaler, error) {
 	lc, err := lobby.Dial(ctx, url, cfg)
@@ -66,7 +67,7 @@ func JoinRoom(ctx context.Context, url, roomID string, cfg lobby.ClientConfig) (
 	if roomID != "" {
 		_, err = lc.Join(ctx, roomID, "")
 	} else {
-		_, err = lc.QuickJoin(ctx)
+		_, err = lc.QuickJoinMatching(ctx, lobby.RoomFilter{Game: game.LobbyGame, GameVersion: game.LobbyVersion})
 	}
 	if err != nil {
 		lc.Close()

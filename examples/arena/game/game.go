@@ -16,6 +16,15 @@ package game
 
 import "math"
 
+// The arena's identity in a lobby: its rooms carry this game name and version
+// (lobby.RoomOptions.Game and GameVersion), and its clients quick-join only rooms that
+// carry both, so that they never land in another game's room nor in an arena of an
+// incompatible version.
+const (
+	LobbyGame    = "volley-arena"
+	LobbyVersion = "1" // bump with any change to the inputs, events or snapshot schema
+)
+
 // Arena dimensions and gameplay tuning.
 const (
 	Width  = 64.0 // arena width in units

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/volleynet/volley/examples/arena/client"
+	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/host"
 	"github.com/volleynet/volley/lobby"
 	"github.com/volleynet/volley/netcode"
@@ -86,9 +87,11 @@ func (a *app) hostOnce(ctx context.Context) error {
 		}
 	}
 	info, err := lc.Create(ctx, lobby.RoomOptions{
-		Name:     fmt.Sprintf("%s's arena (browser)", a.cfg.name),
-		Capacity: 16,
-		Metadata: json.RawMessage(`{"host":"browser"}`),
+		Name:        fmt.Sprintf("%s's arena (browser)", a.cfg.name),
+		Capacity:    16,
+		Metadata:    json.RawMessage(`{"host":"browser"}`),
+		Game:        game.LobbyGame,
+		GameVersion: game.LobbyVersion,
 	})
 	if err != nil {
 		return fmt.Errorf("cannot open a lobby room: %w", err)

@@ -168,6 +168,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	if cfg.LobbyURL == "" {
 		a.lobby = lobbyserver.New(lobbyserver.Config{Logger: cfg.Logger.With("component", "lobby")})
 		mux.Handle("/ws", a.lobby)
+		mux.Handle("/rooms/events", a.lobby.RoomEventsHandler())
 		mux.Handle("/healthz", a.lobby.HealthHandler())
 		gather = append(gather, a.lobby.Gatherer())
 		a.LobbyURL = "ws://" + ln.Addr().String() + "/ws"
@@ -399,12 +400,16 @@ type pageConfig struct {
 	Lobby string `json:"lobby"`
 	// Room is the room to join; "" means quick-join any room.
 	Room string `json:"room"`
+	// Game and GameVersion are what the arena's rooms announce in the lobby; the
+	// page's room list (the lobby's /rooms/events feed) shows only those.
+	Game        string `json:"game"`
+	GameVersion string `json:"gameVersion"`
 	// Error, when set, is shown instead of starting the game.
 	Error string `json:"error,omitempty"`
 }
 
 func (a *Arena) serveConfig(w http.ResponseWriter, r *http.Request) {
-	pc := pageConfig{Lobby: a.cfg.PageLobbyURL}
+	pc := pageConfig{Lobby: a.cfg.PageLobbyURL, Game: game.LobbyGame, GameVersion: game.LobbyVersion}
 	switch {
 	case pc.Lobby != "":
 		// An explicit page lobby: the room ID there is unknown, quick-join.

@@ -144,6 +144,12 @@ func TestBrowserHostedGame(t *testing.T) {
 	if err != nil || id == 0 {
 		t.Fatalf("joining page playerId = %d, %v", id, err)
 	}
+	// The hosted room is in the joining page's live room list (the lobby's feed).
+	inList := fmt.Sprintf(`Array.isArray(window.arenaRoomList) && window.arenaRoomList.some(r => r.id === %q && r.name.includes("hoster") && r.members === 1)`, room)
+	if _, err := chromedp.Run(joinTab, chromedp.Poll[bool](inList, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		list, _ := chromedp.Run(joinTab, chromedp.Evaluate[string](`JSON.stringify(window.arenaRoomList)`))
+		t.Errorf("the joining page's room list lacks the hosted room %s with its member: %v; list %s", room, err, list)
+	}
 	expr := fmt.Sprintf(`(() => { const s = JSON.parse(arenaHostState()); return s.players.some(p => p.id === %d && p.name === "joiner"); })()`, id)
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		t.Fatalf("the host tab never had player %d named joiner: %v; host tab: %+v", id, err, tabState(t, bctx))
@@ -384,4 +390,54 @@ func compareView(view []game.Player, hs host.Summary, self game.PlayerID) string
 		}
 	}
 	return ""
+}
+
+// TestRoomListLive: the arena page lists the open arena rooms live from the lobby's
+// room feed through EventSource: a room created by a Go lobby client appears, one of
+// another game never does, and a closed one goes away.
+func TestRoomListLive(t *testing.T) {
+	chrome := browsertest.Chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	a := loopbackArena(t, ctx)
+	bctx := browsertest.NewBrowser(t, ctx, chrome)
+	if err := chromedp.Do(bctx, chromedp.Navigate(a.PageURL(url.Values{"name": {"watcher"}}))); err != nil {
+		t.Fatal(err)
+	}
+	listed := func(what, cond string) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			list, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.arenaRoomList)`))
+			text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("roombox").innerText`))
+			t.Fatalf("waiting for %s: %v; arenaRoomList = %s; the page shows %q", what, err, list, text)
+		}
+	}
+	listed("the first (empty) list", `Array.isArray(window.arenaRoomList) && window.arenaRoomList.length === 0`)
+
+	other, err := lobby.Dial(ctx, a.LobbyURL, lobby.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Create(ctx, lobby.RoomOptions{Name: "chess night", Game: "chess", GameVersion: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	lc, err := lobby.Dial(ctx, a.LobbyURL, lobby.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	info, err := lc.Create(ctx, lobby.RoomOptions{Name: "friday arena", Capacity: 7, Game: game.LobbyGame, GameVersion: game.LobbyVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed("the new room on the page", fmt.Sprintf(
+		`(() => { const li = document.querySelector('#roomlist li[data-room=%q]'); return !!li && li.innerText.includes("friday arena") && li.innerText.includes("1/8"); })()`, info.ID))
+	if text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("roomlist").innerText`)); strings.Contains(text, "chess") {
+		t.Errorf("the arena page lists another game's room: %q", text)
+	}
+	if err := lc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	listed("the closed room to go", `Array.isArray(window.arenaRoomList) && window.arenaRoomList.length === 0 && document.querySelectorAll("#roomlist li").length === 0`)
 }

@@ -109,4 +109,7 @@ type ServerConfig struct {
 	// observeUpdate, if set (tests), sees the sequence number of every update
 	// once its inputs are queued.
 	observeUpdate func(id ClientID, seq uint32)
+	// observeDrain, if set (tests), runs in Drain once admission has stopped and
+	// before the goodbyes.
+	observeDrain func()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -434,4 +435,35 @@ func TestRoomFeedRedis(t *testing.T) {
 	if rooms := roomsOf(t, fromA.next(feedRooms)); len(rooms) != 1 || rooms[0].ID != other.ID {
 		t.Fatalf("B's list for a client resuming A's stream: %+v, want just %s", rooms, other.ID)
 	}
+}
+
+// FuzzFeedLastEventID: any Last-Event-ID is either resumable from the ring or not,
+// without a panic, and a resumption never replays an event the client had.
+func FuzzFeedLastEventID(f *testing.F) {
+	for _, s := range []string{"", "abc.7", "abc.10", "abc.3", "abc.", ".5", "abc.99999999999999999999", "abc.-1", "x.y.z"} {
+		f.Add(s)
+	}
+	fd := &feed{epoch: "abc", seq: 10}
+	for n := uint64(5); n <= 10; n++ {
+		fd.ring = append(fd.ring, &feedEvent{seq: n})
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		evs, ok := fd.replayLocked(id)
+		if !ok {
+			return
+		}
+		_, seqStr, _ := strings.Cut(id, ".")
+		last, err := strconv.ParseUint(seqStr, 10, 64)
+		if err != nil {
+			t.Fatalf("%q resumable but its sequence does not parse: %v", id, err)
+		}
+		for i, ev := range evs {
+			if ev.seq != last+1+uint64(i) {
+				t.Fatalf("%q replays event %d at %d, want %d", id, ev.seq, i, last+1+uint64(i))
+			}
+		}
+		if last+uint64(len(evs)) != fd.seq {
+			t.Fatalf("%q replays %d events after %d, want every one up to %d", id, len(evs), last, fd.seq)
+		}
+	})
 }

@@ -87,6 +87,8 @@ type feed struct {
 	wake   chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
+	ending chan struct{} // closed by endStreams (a drain): streams end, new ones are refused
+	endOne sync.Once
 
 	streams prometheus.Gauge
 	events  *prometheus.CounterVec // by type
@@ -107,12 +109,13 @@ type feed struct {
 
 func newFeed(s *Server) *feed {
 	f := &feed{
-		s:     s,
-		wake:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
-		subs:  make(map[*feedSub]bool),
-		dirty: make(map[string]bool),
+		s:      s,
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		ending: make(chan struct{}),
+		subs:   make(map[*feedSub]bool),
+		dirty:  make(map[string]bool),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lobby_feed_streams", Help: "Open room feed streams (GET /rooms/events).",
 		}),
@@ -166,6 +169,10 @@ func (f *feed) resyncLater() {
 	f.resync = true
 	f.mu.Unlock()
 }
+
+// endStreams ends the open streams (the Server drains): clients reconnect, and the
+// draining instance refuses them, so they land on another one.
+func (f *feed) endStreams() { f.endOne.Do(func() { close(f.ending) }) }
 
 // close stops the feed; open streams end.
 func (f *feed) close() {
@@ -560,7 +567,8 @@ func (f *feed) replayLocked(lastID string) ([]*feedEvent, bool) {
 // the list since), and otherwise a fresh full list: replace what you have. Event IDs
 // are per instance. The Origin header is checked as for the WebSocket (403), streams
 // count against MaxConnectionsPerIP (429) and MaxFeedStreams (503), and a stream whose
-// client does not keep up with FeedQueue events is closed.
+// client does not keep up with FeedQueue events is closed. A draining instance (Drain)
+// ends its streams and refuses new ones (503), so that clients move elsewhere.
 func (s *Server) RoomEventsHandler() http.Handler { return http.HandlerFunc(s.serveRoomEvents) }
 
 func (s *Server) serveRoomEvents(w http.ResponseWriter, r *http.Request) {
@@ -571,6 +579,9 @@ func (s *Server) serveRoomEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.originAllowed(r) {
 		s.reject(w, lobby.ReasonOrigin, "lobby: origin not allowed", http.StatusForbidden)
+		return
+	}
+	if s.refuseDraining(w) {
 		return
 	}
 	q := r.URL.Query()
@@ -673,6 +684,8 @@ func (s *Server) serveRoomEvents(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-f.stop:
+			return
+		case <-f.ending:
 			return
 		}
 	}

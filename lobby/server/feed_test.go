@@ -467,3 +467,25 @@ func FuzzFeedLastEventID(f *testing.F) {
 		}
 	})
 }
+
+// TestRoomFeedDrain: a draining instance ends its streams at once and refuses new
+// ones, so that clients reconnect to another instance, while its WebSocket
+// connections are still being served.
+func TestRoomFeedDrain(t *testing.T) {
+	e := newEnv(t, Config{})
+	ws := dialRaw(t, e.url) // keeps the drain waiting
+	s := openFeed(t, e.feedURL(""), nil)
+	s.next(feedRooms)
+	done := drainAsync(context.Background(), e.srv)
+	ws.expect(lobby.TypeDraining)
+	if !s.ended() {
+		t.Fatal("the stream outlived the start of the drain")
+	}
+	if code := feedStatus(t, e.feedURL(""), nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("a stream during the drain: %d, want 503", code)
+	}
+	ws.close()
+	if err := <-done; err != nil {
+		t.Fatalf("Drain = %v", err)
+	}
+}

@@ -41,14 +41,20 @@ const (
 // through it. The unreliable queue never reorders and drops only when its reader
 // falls localUnreliableQueue messages behind.
 //
-// cfg.Transport is not used. DialLocal returns once the host has welcomed the client,
-// or the host's refusal (a *RejectError, as Dial returns).
+// cfg.Transport, cfg.Restart and cfg.Resume are not used: a local connection has no
+// ICE to restart and cannot be lost. DialLocal returns once the host has welcomed the
+// client, or the host's refusal (a *RejectError, as Dial returns).
 func DialLocal(ctx context.Context, cfg ClientConfig, srv *Server) (*Client, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	c := newClient(cfg)
+	cfg.Restart.Attempts, cfg.Resume = -1, nil
+	res, err := newClientResume(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := newClient(cfg, res)
 	// The client side's four queue goroutines are the client's: Done waits for them.
 	link := newLocalLink(&c.wg)
 	c.unrel, c.rel = link.client.unrel, link.client.rel

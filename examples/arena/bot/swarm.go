@@ -20,9 +20,16 @@ import (
 // Each bot is a real netcode client with its own WebRTC connection. The returned
 // error is nil when ctx ended.
 func Play(ctx context.Context, sig signaling.Signaler, name string, seed uint64, cfg netcode.ClientConfig, st *Stats) error {
-	sess, err := client.Connect(ctx, client.Config{Name: name, Netcode: cfg}, sig)
+	_, err := play(ctx, sig, client.Config{Name: name, Netcode: cfg}, seed, st)
+	return err
+}
+
+// play plays one session (a resumption if cfg.Resume is set) and returns, when its
+// connection was lost, the state that resumes it.
+func play(ctx context.Context, sig signaling.Signaler, cfg client.Config, seed uint64, st *Stats) (*netcode.ResumeState, error) {
+	sess, err := client.Connect(ctx, cfg, sig)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer sess.Close()
 	if st != nil {
@@ -46,9 +53,9 @@ func Play(ctx context.Context, sig signaling.Signaler, name string, seed uint64,
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		case <-sess.Done():
-			return sess.Err()
+			return sess.ResumeState(), sess.Err()
 		case <-tick.C:
 		}
 		sess.Poll()
@@ -64,7 +71,7 @@ func Play(ctx context.Context, sig signaling.Signaler, name string, seed uint64,
 		players = sess.Players(players[:0])
 		buttons, aim := brain.Think(self, players, dt)
 		if err := sess.Input(buttons, aim); err != nil {
-			return err
+			return sess.ResumeState(), err
 		}
 	}
 }
@@ -180,8 +187,10 @@ type SwarmConfig struct {
 	Logger *slog.Logger
 }
 
-// Swarm is a group of bots that join a lobby room and keep playing, reconnecting
-// (with backoff) when their connection ends.
+// Swarm is a group of bots that join a lobby room and keep playing: a bot whose
+// network changes or blips keeps its connection through ICE restarts; one whose
+// connection is lost resumes its session (same player, same score) while the host
+// keeps it, or reconnects as a new player (with backoff).
 type Swarm struct {
 	stats *Stats
 	wg    sync.WaitGroup
@@ -219,9 +228,11 @@ func (sw *Swarm) run(ctx context.Context, cfg SwarmConfig, i int) {
 	name := fmt.Sprintf("%s%d", cfg.NamePrefix, i+1)
 	log := cfg.Logger.With("bot", name)
 	backoff := 500 * time.Millisecond
+	var resume *netcode.ResumeState
 	for ctx.Err() == nil {
 		sw.stats.attempts.Add(1)
-		err := sw.once(ctx, cfg, name, cfg.Seed*1000+uint64(i))
+		var err error
+		resume, err = sw.once(ctx, cfg, name, cfg.Seed*1000+uint64(i), resume)
 		if ctx.Err() != nil {
 			return
 		}
@@ -245,13 +256,22 @@ func (sw *Swarm) run(ctx context.Context, cfg SwarmConfig, i int) {
 	}
 }
 
-func (sw *Swarm) once(ctx context.Context, cfg SwarmConfig, name string, seed uint64) error {
+// once plays one session: a resumption of resume when set (a new player if the host
+// refuses it). It returns the state that resumes the session when its connection was
+// lost.
+func (sw *Swarm) once(ctx context.Context, cfg SwarmConfig, name string, seed uint64, resume *netcode.ResumeState) (*netcode.ResumeState, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	lc, sig, err := client.JoinRoom(dialCtx, cfg.LobbyURL, cfg.RoomID, cfg.Lobby)
 	cancel()
 	if err != nil {
-		return err
+		return resume, err
 	}
 	defer lc.Close()
-	return Play(ctx, sig, name, seed, client.WithLobbyICE(cfg.Client, lc), sw.stats)
+	ccfg := client.Config{Name: name, Netcode: client.WithLobbyICE(cfg.Client, lc), Resume: resume}
+	next, err := play(ctx, sig, ccfg, seed, sw.stats)
+	if resume != nil && client.ResumeRefused(err) {
+		ccfg.Resume = nil
+		next, err = play(ctx, sig, ccfg, seed, sw.stats)
+	}
+	return next, err
 }

@@ -41,6 +41,10 @@ type NetStats struct {
 	KbpsUp       float64
 	Pending      int // local inputs not acknowledged by the host yet
 	Corrections  int // mispredictions corrected so far
+	// The connection's lifecycle: "connected" or "restarting" (ICE restart under
+	// way), ICE restarts started and failed, and resumptions of this session.
+	Link                              string
+	Restarts, RestartsFailed, Resumes uint64
 }
 
 // SelfView returns the local player's view, if it is in the frame.

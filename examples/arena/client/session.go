@@ -7,6 +7,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/pion/webrtc/v4"
@@ -26,6 +27,10 @@ type Config struct {
 	Netcode netcode.ClientConfig
 	// FeedLines is how many kill-feed lines a Frame keeps. Default 5.
 	FeedLines int
+	// Resume, if set, resumes an earlier session (its ResumeState): the same
+	// player comes back with its score. Connect fails with an error for which
+	// ResumeRefused is true when the host no longer has it. Default: a new player.
+	Resume *netcode.ResumeState
 }
 
 // Session is one player's connection to an arena host. It is not safe for concurrent
@@ -96,6 +101,7 @@ func Connect(ctx context.Context, cfg Config, sig signaling.Signaler) (*Session,
 	reg := game.NewRegistry()
 	nc := cfg.Netcode
 	nc.Registry = reg
+	nc.Resume = cfg.Resume
 	c, err := netcode.Dial(ctx, nc, sig)
 	if err != nil {
 		return nil, err
@@ -141,6 +147,17 @@ func newSession(c *netcode.Client, reg *snapshot.Registry, cfg Config) (*Session
 
 // ID returns the local player's ID.
 func (s *Session) ID() game.PlayerID { return s.self }
+
+// ResumeState returns what resumes this session on a new connection (Config.Resume),
+// or nil when it cannot be resumed; see netcode.Client.ResumeState.
+func (s *Session) ResumeState() *netcode.ResumeState { return s.nc.ResumeState() }
+
+// ResumeRefused reports whether err is the host's refusal of a resumption (the player
+// was gone for too long, or the state was used already): connect afresh.
+func ResumeRefused(err error) bool {
+	return errors.Is(err, netcode.ErrResumeExpired) || errors.Is(err, netcode.ErrResumeInvalid) ||
+		errors.Is(err, netcode.ErrResumeReplayed) || errors.Is(err, netcode.ErrResumeOverflow)
+}
 
 // Netcode returns the underlying connection (for its statistics).
 func (s *Session) Netcode() *netcode.Client { return s.nc }
@@ -311,16 +328,23 @@ func (s *Session) Frame(frameDt float64) *Frame {
 		f.Status = "waiting for the first snapshot…"
 	}
 	st := s.nc.Stats()
+	if s.nc.State() == netcode.LinkRestarting && f.Status == "" {
+		f.Status = "connection interrupted: restarting ICE…"
+	}
 	f.Net = NetStats{
-		RTT:          st.RTT,
-		Jitter:       st.Jitter,
-		LossDown:     st.LossIn,
-		LossUp:       st.LossOut,
-		SnapshotRate: st.SnapshotsPerSec,
-		KbpsDown:     st.BytesInPerSec * 8 / 1000,
-		KbpsUp:       st.BytesOutPerSec * 8 / 1000,
-		Pending:      s.pred.Pending(),
-		Corrections:  s.pred.Corrections,
+		Link:           s.nc.State().String(),
+		Restarts:       st.Restarts,
+		RestartsFailed: st.RestartsFailed,
+		Resumes:        st.Resumes,
+		RTT:            st.RTT,
+		Jitter:         st.Jitter,
+		LossDown:       st.LossIn,
+		LossUp:         st.LossOut,
+		SnapshotRate:   st.SnapshotsPerSec,
+		KbpsDown:       st.BytesInPerSec * 8 / 1000,
+		KbpsUp:         st.BytesOutPerSec * 8 / 1000,
+		Pending:        s.pred.Pending(),
+		Corrections:    s.pred.Corrections,
 	}
 	return f
 }

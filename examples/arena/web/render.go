@@ -215,6 +215,7 @@ func (r *renderer) drawNetPanel(f *client.Frame) {
 		fmt.Sprintf("snapshots %.0f/s", n.SnapshotRate),
 		fmt.Sprintf("kbit/s down %.1f  up %.1f", n.KbpsDown, n.KbpsUp),
 		fmt.Sprintf("unacked inputs %d  fixes %d", n.Pending, n.Corrections),
+		fmt.Sprintf("link %s  restarts %d (%d failed)  resumes %d", n.Link, n.Restarts, n.RestartsFailed, n.Resumes),
 	}
 	const line = 16.0
 	w, h := sidebarWidth, 10+line*float64(len(lines))

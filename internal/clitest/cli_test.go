@@ -14,13 +14,12 @@ import (
 	"time"
 )
 
-// notCommands are main packages that people do not run: browser programs that do
-// nothing natively (they run under GOOS=js GOARCH=wasm) and test helpers that tests
-// start.
-var notCommands = map[string]bool{
-	"github.com/volleynet/volley/examples/arena/web":         true, // browser
-	"github.com/volleynet/volley/netcode/internal/wasmprobe": true, // browser, netcode's test
-	"github.com/volleynet/volley/js/test/harness":            true, // the JS tests' servers
+// notCommand reports whether a main package is one that people do not run: a
+// browser program that does nothing natively (it runs under GOOS=js GOARCH=wasm), or
+// a helper of the tests (under internal/ or test/).
+func notCommand(path string) bool {
+	return path == "github.com/volleynet/volley/examples/arena/web" ||
+		strings.Contains(path, "/internal/") || strings.Contains(path, "/test/")
 }
 
 // commands builds every command of the module into a temporary directory and
@@ -37,7 +36,7 @@ func commands(t *testing.T) map[string]string {
 	bins := map[string]string{}
 	dir := t.TempDir()
 	for _, p := range strings.Fields(string(out)) {
-		if notCommands[p] {
+		if notCommand(p) {
 			continue
 		}
 		name := path.Base(p)

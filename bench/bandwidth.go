@@ -42,7 +42,7 @@ func runBandwidth(args []string) error {
 	fs.IntVar(&o.ackDelay, "ack-delay", 3, "sends between a snapshot and its ack reaching the host (3 = 100 ms RTT at 30 Hz)")
 	fs.IntVar(&o.maxPacket, "max-packet", snapshot.DefaultMaxPacketBytes, "packet size cap in bytes")
 	fs.Uint64Var(&o.seed, "seed", 1, "trace and loss seed")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if o.seconds <= 0 || o.ackDelay < 1 {

@@ -1,5 +1,3 @@
-//go:build !js
-
 package netcode
 
 import (
@@ -86,7 +84,7 @@ type ServerConfig struct {
 	// default (ClientConfig.PingInterval); a client that pings faster than
 	// PingRate sees some of its pings unanswered. Defaults 10 per second, burst 20.
 	PingRate  float64
-	PingBurst int
+	PingBurst int // default 20
 	// MaxBadMessages malformed or unknown messages from one client over
 	// its session disconnect it with ErrProtocol. Default 100.
 	MaxBadMessages int
@@ -102,6 +100,8 @@ type ServerConfig struct {
 	ListenUDP string
 	// Transport configures pion.
 	Transport TransportConfig
+	// Page configures a host running in a browser tab (GOOS=js); see PageConfig.
+	Page PageConfig
 	// ResumeWindow is how long the host keeps the game identity of a client whose
 	// connection was lost (silent for Timeout, or closed without a goodbye), for
 	// it to come back: by itself (an ICE restart, the network returning) or on a

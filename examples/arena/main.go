@@ -15,12 +15,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/netcode"
 )
 
@@ -33,8 +35,19 @@ func main() {
 	secretEnv := flag.String("host-secret-env", "LOBBY_HOST_SECRET", "environment variable holding the lobby's host secret, if it requires one")
 	public := flag.Bool("public", false, "gather ICE candidates on every interface instead of loopback only")
 	cacheDir := flag.String("cache", "", "wasm build cache directory (default: examples/arena/.cache under the module)")
+	noHost := flag.Bool("nohost", false, "run no game host: serve the lobby and the page only; players host games from their browser tabs")
 	verbose := flag.Bool("v", false, "log debug details")
-	flag.Parse()
+	if err := cli.Parse(flag.CommandLine, os.Args[1:], "arena [flags]", `Runs the Volley sample game on this machine: a lobby, an arena host in a lobby room,
+native bots and the browser client (compiled to WebAssembly on the first start).`); err != nil {
+		cli.Exit("arena", err)
+	}
+
+	// Listen before anything else: with the port taken, that is the only error.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "arena: %v (is an arena already running? -addr chooses another address)\n", err)
+		os.Exit(1)
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -45,22 +58,29 @@ func main() {
 	defer stop()
 
 	cfg := server.Config{
-		Addr:         *addr,
+		Listener:     ln,
 		LobbyURL:     *lobbyURL,
 		PageLobbyURL: *pageLobby,
 		RoomName:     *room,
 		HostSecret:   os.Getenv(*secretEnv),
 		Bots:         *bots,
+		NoHost:       *noHost,
 		CacheDir:     *cacheDir,
 		Logger:       log,
 		Transport:    netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
 	}
+	cfg.Compiling = func() {
+		fmt.Fprintln(os.Stderr, "arena: compiling the browser client to WebAssembly (first start only: about a minute, see the README)")
+	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = server.DefaultCacheDir()
 	}
-	fmt.Fprintln(os.Stderr, "arena: starting (the first start compiles the browser client; this takes a while)")
-	err := server.Run(ctx, cfg, func(a *server.Arena) {
-		fmt.Fprintf(os.Stderr, "arena: room %s on lobby %s, %d bots\n", a.RoomID, a.LobbyURL, *bots)
+	err = server.Run(ctx, cfg, func(a *server.Arena) {
+		if *noHost {
+			fmt.Fprintf(os.Stderr, "arena: no host here: lobby %s, %d bots (they join rooms hosted from browser tabs)\n", a.LobbyURL, *bots)
+		} else {
+			fmt.Fprintf(os.Stderr, "arena: room %s on lobby %s, %d bots\n", a.RoomID, a.LobbyURL, *bots)
+		}
 		go func() {
 			start := time.Now()
 			if err := a.WaitWeb(ctx); err != nil {

@@ -41,12 +41,21 @@ var indexHTML []byte
 //go:embed static/js
 var jsFiles embed.FS
 
+// favicon is a 16×16 ball, so that browsers asking for /favicon.ico get no 404.
+//
+//go:embed static/favicon.ico
+var favicon []byte
+
 // Config configures an arena. The zero value serves on 127.0.0.1 at a free port with
 // an in-process lobby, no bots, and ICE over all interfaces.
 type Config struct {
 	// Addr is the web server's listen address. Default "127.0.0.1:0" (a free port);
 	// the arena command uses "localhost:8080".
 	Addr string
+	// Listener, if set, is the web server's listener and Addr is ignored: the arena
+	// command listens before anything else so that a taken port is its only error.
+	// Close closes it. Default: Start listens on Addr, before it starts anything.
+	Listener net.Listener
 	// LobbyURL is an external lobby's WebSocket URL ("ws://host:port/ws") for the
 	// host and the bots to use. Default: run a lobby in-process, served at /ws.
 	LobbyURL string
@@ -62,6 +71,10 @@ type Config struct {
 	Capacity int
 	// Bots is the number of native bots to run in-process. Default 0.
 	Bots int
+	// NoHost runs no game host: the arena serves the lobby and the web page only,
+	// and players host games from their browser tabs ("Host a game"); bots, if
+	// any, quick-join whatever room is open. Default false.
+	NoHost bool
 	// Transport configures WebRTC for the host and the bots (set
 	// ICE.LoopbackOnly for a localhost arena). Default: netcode's defaults.
 	Transport netcode.TransportConfig
@@ -75,6 +88,10 @@ type Config struct {
 	// CacheDir holds built wasm clients. Default: volley-arena-cache in the OS temp
 	// directory.
 	CacheDir string
+	// Compiling, if set, is called on another goroutine when the wasm client is not
+	// in CacheDir and its compilation starts (it is not called for a cached client),
+	// so that a command can say what it is waiting for. Default: nothing.
+	Compiling func()
 	// Logger receives the arena's events. Default: discard.
 	Logger *slog.Logger
 }
@@ -85,9 +102,9 @@ type Arena struct {
 	URL string
 	// LobbyURL is the lobby WebSocket URL the host and bots use.
 	LobbyURL string
-	// RoomID is the host's lobby room.
+	// RoomID is the host's lobby room ("" with Config.NoHost).
 	RoomID string
-	// Host is the game host.
+	// Host is the game host (nil with Config.NoHost).
 	Host *host.Host
 
 	cfg      Config
@@ -128,6 +145,16 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		}
 	}()
 
+	// Listen first: a taken port must fail before the wasm build starts (its
+	// cancellation would only add a confusing second error).
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			close(a.wasmDone)
+			return a, fmt.Errorf("web server: %w", err)
+		}
+	}
+
 	if !cfg.NoWeb {
 		a.execJS, a.wasmErr = loadExecJS(ctx)
 	}
@@ -139,7 +166,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	} else {
 		go func() {
 			defer close(a.wasmDone)
-			a.wasm, a.wasmErr = buildWasm(runCtx, cfg.CacheDir, WebPackage)
+			a.wasm, a.wasmErr = buildWasm(runCtx, cfg.CacheDir, WebPackage, cfg.Compiling)
 			switch {
 			case a.wasmErr != nil:
 				a.log.Error("wasm client build failed; the web page will show why", "err", a.wasmErr)
@@ -151,10 +178,6 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		}()
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return a, fmt.Errorf("arena: listen: %w", err)
-	}
 	a.URL = "http://" + browserHost(ln.Addr().String()) + "/"
 	mux := http.NewServeMux()
 	// /metrics: the host's netcode metrics (registered once the host exists) and
@@ -164,6 +187,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	if cfg.LobbyURL == "" {
 		a.lobby = lobbyserver.New(lobbyserver.Config{Logger: cfg.Logger.With("component", "lobby")})
 		mux.Handle("/ws", a.lobby)
+		mux.Handle("/rooms/events", a.lobby.RoomEventsHandler())
 		mux.Handle("/healthz", a.lobby.HealthHandler())
 		gather = append(gather, a.lobby.Gatherer())
 		a.LobbyURL = "ws://" + ln.Addr().String() + "/ws"
@@ -172,6 +196,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/{$}", a.serveIndex)
+	mux.HandleFunc("/favicon.ico", serveFavicon)
 	mux.HandleFunc("/config.js", a.serveConfig)
 	mux.HandleFunc("/wasm_exec.js", a.serveExecJS)
 	mux.HandleFunc("/arena.wasm", a.serveWasm)
@@ -190,28 +215,10 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		}
 	}()
 
-	nc := cfg.Netcode
-	nc.Transport = cfg.Transport
-	if nc.Logger == nil {
-		nc.Logger = cfg.Logger.With("component", "netcode")
-	}
-	a.Host, err = host.New(host.Config{Netcode: nc, Logger: cfg.Logger.With("component", "host")})
-	if err != nil {
-		return a, err
-	}
-	if err := metrics.Register(netcodeprom.NewCollector(a.Host.Server())); err != nil {
-		return a, fmt.Errorf("arena: metrics: %w", err)
-	}
-	room := make(chan string, 1)
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.hostLoop(runCtx, room)
-	}()
-	select {
-	case a.RoomID = <-room:
-	case <-ctx.Done():
-		return a, ctx.Err()
+	if !cfg.NoHost {
+		if err := a.startHost(ctx, runCtx, metrics); err != nil {
+			return a, err
+		}
 	}
 
 	if cfg.Bots > 0 {
@@ -224,6 +231,36 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		})
 	}
 	return a, nil
+}
+
+// startHost starts the arena's own game host and waits for its lobby room.
+func (a *Arena) startHost(ctx, runCtx context.Context, metrics *prometheus.Registry) error {
+	cfg := a.cfg
+	nc := cfg.Netcode
+	nc.Transport = cfg.Transport
+	if nc.Logger == nil {
+		nc.Logger = cfg.Logger.With("component", "netcode")
+	}
+	var err error
+	a.Host, err = host.New(host.Config{Netcode: nc, Logger: cfg.Logger.With("component", "host")})
+	if err != nil {
+		return err
+	}
+	if err := metrics.Register(netcodeprom.NewCollector(a.Host.Server())); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	room := make(chan string, 1)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.hostLoop(runCtx, room)
+	}()
+	select {
+	case a.RoomID = <-room:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // browserHost turns a listen address into one a browser can open: an unspecified IP
@@ -371,6 +408,12 @@ func serveSchema(w http.ResponseWriter, r *http.Request) {
 	w.Write(game.NewRegistry().Schema().JSON())
 }
 
+func serveFavicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "image/x-icon")
+	w.Header().Set("Cache-Control", "max-age=86400")
+	w.Write(favicon)
+}
+
 func (a *Arena) serveIndex(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -383,12 +426,16 @@ type pageConfig struct {
 	Lobby string `json:"lobby"`
 	// Room is the room to join; "" means quick-join any room.
 	Room string `json:"room"`
+	// Game and GameVersion are what the arena's rooms announce in the lobby; the
+	// page's room list (the lobby's /rooms/events feed) shows only those.
+	Game        string `json:"game"`
+	GameVersion string `json:"gameVersion"`
 	// Error, when set, is shown instead of starting the game.
 	Error string `json:"error,omitempty"`
 }
 
 func (a *Arena) serveConfig(w http.ResponseWriter, r *http.Request) {
-	pc := pageConfig{Lobby: a.cfg.PageLobbyURL}
+	pc := pageConfig{Lobby: a.cfg.PageLobbyURL, Game: game.LobbyGame, GameVersion: game.LobbyVersion}
 	switch {
 	case pc.Lobby != "":
 		// An explicit page lobby: the room ID there is unknown, quick-join.

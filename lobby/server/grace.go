@@ -91,7 +91,9 @@ func (s *Server) leaveOrDetach(c *conn, readErr error, serverClosed bool) {
 	var ce *websocket.CloseError
 	normal := errors.As(readErr, &ce) && ce.Code == websocket.CloseNormalClosure
 	s.mu.Lock()
-	if c.moving != "" { // handed to another instance (handoff.go)
+	if c.moving != "" || c.detached.Load() {
+		// Handed to another instance, or detached already by a takeover that
+		// closed its WebSocket (handoff.go).
 		s.mu.Unlock()
 		return
 	}

@@ -171,6 +171,14 @@ func (s *Server) resumeRemote(c *conn, ref, id string, sum [32]byte) {
 		c.eventLocked(p.room, p.m, p.msg)
 	}
 	s.mu.Unlock()
+	if st.Host && st.Record == nil { // not kept by its old instance: read it
+		ctx, cancel := s.storeCtx()
+		if r, err := s.store.Room(ctx, st.Room); err == nil && r.Host == id {
+			r.Members = nil
+			st.Record = &r
+		}
+		cancel()
+	}
 	switch {
 	case st.Host && st.Record != nil:
 		s.owned.hosting(*st.Record)

@@ -54,6 +54,9 @@ type Server struct {
 	helpers  sync.WaitGroup // encoding helpers, including those that found no work
 	sendDone chan struct{}
 
+	hist           *History      // LagCompensation.Enabled; owned by the tick goroutine
+	budgetDeferred atomic.Uint64 // entity updates a bandwidth budget pushed to a later send
+
 	timings loopTimings
 	curTick atomic.Uint32 // the tick being run, read by LoopStats and new sessions
 	ticks   atomic.Uint64
@@ -161,6 +164,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		stop:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		sendDone:  make(chan struct{}),
+	}
+	if cfg.LagCompensation.Enabled {
+		s.hist = NewHistory(cfg.Registry, cfg.TickRate, cfg.LagCompensation)
 	}
 	s.closing, s.abort = context.WithCancel(context.Background())
 	workers := encodeWorkers()
@@ -374,7 +380,7 @@ func (s *Server) run() {
 	}()
 	sched := scheduler{epoch: s.epoch, rate: uint64(s.cfg.TickRate), maxCatchUp: uint64(s.cfg.MaxCatchUp)}
 	world := snapshot.NewWorld(s.cfg.Registry)
-	t := &Tick{World: world, srv: s, Dt: s.tickDur}
+	t := &Tick{World: world, srv: s, Dt: s.tickDur, History: s.hist}
 	var active []*session
 	timer := s.clk.NewTimer(0)
 	defer timer.Stop()
@@ -431,6 +437,7 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 			MaxPacketsPerSend: s.cfg.MaxPacketsPerSend,
 			Cache:             s.caches[sess.worker],
 		})
+		sess.budget.init(s.cfg.BytesPerSecond, s.cfg.SendRate, s.cfg.AdaptToLoss)
 		active = append(active, sess)
 		t.Joined = append(t.Joined, sess.id)
 	}
@@ -463,6 +470,9 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 	}
 	s.cfg.Step(t)
 	s.ticks.Add(1)
+	if s.hist != nil {
+		s.hist.Record(n, t.World)
+	}
 
 	// A silent client is cut here, on the first tick past its deadline, and
 	// reported to the next tick at once: its shutdown (a bye it will not answer,
@@ -532,6 +542,7 @@ func (s *Server) sendLoop() {
 	defer close(s.sendDone)
 	defer s.helpers.Wait()
 	for slot := range s.sendQ {
+		s.prepareInterest(slot)
 		s.encodeSlot(slot)
 		sent := false
 		for i, list := range slot.due {
@@ -657,6 +668,10 @@ type Tick struct {
 	// Commands holds the commands that arrived since the previous tick, in arrival
 	// order per client, each exactly once.
 	Commands []Command
+	// History is the world at recent ticks, for lag compensation, when
+	// ServerConfig.LagCompensation is enabled (nil otherwise). It holds the ticks
+	// before this one; the host records this tick's world after Step returns.
+	History *History
 
 	srv *Server
 }

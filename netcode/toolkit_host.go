@@ -1,0 +1,67 @@
+//go:build !js
+
+package netcode
+
+import (
+	"math"
+
+	"github.com/volleynet/volley/snapshot"
+)
+
+// prepareInterest lets ServerConfig.Interest index a send tick's world before its
+// snapshots are encoded. It runs on the sending goroutine.
+func (s *Server) prepareInterest(slot *sendSlot) {
+	in := s.cfg.Interest
+	if in == nil {
+		return
+	}
+	for _, list := range slot.due {
+		if len(list) > 0 {
+			in.Prepare(slot.world, slot.tick)
+			return
+		}
+	}
+}
+
+// encodeOptions are this send's interest and byte budget. It runs on the goroutine
+// encoding the client's snapshot.
+func (sess *session) encodeOptions() snapshot.EncodeOptions {
+	var o snapshot.EncodeOptions
+	if in := sess.srv.cfg.Interest; in != nil {
+		o.Interest = in.Relevance(sess.id)
+	}
+	o.MaxBytes = sess.budget.allow(snapshotHeaderBytes, sess.srv.cfg.MaxPacketsPerSend)
+	return o
+}
+
+// spendBudget charges the send just encoded to the client's budget, counts what the
+// budget deferred, and adapts the budget to reported loss.
+func (sess *session) spendBudget() {
+	b := &sess.budget
+	if b.max == 0 {
+		return
+	}
+	n := 0
+	for _, p := range sess.pkts {
+		n += snapshotHeaderBytes + len(p)
+	}
+	b.spend(n)
+	if d := sess.enc.Stats().Deferred; d > 0 {
+		sess.srv.budgetDeferred.Add(uint64(d))
+	}
+	c := sess.stats.lossOutCounts.Load()
+	b.observeLoss(uint32(c>>32), uint32(c))
+}
+
+// ClientBudget returns a client's current snapshot budget in bytes per second:
+// ServerConfig.BytesPerSecond, or less while AdaptToLoss holds it down. ok is false
+// for an unknown client or when no budget is configured.
+func (s *Server) ClientBudget(id ClientID) (bytesPerSec float64, ok bool) {
+	s.mu.Lock()
+	sess := s.sessions[id]
+	s.mu.Unlock()
+	if sess == nil || s.cfg.BytesPerSecond <= 0 {
+		return 0, false
+	}
+	return math.Float64frombits(sess.budget.current.Load()), true
+}

@@ -55,6 +55,7 @@ type PredictorConfig[S, I any, V Vector[V]] struct {
 type Predictor[S, I any, V Vector[V]] struct {
 	cfg         PredictorConfig[S, I, V]
 	state       S
+	before      S // the prediction before a reconciliation (a field: no escape)
 	pending     []pendingPrediction[I] // unacknowledged inputs, ascending ticks
 	last        uint32                 // tick of the newest input
 	hasInput    bool
@@ -119,7 +120,7 @@ func (p *Predictor[S, I, V]) Reconcile(host S, tick uint32) {
 		clear(p.pending[n:])
 		p.pending = p.pending[:n]
 	}
-	before := p.state
+	p.before = p.state
 	wasSynced := p.synced
 	p.state, p.acked, p.synced = host, tick, true
 	for _, pi := range p.pending {
@@ -133,7 +134,7 @@ func (p *Predictor[S, I, V]) Reconcile(host S, tick uint32) {
 		p.offset = zero
 		return
 	}
-	jump, glide := p.cfg.Correction(&before, &p.state)
+	jump, glide := p.cfg.Correction(&p.before, &p.state)
 	if jump.Len() > 0 {
 		p.corrections++
 	}

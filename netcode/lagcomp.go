@@ -263,3 +263,11 @@ func ReadView(src []byte, now uint32) (float64, error) {
 	d := int32(v - ref)                    // signed distance from now, in 1/16 ticks
 	return float64(now) + float64(d)/viewSteps, nil
 }
+
+// shownTick is the tick sample(dst, rt) shows: rt clamped to the buffered snapshots.
+func (b *interpBuffer) shownTick(rt float64) float64 {
+	if b.n == 0 {
+		return rt
+	}
+	return math.Min(math.Max(rt, float64(b.at(0).tick)), float64(b.at(b.n-1).tick))
+}

@@ -176,3 +176,50 @@ func TestGridAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per send tick", a)
 	}
 }
+
+// TestInterestForgetsClients: the per-client state of clients no longer asked about is
+// dropped after perClientIdle ticks, so it stays bounded as clients come and go.
+func TestInterestForgetsClients(t *testing.T) {
+	reg := interestRegistry(t)
+	g, err := NewGrid(GridConfig{Radius: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := snapshot.NewWorld(reg)
+	_ = w.Set(1, playerType, Player{})
+	tick := uint32(0)
+	for c := ClientID(1); c <= 100; c++ { // a hundred clients, each seen once
+		tick += 64
+		g.Prepare(w, tick)
+		g.Relevance(c)
+		g.Relevance(1) // client 1 stays
+	}
+	g.clients.mu.Lock()
+	n, kept := len(g.clients.m), g.clients.m[1] != nil
+	g.clients.mu.Unlock()
+	if want := perClientIdle/64 + 2; n > want || !kept {
+		t.Fatalf("%d clients' state kept (client 1 kept: %v), want at most %d", n, kept, want)
+	}
+}
+
+// TestGridCellsBounded: a world spread far wider than the cells gets larger cells, not
+// an unbounded table.
+func TestGridCellsBounded(t *testing.T) {
+	reg := interestRegistry(t)
+	g, err := NewGrid(GridConfig{Radius: 0.5, CellSize: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := snapshot.NewWorld(reg)
+	_ = w.Set(1, playerType, Player{X: -999, Y: -999})
+	_ = w.Set(2, playerType, Player{X: 999, Y: 999})
+	_ = w.Set(3, playerType, Player{X: 999.2, Y: 999})
+	g.Prepare(w, 1)
+	if cells := g.nx * g.ny; cells > maxGridCells {
+		t.Fatalf("%d cells, want at most %d", cells, maxGridCells)
+	}
+	got := weights(g, 2, w, func(snapshot.EntityID) bool { return false })
+	if len(got) != 2 || got[2] == 0 || got[3] == 0 {
+		t.Fatalf("client 2 with larger cells: %v, want entities 2 and 3", got)
+	}
+}

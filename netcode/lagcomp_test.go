@@ -72,8 +72,8 @@ func TestHistoryRewind(t *testing.T) {
 		{114, 14, 14},
 		{114.25, 14.25, 14}, // floats blend, ints hold the older value
 		{116.5, 16.5, 16},
-		{100, 13, 13},  // before the oldest: the oldest
-		{130, 500, 20}, // after the newest: the newest
+		{100, 13, 13},    // before the oldest: the oldest
+		{130, 500, 20},   // after the newest: the newest
 		{117.5, 500, 18}, // 117 -> 118 is a respawn: the newer version, not a blend
 	} {
 		p, found := get(1, tc.at)

@@ -55,7 +55,7 @@ type PredictorConfig[S, I any, V Vector[V]] struct {
 type Predictor[S, I any, V Vector[V]] struct {
 	cfg         PredictorConfig[S, I, V]
 	state       S
-	before      S // the prediction before a reconciliation (a field: no escape)
+	before      S                      // the prediction before a reconciliation (a field: no escape)
 	pending     []pendingPrediction[I] // unacknowledged inputs, ascending ticks
 	last        uint32                 // tick of the newest input
 	hasInput    bool

@@ -126,4 +126,7 @@ type ServerConfig struct {
 	// observeUpdate, if set (tests), sees the sequence number of every update
 	// once its inputs are queued.
 	observeUpdate func(id ClientID, seq uint32)
+	// observeSnapshot, if set (tests), sees every snapshot encoded: its tick,
+	// its bytes on the wire and the encoder's stats.
+	observeSnapshot func(id ClientID, tick uint32, bytes int, st snapshot.EncodeStats)
 }

@@ -574,7 +574,7 @@ func (sess *session) encodeSnapshot(w *snapshot.World, n uint32) {
 	if err != nil {
 		sess.srv.log.Warn("snapshot encode failed", "client", sess.id, "tick", n, "err", err)
 	}
-	sess.spendBudget()
+	sess.afterEncode(n)
 	for i, p := range pkts {
 		var m []byte
 		if i < cap(sess.msgs) {

@@ -34,16 +34,23 @@ func (sess *session) encodeOptions() snapshot.EncodeOptions {
 	return o
 }
 
-// spendBudget charges the send just encoded to the client's budget, counts what the
-// budget deferred, and adapts the budget to reported loss.
-func (sess *session) spendBudget() {
+// afterEncode charges tick n's send, just encoded, to the client's budget, counts what
+// the budget deferred, and adapts the budget to reported loss.
+func (sess *session) afterEncode(tick uint32) {
 	b := &sess.budget
-	if b.max == 0 {
+	obs := sess.srv.cfg.observeSnapshot
+	if b.max == 0 && obs == nil {
 		return
 	}
 	n := 0
 	for _, p := range sess.pkts {
 		n += snapshotHeaderBytes + len(p)
+	}
+	if obs != nil {
+		obs(sess.id, tick, n, sess.enc.Stats())
+	}
+	if b.max == 0 {
+		return
 	}
 	b.spend(n)
 	if d := sess.enc.Stats().Deferred; d > 0 {

@@ -34,6 +34,7 @@ type Client struct {
 	epoch       time.Time // local epoch of ping times
 	stats       counters
 	id          ClientID
+	schema      string // cfg.Registry's fingerprint
 	tickRate    int
 	sendRate    int
 	ackDelay    time.Duration // how long an ack may wait for an input to ride with (0: none)
@@ -91,7 +92,10 @@ type Client struct {
 // A host that refuses the connection says so (a reject signal, or a bye before its
 // welcome), and Dial then returns at once a *[RejectError] matching [ErrRejected] and
 // the code's error: [ErrHostFull] when the host is full, [ErrBusy] when it has too
-// many handshakes in progress, [ErrBadChannel] for channels it does not accept.
+// many handshakes in progress, [ErrBadChannel] for channels it does not accept. A host
+// that speaks another protocol version or announces another schema fingerprint than
+// cfg.Registry's is refused by the client at once (ErrVersionMismatch,
+// ErrSchemaMismatch, naming both values), and told why in a bye.
 func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Client, error) {
 	if cfg.Registry == nil {
 		return nil, fmt.Errorf("%w: Registry is required", ErrConfig)
@@ -112,7 +116,7 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 		cfg.PingInterval = 250 * time.Millisecond
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
+		cfg.Timeout = defaultTimeout
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -147,6 +151,7 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 		updates:  make(chan struct{}, 1),
 		ending:   make(chan struct{}),
 		done:     make(chan struct{}),
+		schema:   cfg.Registry.Fingerprint(),
 		dec:      snapshot.NewDecoder(cfg.Registry),
 		interp:   newInterpBuffer(cfg.Registry, cfg.BufferedSnapshots),
 	}
@@ -237,6 +242,9 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 		return c.dialFailure()
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for channels: %w", ErrSignaling, ctx.Err())
+	}
+	if err := w.check(c.schema); err != nil {
+		return err
 	}
 	if w.TickRate <= 0 || w.SendRate <= 0 || w.SendRate > w.TickRate {
 		return fmt.Errorf("%w: welcome with tick rate %d, send rate %d", ErrProtocol, w.TickRate, w.SendRate)
@@ -755,8 +763,14 @@ func (c *Client) end(reason error) {
 
 // shutdown runs once, on the run goroutine (or in Dial on failure).
 func (c *Client) shutdown() {
-	if errors.Is(c.reason, ErrClosed) && c.opened.Load() == 2 {
-		if msg, err := marshalMessage(kindBye, bye{Reason: "client closed", Code: codeOf(ErrClientLeft)}); err == nil && c.sendRaw(msg) == nil {
+	// Say goodbye on Close, and tell a host we refused why (so that it does not
+	// wait for a timeout).
+	b, sayBye := bye{Reason: "client closed", Code: codeOf(ErrClientLeft)}, errors.Is(c.reason, ErrClosed)
+	if errors.Is(c.reason, ErrVersionMismatch) || errors.Is(c.reason, ErrSchemaMismatch) {
+		b, sayBye = bye{Reason: c.reason.Error(), Code: codeOf(c.reason)}, true
+	}
+	if sayBye && c.opened.Load() == 2 {
+		if msg, err := marshalMessage(kindBye, b); err == nil && c.sendRaw(msg) == nil {
 			t := time.NewTimer(byeWait)
 			select {
 			case <-c.peerGone:

@@ -11,6 +11,11 @@ import (
 	"github.com/volleynet/volley/snapshot"
 )
 
+// ProtocolVersion is the version of the wire protocol this package speaks (see
+// docs/protocol.md): hosts announce it in their welcome, and a client refuses a host
+// that announces another (ErrVersionMismatch).
+const ProtocolVersion = 1
+
 // Limits of the wire protocol.
 const (
 	// MaxUnreliableBytes bounds every message on the unreliable channel, headers
@@ -155,3 +160,9 @@ type ClientConfig struct {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// defaultTimeout is the default of ServerConfig.Timeout and ClientConfig.Timeout. It
+// is a variable so that this package's tests, which must pass on a loaded machine
+// where a process can stall for seconds, lengthen it for the tests that do not
+// exercise it (those that do set Timeout).
+var defaultTimeout = 5 * time.Second

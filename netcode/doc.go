@@ -197,8 +197,11 @@
 //
 // # Reliable channel
 //
-// Every message is a kind byte followed by msgpack: 0x10 welcome (host→client, a
-// map with the client ID, tick rate and send rate), 0x11 command (client→host), 0x12
+// Every message is a kind byte followed by msgpack: 0x10 welcome (host→client, the
+// first message on the channel: a map with the client ID, tick rate, send rate,
+// protocol version [ProtocolVersion] and the Registry's schema fingerprint; [Dial]
+// refuses a host whose version or fingerprint differs with [ErrVersionMismatch] or
+// [ErrSchemaMismatch]), 0x11 command (client→host), 0x12
 // event (host→client), 0x13 bye (either way, a map with a reason code and text: the
 // side that ends a session says why, and the other side closes the connection; the
 // codes are "left", "closed", "kicked", "timeout", "flood", "protocol", "slow",
@@ -206,6 +209,9 @@
 // Every msgpack payload is
 // pre-scanned by internal/msgguard before decoding, so a claimed container length
 // larger than the bytes that remain is rejected without allocating.
+//
+// The complete wire contract, for clients in any language, is docs/protocol.md in the
+// repository, with golden vectors in testdata/protocol.
 //
 // # Transport settings
 //

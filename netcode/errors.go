@@ -57,6 +57,13 @@ var (
 	ErrRejected = errors.New("netcode: rejected by the host")
 	// ErrNotConnected: the client has not finished connecting or is closed.
 	ErrNotConnected = errors.New("netcode: not connected")
+	// ErrVersionMismatch: the host speaks another protocol version (its welcome's
+	// "proto" is not ProtocolVersion). Dial returns it at once, naming both versions.
+	ErrVersionMismatch = errors.New("netcode: protocol version mismatch")
+	// ErrSchemaMismatch: the host's snapshot schema (its welcome's "schema"
+	// fingerprint) differs from ClientConfig.Registry's: the client would not decode
+	// its snapshots. Dial returns it at once, naming both fingerprints.
+	ErrSchemaMismatch = errors.New("netcode: snapshot schema mismatch")
 )
 
 var errorsIs = errors.Is

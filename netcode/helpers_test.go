@@ -36,6 +36,12 @@ func testRegistry(t testing.TB) *snapshot.Registry {
 	return reg
 }
 
+func init() {
+	// A loaded CI machine can stall a test process for seconds: tests that do not
+	// exercise the liveness timeout must not be cut by it.
+	defaultTimeout = 30 * time.Second
+}
+
 func loopback() TransportConfig {
 	return TransportConfig{ICE: ICEConfig{LoopbackOnly: true}}
 }

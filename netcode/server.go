@@ -31,6 +31,7 @@ type Server struct {
 	udp       net.PacketConn // single-port mode
 	mux       ice.UDPMux
 	epoch     time.Time
+	schema    string // the Registry's fingerprint, announced in every welcome
 	tickDur   time.Duration
 	sendEvery uint32
 	// lateTicks is how far behind the host's tick an input can legitimately be:
@@ -106,7 +107,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.MaxPacketsPerSend = 4
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
+		cfg.Timeout = defaultTimeout
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
@@ -155,6 +156,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg:       cfg,
 		clk:       cfg.Clock,
 		log:       cfg.Logger,
+		schema:    cfg.Registry.Fingerprint(),
 		tickDur:   time.Second / time.Duration(cfg.TickRate),
 		sendEvery: uint32(cfg.TickRate / cfg.SendRate),
 		lateTicks: int64(cfg.Timeout*time.Duration(cfg.TickRate)/time.Second) + int64(cfg.MaxInputLead),

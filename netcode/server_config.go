@@ -123,6 +123,8 @@ type ServerConfig struct {
 
 	// observeDrop, if set (tests), sees every drop counted for a client.
 	observeDrop func(id ClientID, r DropReason)
+	// proto, if set (tests), is announced instead of ProtocolVersion.
+	proto int
 	// observeUpdate, if set (tests), sees the sequence number of every update
 	// once its inputs are queued.
 	observeUpdate func(id ClientID, seq uint32)

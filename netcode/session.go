@@ -3,6 +3,7 @@
 package netcode
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -213,10 +214,14 @@ func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) 
 	return nil
 }
 
-// sendWelcome sends the welcome, the first reliable message.
+// sendWelcome sends the welcome, the first reliable message: Accept registers the
+// session for snapshots and events only after it.
 func (sess *session) sendWelcome() error {
 	s := sess.srv
-	msg, err := marshalMessage(kindWelcome, welcome{ID: uint32(sess.id), TickRate: s.cfg.TickRate, SendRate: s.cfg.SendRate})
+	msg, err := marshalMessage(kindWelcome, welcome{
+		ID: uint32(sess.id), TickRate: s.cfg.TickRate, SendRate: s.cfg.SendRate,
+		Proto: cmp.Or(s.cfg.proto, ProtocolVersion), Schema: s.schema,
+	})
 	if err != nil {
 		return err
 	}
@@ -506,9 +511,15 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 			sess.end(fmt.Errorf("%w: %d commands queued", ErrFlood, maxQueuedCommands))
 		}
 	case kindBye:
+		// Any bye is a clean leave; a client that refused our welcome says why.
 		var m bye
 		_ = msgguard.Unmarshal(b[1:], 1024, &m)
-		sess.end(fmt.Errorf("%w: %s", ErrClientLeft, m.Reason))
+		switch why := errOfCode(m.Code); why {
+		case ErrVersionMismatch, ErrSchemaMismatch:
+			sess.end(fmt.Errorf("%w: %w: %s", ErrClientLeft, why, m.Reason))
+		default:
+			sess.end(fmt.Errorf("%w: %s", ErrClientLeft, m.Reason))
+		}
 	default:
 		sess.badMessage(DropUnknownKind, fmt.Errorf("%w: 0x%02x", ErrUnknownKind, b[0]))
 	}

@@ -145,6 +145,8 @@ var byeCodes = []struct {
 	{"busy", ErrBusy},
 	{"replaced", ErrReplaced},
 	{"signaling", ErrSignaling},
+	{"version_mismatch", ErrVersionMismatch},
+	{"schema_mismatch", ErrSchemaMismatch},
 }
 
 func codeOf(err error) string {

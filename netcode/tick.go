@@ -13,9 +13,10 @@ type ClientID uint32
 // Departure reports a disconnected client.
 type Departure struct {
 	Client ClientID
-	// Reason wraps ErrClientLeft for a clean goodbye, or ErrTimeout,
-	// ErrConnectionLost, ErrFlood, ErrProtocol, ErrSlowConsumer, ErrKicked,
-	// ErrClosed.
+	// Reason wraps ErrClientLeft for a clean goodbye (also wrapping
+	// ErrVersionMismatch or ErrSchemaMismatch when the client refused this host's
+	// welcome), or ErrTimeout, ErrConnectionLost, ErrFlood, ErrProtocol,
+	// ErrSlowConsumer, ErrKicked, ErrClosed.
 	Reason error
 }
 

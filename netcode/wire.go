@@ -33,6 +33,20 @@ type welcome struct {
 	ID       uint32 `msgpack:"id"`
 	TickRate int    `msgpack:"tick_rate"`
 	SendRate int    `msgpack:"send_rate"`
+	Proto    int    `msgpack:"proto"`  // ProtocolVersion
+	Schema   string `msgpack:"schema"` // the Registry's fingerprint
+}
+
+// check returns ErrVersionMismatch or ErrSchemaMismatch, naming both sides' values,
+// if a client with schema fingerprint fp cannot talk to the host that sent w.
+func (w welcome) check(fp string) error {
+	if w.Proto != ProtocolVersion {
+		return fmt.Errorf("%w: host speaks version %d, this client %d", ErrVersionMismatch, w.Proto, ProtocolVersion)
+	}
+	if w.Schema != fp {
+		return fmt.Errorf("%w: host schema %q, this client's %q", ErrSchemaMismatch, w.Schema, fp)
+	}
+	return nil
 }
 
 // bye ends a session; Reason is the sender's error text.

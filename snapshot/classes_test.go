@@ -15,16 +15,10 @@ type classes struct {
 	U32 uint32  `snap:"int,min=0,max=4294967295"`       // 32 bits
 }
 
-// TestChangeClasses pins the encoding of each change class (golden hex) and checks that
-// the decoder reverses it.
-func TestChangeClasses(t *testing.T) {
-	r := NewRegistry()
-	_, err := r.Register(5, classes{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := []uint32{0, 3, 100, 1020, 50000, 4000000000}
-	tests := []struct {
+// changeClassCases are TestChangeClasses' changes of one entity from changeClassBase.
+var (
+	changeClassBase  = []uint32{0, 3, 100, 1020, 50000, 4000000000}
+	changeClassCases = []struct {
 		name string
 		cur  []uint32
 		want string // the packet's bit stream after the header
@@ -36,27 +30,53 @@ func TestChangeClasses(t *testing.T) {
 		{"12-bit class", []uint32{0, 3, 100, 1020, 52048, 4000000000}, "015402f7ff00"},
 		{"big changes: whole is cheaper", []uint32{0, 3, 0, 500, 52048, 1}, "00581618007d50cb0200000000"},
 	}
-	for _, tt := range tests {
+)
+
+func classesRegistry(t testing.TB) *Registry {
+	r := NewRegistry()
+	if _, err := r.Register(5, classes{}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// changeClass encodes entity 9 at changeClassBase, acknowledges it, and encodes it
+// again at cur; it returns both packets.
+func changeClass(t testing.TB, r *Registry, cur []uint32) [][]byte {
+	w := NewWorld(r)
+	enc := NewEncoder(r, EncoderConfig{})
+	dec := NewDecoder(r)
+	if err := w.SetQuantized(9, 5, changeClassBase); err != nil {
+		t.Fatal(err)
+	}
+	p1, _ := enc.Encode(nil, w, 1)
+	if _, err := dec.Decode(p1[0]); err != nil {
+		t.Fatal(err)
+	}
+	enc.Ack(dec.Ack())
+	w.SetQuantized(9, 5, cur)
+	p2, _ := enc.Encode(nil, w, 2)
+	return [][]byte{p1[0], p2[0]}
+}
+
+// TestChangeClasses pins the encoding of each change class (golden hex) and checks that
+// the decoder reverses it.
+func TestChangeClasses(t *testing.T) {
+	r := classesRegistry(t)
+	for _, tt := range changeClassCases {
 		t.Run(tt.name, func(t *testing.T) {
-			w := NewWorld(r)
-			enc := NewEncoder(r, EncoderConfig{})
-			dec := NewDecoder(r)
-			if err := w.SetQuantized(9, 5, base); err != nil {
-				t.Fatal(err)
-			}
-			pk, _ := enc.Encode(nil, w, 1)
-			if _, err := dec.Decode(pk[0]); err != nil {
-				t.Fatal(err)
-			}
-			enc.Ack(dec.Ack())
-			w.SetQuantized(9, 5, tt.cur)
-			pk, _ = enc.Encode(nil, w, 2)
-			if got := hex.EncodeToString(pk[0][HeaderLen:]); got != tt.want {
+			pk := changeClass(t, r, tt.cur)
+			if got := hex.EncodeToString(pk[1][HeaderLen:]); got != tt.want {
 				t.Errorf("stream %s, want %s", got, tt.want)
 			}
-			if _, err := dec.Decode(pk[0]); err != nil {
-				t.Fatal(err)
+			dec := NewDecoder(r)
+			for _, p := range pk {
+				if _, err := dec.Decode(p); err != nil {
+					t.Fatal(err)
+				}
 			}
+			w := NewWorld(r)
+			w.SetQuantized(9, 5, tt.cur)
 			if !dec.World().Equal(w) {
 				_, q, _ := dec.World().Quantized(9)
 				t.Fatalf("decoded %v, want %v", q, tt.cur)
@@ -78,22 +98,18 @@ func TestUnknownTypeAtDecoder(t *testing.T) {
 	}
 }
 
-// TestPredictionGolden: an entity moving linearly is predicted from its two acknowledged
-// versions; the prediction is exact, so every field costs one bit.
-func TestPredictionGolden(t *testing.T) {
-	r := NewRegistry()
-	if _, err := r.Register(5, classes{}); err != nil {
-		t.Fatal(err)
-	}
+// predictionGolden runs the scenario of TestPredictionGolden and returns its packets.
+func predictionGolden(t testing.TB) (*Registry, [][]byte) {
+	r := classesRegistry(t)
 	w := NewWorld(r)
 	enc := NewEncoder(r, EncoderConfig{})
 	dec := NewDecoder(r)
-	var got []string
+	var out [][]byte
 	for i, tick := range []uint32{10, 20, 30, 35} {
 		// L moves 1000 steps per 10 ticks; A turns 10 steps per 10 ticks (past 1023 to 6).
 		w.SetQuantized(9, 5, []uint32{0, 3, 100, uint32(1020+10*tick/10) % 1024, 50000 + 100*(tick-10), 7})
 		pk, _ := enc.Encode(nil, w, tick)
-		got = append(got, hex.EncodeToString(pk[0][HeaderLen:]))
+		out = append(out, pk[0])
 		if _, err := dec.Decode(pk[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -101,6 +117,17 @@ func TestPredictionGolden(t *testing.T) {
 			t.Fatalf("send %d: client differs", i)
 		}
 		enc.Ack(dec.Ack())
+	}
+	return r, out
+}
+
+// TestPredictionGolden: an entity moving linearly is predicted from its two acknowledged
+// versions; the prediction is exact, so every field costs one bit.
+func TestPredictionGolden(t *testing.T) {
+	_, pkts := predictionGolden(t)
+	var got []string
+	for _, p := range pkts {
+		got = append(got, hex.EncodeToString(p[HeaderLen:]))
 	}
 	want := []string{
 		"00581618990150c30e00000000", // whole

@@ -83,21 +83,22 @@ func mutate(rng *rand.Rand, w *World, maxID int, churn float64) {
 	}
 }
 
-func TestGoldenWire(t *testing.T) {
+// goldenWire runs the scenario of TestGoldenWire and returns its packets.
+func goldenWire(t testing.TB) (*Registry, [][]byte) {
 	r := testRegistry(t)
 	w := NewWorld(r)
 	enc := NewEncoder(r, EncoderConfig{})
 	dec := NewDecoder(r)
 	w.Set(1, 1, unit{X: 1.5, Y: -2, Dir: 1, HP: 100, Team: 2, Alive: true, Serial: 77})
 	w.Set(4, 2, shot{X: 10, Y: 20})
-	var got []string
+	var out [][]byte
 	send := func(tick uint32) {
 		pk, err := enc.Encode(nil, w, tick)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range pk {
-			got = append(got, hex.EncodeToString(p))
+			out = append(out, p)
 			if _, err := dec.Decode(p); err != nil {
 				t.Fatal(err)
 			}
@@ -115,6 +116,15 @@ func TestGoldenWire(t *testing.T) {
 	w.Remove(4)
 	send(102) // removal; unit unchanged
 	send(103) // nothing
+	return r, out
+}
+
+func TestGoldenWire(t *testing.T) {
+	_, pkts := goldenWire(t)
+	var got []string
+	for _, p := range pkts {
+		got = append(got, hex.EncodeToString(p))
+	}
 	want := []string{
 		// seq 1, tick 100: common=0, commonPrev=0; id 1 whole (type 1, 7 fields); id 4 whole (type 2); end.
 		"01010064000000" + "005804989e904c51c8dc0400006022c0445802",

@@ -58,9 +58,12 @@
 // entry's ID is g for the first entry and previous ID + 1 + g after that (it must stay
 // below 2^32). base is "0" (distance common) or "1" dist:5; the distance (1..31) names the
 // baseline b1: the version of this entity carried by packet seq-dist, which the client
-// acknowledged. The entity's type is the baseline's. pred is "0" (the reference is b1) or
-// "1 0" (source distance commonPrev) or "1 1" dist:5: the source b0 is the entity's
-// version in packet seq-dist, older than b1, and the reference is the linear prediction
+// acknowledged. Sequence arithmetic is modulo 2^16 and seq 0 is skipped but counted: the
+// packet after 65535 is 1, at distance 2. The entity's type is the baseline's. pred is
+// "0" (the reference is b1) or "1 0" (source distance commonPrev) or "1 1" dist:5: the
+// source b0 is the entity's version in packet seq-dist, which must be strictly older than
+// b1 (a larger distance; otherwise the packet is corrupt) and of the same type (otherwise
+// the baseline is missing), and the reference is the linear prediction
 //
 //	ref = b1 + round((b1-b0) · (tick-t1) / (t1-t0))
 //
@@ -76,16 +79,29 @@
 //	bits = 1      nothing (a changed bool flips)
 //	bits 2..4     value:bits
 //	bits >= 5     0 z:4             z+1 = zigzag(delta), |delta| <= 8
-//	              1 0 z:8           z+1 = zigzag(delta), |delta| <= 128 (used when bits > 8)
-//	              1 1 0 z:12        z+1 = zigzag(delta), |delta| <= 2048 (used when bits > 12)
+//	              1 0 z:8           z+1 = zigzag(delta), |delta| <= 128
+//	              1 1 0 z:12        z+1 = zigzag(delta), |delta| <= 2048
 //	              1 1 1 value:bits  the new value
 //
 // where delta = new - ref taken modulo 2^bits as a signed bits-wide number, and
 // zigzag(d) = 2d for d >= 0 and -2d-1 for d < 0; the decoder computes new = (ref + delta)
-// mod 2^bits. Every decoded value must be at most the field's largest quantized value.
+// mod 2^bits. A decoder accepts each of the four codes for every field of at least 5
+// bits. The encoder writes "0 z:4" when the delta fits, "1 0 z:8" only for fields wider
+// than 8 bits, "1 1 0 z:12" only for fields wider than 12, and the raw value otherwise.
+// Every decoded value must be at most the field's largest quantized value.
+//
+// A decoder ignores (and does not acknowledge) a packet History (32) or more behind the
+// newest it has received: it is stale.
 //
 // An ack is 7 bytes: version = 1, Latest (uint16 LE), Mask (uint32 LE); bit i of Mask
-// acknowledges packet Latest-1-i.
+// acknowledges packet Latest-1-i. Only packets the decoder accepted are acknowledged.
+//
+// # Schema descriptor
+//
+// [Registry.Schema] describes the registered types in a language-neutral, canonical JSON
+// form ([Schema]); its hash is the fingerprint hosts announce, and clients in other
+// languages (the TypeScript client in js/) build their decoders from it. The whole
+// protocol, of which this format is one part, is docs/protocol.md.
 //
 // # Bad input
 //

@@ -7,15 +7,15 @@ import (
 	"testing"
 )
 
-// primed returns a registry, a host world and encoder, a decoder that has received some
-// packets (so deltas can find baselines), and the packets of the next send.
-func primed(t testing.TB) (*Decoder, [][]byte) {
+// primedPackets returns a registry, the packets of five sends (each acknowledged) after
+// which a decoder holds baselines, and the packets of the next send.
+func primedPackets(t testing.TB) (*Registry, [][]byte, [][]byte) {
 	r := testRegistry(t)
 	w := NewWorld(r)
 	enc := NewEncoder(r, EncoderConfig{MaxPacketBytes: 300})
 	dec := NewDecoder(r)
 	rng := rand.New(rand.NewPCG(9, 9))
-	var pkts [][]byte
+	var prime, pkts [][]byte
 	for s := 0; s < 5; s++ {
 		mutate(rng, w, 30, 0.3)
 		pkts, _ = enc.Encode(nil, w, uint32(s))
@@ -23,23 +23,39 @@ func primed(t testing.TB) (*Decoder, [][]byte) {
 			if _, err := dec.Decode(p); err != nil {
 				t.Fatal(err)
 			}
+			prime = append(prime, p)
 		}
 		enc.Ack(dec.Ack())
 	}
 	mutate(rng, w, 30, 0.3)
 	pkts, _ = enc.Encode(nil, w, 99)
-	return dec, pkts
+	return r, prime, pkts
 }
 
-func TestDecodeErrors(t *testing.T) {
-	_, pkts := primed(t)
-	good := pkts[0]
+// primed returns a decoder that has received the packets of primedPackets (so deltas
+// can find baselines), and the packets of the next send.
+func primed(t testing.TB) (*Decoder, [][]byte) {
+	r, prime, next := primedPackets(t)
+	dec := NewDecoder(r)
+	for _, p := range prime {
+		if _, err := dec.Decode(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dec, next
+}
+
+// decodeErrorCase is a bad packet for a primed decoder and the error it must give.
+type decodeErrorCase struct {
+	name string
+	pkt  []byte
+	want error
+}
+
+// decodeErrorCases returns bad packets; good is a packet a primed decoder accepts.
+func decodeErrorCases(good []byte) []decodeErrorCase {
 	with := func(f func(p []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
-	tests := []struct {
-		name string
-		pkt  []byte
-		want error
-	}{
+	return []decodeErrorCase{
 		{"empty", nil, ErrTruncated},
 		{"short header", good[:5], ErrTruncated},
 		{"header only", good[:HeaderLen], ErrTruncated},
@@ -69,7 +85,11 @@ func TestDecodeErrors(t *testing.T) {
 			w.write(0, 2)
 		}), ErrCorrupt},
 	}
-	for _, tt := range tests {
+}
+
+func TestDecodeErrors(t *testing.T) {
+	_, pkts := primed(t)
+	for _, tt := range decodeErrorCases(pkts[0]) {
 		t.Run(tt.name, func(t *testing.T) {
 			dec, _ := primed(t)
 			before := NewWorld(dec.reg)

@@ -588,7 +588,9 @@ func TestRedisTwoInstances(t *testing.T) {
 	})
 
 	t.Run("crashed instance", func(t *testing.T) {
-		const ttl = 300 * time.Millisecond
+		// Long enough that the ghost room outlives the steps below and the live
+		// instances' heartbeats (every TTL/3) keep theirs on a loaded machine.
+		const ttl = 2 * time.Second
 		p := newRedisPair(t, addr, Config{}, RedisStoreConfig{TTL: ttl})
 		ctx := testCtx(t)
 		// A third instance that registers, creates a room, joins another, then dies
@@ -629,17 +631,19 @@ func TestRedisTwoInstances(t *testing.T) {
 	})
 
 	t.Run("heartbeat keeps records alive", func(t *testing.T) {
-		const ttl = 300 * time.Millisecond
+		// A heartbeat (every TTL/3) may be late by up to 2/3 of the TTL before the
+		// records lapse: 2 s leaves a loaded machine room for that.
+		const ttl = 2 * time.Second
 		p := newRedisPair(t, addr, Config{}, RedisStoreConfig{TTL: ttl})
 		h := dialRaw(t, p.a.url)
 		room := h.create("kept", 4, "")
 		m := dialRaw(t, p.b.url)
 		m.join(room.ID, "")
 		h.expect(lobby.TypeMemberJoined)
-		// Poll for 4 TTLs: the room and its member must stay all along.
+		// Poll for 3 TTLs: the room and its member must stay all along.
 		ctx := testCtx(t)
-		end := time.Now().Add(4 * ttl)
-		waitFor(t, waitTimeout, "4 TTLs to pass", func() bool {
+		end := time.Now().Add(3 * ttl)
+		waitFor(t, waitTimeout, "3 TTLs to pass", func() bool {
 			r, err := p.sa.Room(ctx, room.ID)
 			if err != nil || len(r.Members) != 1 {
 				t.Fatalf("room after %v: %+v, %v", time.Until(end), r, err)

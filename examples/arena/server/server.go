@@ -1,15 +1,18 @@
 // Package server assembles the arena: a lobby (or a connection to an external one), an
 // arena host in a lobby room, optional native bots, and a web server for the browser
-// client (built to wasm on start, cached, served gzip-compressed with wasm_exec.js).
+// clients: the Go client at / (built to wasm on start, cached, served gzip-compressed
+// with wasm_exec.js) and the JavaScript client at /js/ (plain JS on the js/ package's
+// bundle, no build).
 // The arena command is a thin main around Run; tests start the same thing in-process.
 package server
 
 import (
 	"context"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/volleynet/volley/examples/arena/bot"
+	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/host"
 	"github.com/volleynet/volley/lobby"
 	lobbyserver "github.com/volleynet/volley/lobby/server"
@@ -30,6 +34,12 @@ import (
 
 //go:embed static/index.html
 var indexHTML []byte
+
+// jsFiles is the JavaScript client served at /js/: its page, the arena code (arena.js,
+// game.js) and the bundle of the js/ package (volley.js, written by npm run bundle).
+//
+//go:embed static/js
+var jsFiles embed.FS
 
 // Config configures an arena. The zero value serves on 127.0.0.1 at a free port with
 // an in-process lobby, no bots, and ICE over all interfaces.
@@ -58,8 +68,9 @@ type Config struct {
 	// Netcode configures the host's netcode server; Transport above overrides its
 	// Transport. Default: netcode's defaults.
 	Netcode netcode.ServerConfig
-	// NoWeb skips building and serving the browser client (the page then explains
-	// that it is disabled). Default false.
+	// NoWeb skips building and serving the wasm browser client (the page then
+	// explains that it is disabled). The JavaScript client at /js/ needs no build and
+	// is always served. Default false.
 	NoWeb bool
 	// CacheDir holds built wasm clients. Default: volley-arena-cache in the OS temp
 	// directory.
@@ -164,6 +175,8 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	mux.HandleFunc("/config.js", a.serveConfig)
 	mux.HandleFunc("/wasm_exec.js", a.serveExecJS)
 	mux.HandleFunc("/arena.wasm", a.serveWasm)
+	mux.Handle("/js/", jsHandler())
+	mux.HandleFunc("/js/schema.json", serveSchema)
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.wg.Add(1)
 	go func() {
@@ -330,6 +343,27 @@ func Run(ctx context.Context, cfg Config, ready func(*Arena)) error {
 	}
 	<-ctx.Done()
 	return a.Close()
+}
+
+// jsHandler serves the JavaScript client's files.
+func jsHandler() http.Handler {
+	sub, err := fs.Sub(jsFiles, "static/js")
+	if err != nil {
+		panic(err) // the embedded directory exists: a build bug
+	}
+	files := http.StripPrefix("/js/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// serveSchema serves the arena's snapshot schema descriptor, from which the JS client
+// decodes snapshots (the same bytes as examples/arena/schema/arena.json).
+func serveSchema(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(game.NewRegistry().Schema().JSON())
 }
 
 func (a *Arena) serveIndex(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,42 @@
+// @volleynet/client: a TypeScript client for Volley game hosts. See docs/protocol.md
+// in the Volley repository for the wire contract this package implements.
+
+export { ClockSync, type ClockEstimate } from "./clock.js";
+export { VolleyError, errorOfBye, errorOfRefusal, type ErrorCode } from "./errors.js";
+export { InterpBuffer } from "./interp.js";
+export { LobbyClient, type LobbyEvent, type LobbyOptions, type RoomInfo, type RoomOptions, type Signal, type Signaler, type WebSocketConstructor } from "./lobby.js";
+export { EntityType, Schema, SCHEMA_VERSION, canonicalJSON, type EntityValues, type FieldDescriptor, type FieldKind, type SchemaDescriptor, type TypeDescriptor } from "./schema.js";
+export { Session, checkWelcome, connect, type ConnectOptions, type DropReason, type RTCImplementation, type SnapshotInfo, type Stats } from "./session.js";
+export { sha256, hex } from "./sha256.js";
+export {
+  Decoder,
+  HISTORY,
+  MAX_DECODER_ENTITIES,
+  SnapshotError,
+  World,
+  dequantize,
+  type Ack,
+  type Entity,
+  type PacketInfo,
+  type SnapshotErrorCode,
+} from "./snapshot.js";
+export {
+  Kind,
+  LABEL_RELIABLE,
+  LABEL_UNRELIABLE,
+  MAX_INPUT_BYTES,
+  MAX_UNRELIABLE_BYTES,
+  PROTOCOL_VERSION,
+  decodeMsgpack,
+  decodePong,
+  decodeSnapshot,
+  encodeMessage,
+  encodePing,
+  encodeUpdate,
+  type Bye,
+  type InputMsg,
+  type Ping,
+  type Pong,
+  type SnapshotMsg,
+  type Welcome,
+} from "./wire.js";

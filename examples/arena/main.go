@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/server"
 	"github.com/volleynet/volley/netcode"
 )
@@ -34,7 +35,17 @@ func main() {
 	public := flag.Bool("public", false, "gather ICE candidates on every interface instead of loopback only")
 	cacheDir := flag.String("cache", "", "wasm build cache directory (default: examples/arena/.cache under the module)")
 	verbose := flag.Bool("v", false, "log debug details")
+	large := flag.Bool("large", false, fmt.Sprintf("play a large map (%d×%d classic arenas) where each client receives only what is near it; %d bots unless -bots says otherwise", largeTiles, largeTiles, largeBots))
 	flag.Parse()
+	var m *game.Map
+	if *large {
+		m = game.NewMap(largeTiles)
+		botsSet := false
+		flag.Visit(func(f *flag.Flag) { botsSet = botsSet || f.Name == "bots" })
+		if !botsSet {
+			*bots = largeBots
+		}
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -51,6 +62,7 @@ func main() {
 		RoomName:     *room,
 		HostSecret:   os.Getenv(*secretEnv),
 		Bots:         *bots,
+		Map:          m,
 		CacheDir:     *cacheDir,
 		Logger:       log,
 		Transport:    netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
@@ -79,3 +91,9 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "arena: stopped")
 }
+
+// The -large map: 4×4 classic arenas (256×144 units) and 60 bots.
+const (
+	largeTiles = 4
+	largeBots  = 60
+)

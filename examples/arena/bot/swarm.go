@@ -16,11 +16,16 @@ import (
 	"github.com/volleynet/volley/signaling"
 )
 
-// Play connects one bot through sig and plays until ctx ends or the connection does.
-// Each bot is a real netcode client with its own WebRTC connection. The returned
-// error is nil when ctx ended.
+// Play connects one bot through sig and plays on the classic arena until ctx ends or
+// the connection does. Each bot is a real netcode client with its own WebRTC
+// connection. The returned error is nil when ctx ended.
 func Play(ctx context.Context, sig signaling.Signaler, name string, seed uint64, cfg netcode.ClientConfig, st *Stats) error {
-	sess, err := client.Connect(ctx, client.Config{Name: name, Netcode: cfg}, sig)
+	return PlayOn(ctx, sig, game.DefaultMap, name, seed, cfg, st)
+}
+
+// PlayOn is Play on map m (the host's: JoinRoom says which).
+func PlayOn(ctx context.Context, sig signaling.Signaler, m *game.Map, name string, seed uint64, cfg netcode.ClientConfig, st *Stats) error {
+	sess, err := client.Connect(ctx, client.Config{Name: name, Netcode: cfg, Map: m}, sig)
 	if err != nil {
 		return err
 	}
@@ -38,6 +43,7 @@ func Play(ctx context.Context, sig signaling.Signaler, name string, seed uint64,
 		}()
 	}
 	brain := NewBrain(seed)
+	brain.Map = m
 	dt := 1 / float64(sess.Netcode().TickRate())
 	tick := time.NewTicker(time.Duration(float64(time.Second) * dt))
 	defer tick.Stop()
@@ -247,11 +253,11 @@ func (sw *Swarm) run(ctx context.Context, cfg SwarmConfig, i int) {
 
 func (sw *Swarm) once(ctx context.Context, cfg SwarmConfig, name string, seed uint64) error {
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	lc, sig, err := client.JoinRoom(dialCtx, cfg.LobbyURL, cfg.RoomID, cfg.Lobby)
+	lc, sig, m, err := client.JoinRoom(dialCtx, cfg.LobbyURL, cfg.RoomID, cfg.Lobby)
 	cancel()
 	if err != nil {
 		return err
 	}
 	defer lc.Close()
-	return Play(ctx, sig, name, seed, client.WithLobbyICE(cfg.Client, lc), sw.stats)
+	return PlayOn(ctx, sig, m, name, seed, client.WithLobbyICE(cfg.Client, lc), sw.stats)
 }

@@ -16,6 +16,8 @@ type Frame struct {
 	Connected bool
 	// Self is the local player's ID (0 before the host welcomed us).
 	Self game.PlayerID
+	// Map is the map played on (nil before the session exists).
+	Map *game.Map
 	// Players are sorted by ID; the local one is drawn at its predicted position.
 	Players     []PlayerView
 	Projectiles []game.Projectile
@@ -41,6 +43,9 @@ type NetStats struct {
 	KbpsUp       float64
 	Pending      int // local inputs not acknowledged by the host yet
 	Corrections  int // mispredictions corrected so far
+	// Entities is how many entities this client currently receives: with the
+	// host's interest management, those near its player.
+	Entities int
 }
 
 // SelfView returns the local player's view, if it is in the frame.

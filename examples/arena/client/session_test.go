@@ -88,7 +88,7 @@ func TestSessions(t *testing.T) {
 			break
 		}
 	}
-	t.Logf("alice: %d prediction corrections, %d inputs unacknowledged; net %+v", alice.Predictor().Corrections, alice.Predictor().Pending(), af.Net)
+	t.Logf("alice: %d prediction corrections, %d inputs unacknowledged; net %+v", alice.Predictor().Corrections(), alice.Predictor().Pending(), af.Net)
 	if af.Net.SnapshotRate == 0 && af.Net.RTT == 0 {
 		t.Logf("network panel still empty: %+v", af.Net)
 	}

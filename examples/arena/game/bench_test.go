@@ -20,20 +20,3 @@ func BenchmarkStep(b *testing.B) {
 		events = Step(s, in, 1.0/60, events[:0])
 	}
 }
-
-// BenchmarkReconcile replays 12 pending inputs (200 ms at 60 Hz) per reconciliation.
-func BenchmarkReconcile(b *testing.B) {
-	pr := NewPredictor(1.0 / 60)
-	host := Player{Pos: Vec{10, 10}, Alive: true}
-	pr.Reconcile(host)
-	b.ReportAllocs()
-	for b.Loop() {
-		for range 12 {
-			pr.Predict(ButtonRight|ButtonDown, 0)
-		}
-		host.LastInput = pr.seq - 12
-		pr.Reconcile(host)
-		host.LastInput = pr.seq
-		pr.Reconcile(host)
-	}
-}

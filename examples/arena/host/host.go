@@ -1,6 +1,12 @@
 // Package host runs the arena's authoritative game on a netcode.Server: players join
 // and leave with their connections, inputs drive game.Step every tick, and the state
 // goes out as snapshots; names and the kill feed travel as reliable events.
+//
+// The host turns on netcode's toolkit: lag compensation (a history of the players, so
+// that shots meet players where their shooter saw them), interest management (each
+// client receives the entities within InterestRadius of its player: on the classic
+// arena that is everything, on a large map a neighbourhood) and a bandwidth budget per
+// client (DefaultBytesPerSecond).
 package host
 
 import (
@@ -8,12 +14,25 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/signaling"
+	"github.com/volleynet/volley/snapshot"
+)
+
+// Toolkit settings the host applies unless Config.Netcode sets its own.
+const (
+	// InterestRadius is how far from its player a client receives entities: a
+	// screen (one classic arena) and a little more. On the classic arena itself a
+	// client receives everything.
+	InterestRadius = 40.0
+	// DefaultBytesPerSecond is each client's snapshot budget: about 1.5 times what
+	// a client needs on a full classic arena (`go run ./bench bandwidth`).
+	DefaultBytesPerSecond = 16000
 )
 
 // Config configures a Host. The zero value works.
@@ -26,6 +45,8 @@ type Config struct {
 	// History is how many past ticks' summaries At can return (for tests that
 	// compare a client's view at some tick with the host's). Default 0: none.
 	History int
+	// Map is the arena's layout. Default: game.DefaultMap.
+	Map *game.Map
 }
 
 // Host is a running arena game.
@@ -36,6 +57,10 @@ type Host struct {
 
 	// Owned by the tick goroutine (netcode's Step).
 	state   *game.State
+	reg     *snapshot.Registry
+	past    *netcode.History // this tick's Tick.History (nil: no lag compensation)
+	now     uint32           // the tick being stepped
+	qbuf    []uint32         // room for a blended player: History.Quantized writes there
 	ww      game.WorldWriter
 	inputs  map[game.PlayerID]game.Input
 	last    map[game.PlayerID]lastInput
@@ -77,9 +102,13 @@ func (s Summary) Player(id game.PlayerID) (game.Player, bool) {
 
 // New starts a host; its tick loop runs until Close.
 func New(cfg Config) (*Host, error) {
+	m := cfg.Map
+	if m == nil {
+		m = game.DefaultMap
+	}
 	h := &Host{
 		log:    cfg.Logger,
-		state:  &game.State{Seed: uint64(time.Now().UnixNano()) | 1},
+		state:  &game.State{Seed: uint64(time.Now().UnixNano()) | 1, Map: m},
 		inputs: map[game.PlayerID]game.Input{},
 		last:   map[game.PlayerID]lastInput{},
 		update: make(chan struct{}, 1),
@@ -90,11 +119,30 @@ func New(cfg Config) (*Host, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.state.PlayerAt = h.playerAt
+	h.qbuf = make([]uint32, 0, 16)
 	nc := cfg.Netcode
-	nc.Registry = game.NewRegistry()
+	nc.Registry = game.RegistryFor(m)
+	h.reg = nc.Registry
 	nc.Step = h.step
 	if nc.TickRate <= 0 {
 		nc.TickRate = 60
+	}
+	if !nc.LagCompensation.Enabled {
+		nc.LagCompensation = netcode.LagCompensation{Enabled: true, Types: []snapshot.TypeID{game.TypePlayer}}
+	}
+	if nc.Interest == nil {
+		grid, err := netcode.NewGrid(netcode.GridConfig{Radius: math.Max(InterestRadius, m.Diagonal())})
+		if m.Tiles > 1 {
+			grid, err = netcode.NewGrid(netcode.GridConfig{Radius: InterestRadius})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("arena host: %w", err)
+		}
+		nc.Interest = grid
+	}
+	if nc.BytesPerSecond == 0 {
+		nc.BytesPerSecond = DefaultBytesPerSecond
 	}
 	h.dt = 1 / float64(nc.TickRate)
 	srv, err := netcode.NewServer(nc)
@@ -182,12 +230,21 @@ func (h *Host) step(t *netcode.Tick) {
 		}
 	}
 	clear(h.inputs)
+	h.past, h.now = t.History, t.N
 	bad := 0
 	for _, in := range t.Inputs {
-		gi, _, err := game.DecodeInput(in.Data)
+		gi, n, err := game.DecodeInput(in.Data)
 		if err != nil {
 			bad++
 			continue
+		}
+		// An input may carry the tick its player's screen showed: its shots
+		// are judged there (lag compensation), at most MaxRewind back.
+		if h.past != nil && len(in.Data) >= n+netcode.ViewBytes {
+			if view, err := netcode.ReadView(in.Data[n:], t.N); err == nil {
+				at, _ := h.past.Clamp(t.N, view)
+				gi.Lag = float64(t.N) - at
+			}
 		}
 		// Seq is netcode's "last input tick applied plus one", which clients
 		// reconcile against.
@@ -246,4 +303,22 @@ func (h *Host) step(t *netcode.Tick) {
 	case h.update <- struct{}{}:
 	default:
 	}
+}
+
+// playerAt is game.State.PlayerAt: where player id was ticksAgo ticks before the tick
+// being stepped, from netcode's history, if it was alive then in its current life.
+func (h *Host) playerAt(id game.PlayerID, ticksAgo float64) (game.Vec, bool) {
+	cur := h.state.Player(id)
+	if h.past == nil || cur == nil {
+		return game.Vec{}, false
+	}
+	_, q, ok := h.past.Quantized(game.PlayerEntityID(id), float64(h.now)-ticksAgo, h.qbuf)
+	if !ok {
+		return game.Vec{}, false
+	}
+	then, ok := game.PlayerFromQuantized(h.reg, id, q)
+	if !ok || !then.Alive || then.Spawn != cur.Spawn&0xff {
+		return game.Vec{}, false
+	}
+	return then.Pos, true
 }

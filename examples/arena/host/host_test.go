@@ -155,7 +155,7 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	passed, dropped := nw.Counts()
 	var corrections int
 	for _, s := range sessions {
-		corrections += s.Predictor().Corrections
+		corrections += s.Predictor().Corrections()
 	}
 	st, _ := h.Server().ClientStats(netcode.ClientID(sessions[0].ID()))
 	t.Logf("%d kills, %d shots; %d snapshot checks; network passed %d packets, dropped %d (%.1f%%); %d prediction corrections; bot1 rtt %v, loss in %.1f%%, late inputs %d",

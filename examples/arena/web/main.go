@@ -134,7 +134,7 @@ func (a *app) connectLoop(ctx context.Context) {
 
 // play runs one connection: lobby, room, WebRTC session, until something ends it.
 func (a *app) play(ctx context.Context) error {
-	lc, sig, err := client.JoinRoom(ctx, a.cfg.lobby, a.cfg.room, lobby.ClientConfig{})
+	lc, sig, m, err := client.JoinRoom(ctx, a.cfg.lobby, a.cfg.room, lobby.ClientConfig{})
 	if err != nil {
 		return err
 	}
@@ -143,6 +143,7 @@ func (a *app) play(ctx context.Context) error {
 	sess, err := client.Connect(ctx, client.Config{
 		Name:    a.cfg.name,
 		Netcode: client.WithLobbyICE(netcode.ClientConfig{}, lc),
+		Map:     m,
 	}, sig)
 	if err != nil {
 		return fmt.Errorf("WebRTC connection to the host failed: %w", err)
@@ -245,6 +246,7 @@ func (a *app) publish(f *client.Frame) {
 	state.Set("status", f.Status)
 	state.Set("rttMs", f.Net.RTT.Milliseconds())
 	state.Set("snapshotRate", f.Net.SnapshotRate)
+	state.Set("entities", f.Net.Entities)
 	title := "Volley arena"
 	if ok {
 		state.Set("x", self.Pos.X)

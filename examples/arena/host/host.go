@@ -56,16 +56,17 @@ type Host struct {
 	dt  float64
 
 	// Owned by the tick goroutine (netcode's Step).
-	state   *game.State
-	reg     *snapshot.Registry
-	past    *netcode.History // this tick's Tick.History (nil: no lag compensation)
-	now     uint32           // the tick being stepped
-	qbuf    []uint32         // room for a blended player: History.Quantized writes there
-	ww      game.WorldWriter
-	inputs  map[game.PlayerID]game.Input
-	last    map[game.PlayerID]lastInput
-	events  []game.Event
-	changed bool // names changed since the last broadcast
+	state       *game.State
+	reg         *snapshot.Registry
+	past        *netcode.History // this tick's Tick.History (nil: no lag compensation)
+	now         uint32           // the tick being stepped
+	qbuf        []uint32         // room for a blended player: History.Quantized writes there
+	ww          game.WorldWriter
+	inputs      map[game.PlayerID]game.Input
+	last        map[game.PlayerID]lastInput
+	events      []game.Event
+	compensated uint32 // shots fired with lag compensation
+	changed     bool   // names changed since the last broadcast
 
 	mu      sync.Mutex
 	summary Summary   // published copy of the state, guarded by mu
@@ -86,6 +87,10 @@ type Summary struct {
 	Players []game.Player // sorted by ID
 	// Shots counts projectiles fired since the host started.
 	Shots uint32
+	// Compensated counts the shots fired with lag compensation (the shooter's
+	// input said what its screen showed), among those still flying at the end of
+	// the tick they were fired in.
+	Compensated uint32
 	// BadInputs and BadCommands count inputs and commands that did not decode.
 	BadInputs, BadCommands int
 }
@@ -266,7 +271,17 @@ func (h *Host) step(t *netcode.Tick) {
 		}
 		h.inputs[pid] = l.in
 	}
+	fired := h.state.NextProjectileID
 	h.events = game.Step(h.state, h.inputs, h.dt, h.events[:0])
+	for i := len(h.state.Projectiles) - 1; i >= 0; i-- {
+		pr := &h.state.Projectiles[i]
+		if int32(pr.ID-fired) <= 0 {
+			break // fired before this tick: new shots are at the end
+		}
+		if pr.Lag > 0 {
+			h.compensated++
+		}
+	}
 	for _, e := range h.events {
 		if e.Kind == game.EventKill {
 			t.Broadcast(game.Notice{Kill: &game.KillNotice{Attacker: uint32(e.Attacker), Victim: uint32(e.Victim)}})
@@ -287,6 +302,7 @@ func (h *Host) step(t *netcode.Tick) {
 	h.mu.Lock()
 	h.summary.Tick = t.N
 	h.summary.Shots = h.state.NextProjectileID
+	h.summary.Compensated = h.compensated
 	h.summary.BadInputs += bad
 	h.summary.BadCommands += badCmds
 	h.summary.Players = h.summary.Players[:0]

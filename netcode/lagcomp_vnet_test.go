@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/volleynet/volley/internal/hitscan"
+	"github.com/volleynet/volley/netcode"
 )
 
 // TestLagCompensationHitRate: over a simulated network with 150 ms RTT and 20 ms
@@ -38,6 +39,6 @@ func TestLagCompensationHitRate(t *testing.T) {
 			r.Clamped, r.Shots, r.Rewind, 100*capped)
 	}
 	if r.ClampedFull != 0 {
-		t.Errorf("the default cap (%v) clamped %d rewinds of %.1f ticks on average", 350*time.Millisecond, r.ClampedFull, r.Rewind)
+		t.Errorf("the default cap (%v) clamped %d rewinds of %.1f ticks on average", netcode.DefaultMaxRewind, r.ClampedFull, r.Rewind)
 	}
 }

@@ -55,6 +55,9 @@ type Result struct {
 	// tick its shooter saw.
 	Rewind   float64
 	TickRate int
+	// RTT and Jitter are the shooter's clock-sync estimates at the end: what its
+	// input lead and interpolation delay, and so the rewind, depend on.
+	RTT, Jitter time.Duration
 }
 
 // Rate returns hits/Shots.
@@ -187,13 +190,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := shoot(ctx, c, reg, j); err != nil {
 		return Result{}, err
 	}
+	est := c.Clock()
 	srv.Close() // Step runs no more: the counts are final
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	r := Result{
 		Shots: j.shots, Compensated: j.comp, Present: j.present, Capped: j.capped,
 		Clamped: j.capHist.RewindsClamped(), ClampedFull: srv.Totals().RewindsClamped,
-		TickRate: tickRate,
+		TickRate: tickRate, RTT: est.RTT, Jitter: est.Jitter,
 	}
 	if j.shots > 0 {
 		r.Rewind = j.rewind / float64(j.shots)

@@ -247,3 +247,27 @@ func BenchmarkHistory(b *testing.B) {
 		})
 	}
 }
+
+// FuzzReadView: any bytes decode without panicking to a tick within 2^27 of now, and
+// a stamp of that tick is the same four bytes.
+func FuzzReadView(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0}, uint32(0))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, uint32(5))
+	f.Add([]byte{1, 2, 3}, uint32(7))
+	f.Add(AppendView(nil, 1e6+0.25), uint32(1e6+20))
+	f.Fuzz(func(t *testing.T, b []byte, now uint32) {
+		v, err := ReadView(b, now)
+		if err != nil {
+			if len(b) >= ViewBytes {
+				t.Fatalf("%x rejected: %v", b, err)
+			}
+			return
+		}
+		if math.Abs(v-float64(now)) > 1<<27 {
+			t.Fatalf("%x at %d read as %v", b, now, v)
+		}
+		if v >= 0 && string(AppendView(nil, v)) != string(b[:ViewBytes]) {
+			t.Fatalf("%x read as %v, which stamps as %x", b, v, AppendView(nil, v))
+		}
+	})
+}

@@ -105,14 +105,13 @@ func largeMapRun(o bandwidthOpts, lo largeOpts, interest bool, budget int) (larg
 		res.Radius = lo.radius
 	}
 	type client struct {
-		id      netcode.ClientID
-		enc     *snapshot.Encoder
-		dec     *snapshot.Decoder
-		acks    []*snapshot.Ack
-		tokens  float64
-		window  []int // bytes of the last 30 sends
-		pkts    [][]byte
-		reached int
+		id     netcode.ClientID
+		enc    *snapshot.Encoder
+		dec    *snapshot.Decoder
+		acks   []*snapshot.Ack
+		tokens float64
+		window []int // bytes of the last 30 sends
+		pkts   [][]byte
 	}
 	cache := snapshot.NewEncodeCache()
 	step := max(lo.players/lo.clients, 1)

@@ -109,6 +109,21 @@ func TestWideWorldRoundTrip(t *testing.T) {
 	if got, ok := PlayerFromWorld(w, 1); !ok || !near(got.Pos, p.Pos) {
 		t.Fatalf("PlayerFromWorld: %+v %v", got, ok)
 	}
+	// The quick read agrees with the full one, on both registries.
+	for _, reg := range []*snapshot.Registry{RegistryFor(m), NewRegistry()} {
+		w := snapshot.NewWorld(reg)
+		var ww WorldWriter
+		p.Pos, p.Spawn, p.Alive = Vec{33.33, 20.07}, 300, false
+		if err := ww.Write(s, w); err != nil {
+			t.Fatal(err)
+		}
+		_, q, _ := w.Quantized(PlayerEntityID(1))
+		full, _ := PlayerFromQuantized(reg, 1, q)
+		pos, alive, spawn, ok := PlayerPosFromQuantized(reg, q)
+		if !ok || pos != full.Pos || alive != full.Alive || spawn != full.Spawn || spawn != 300&0xff {
+			t.Fatalf("quick read %+v %v %d %v, full %+v", pos, alive, spawn, ok, full)
+		}
+	}
 	if RegistryFor(m).Fingerprint() == NewRegistry().Fingerprint() || RegistryFor(DefaultMap).Fingerprint() != NewRegistry().Fingerprint() {
 		t.Fatal("the large map's registry must differ from the classic one (and only for large maps)")
 	}
@@ -129,9 +144,9 @@ func TestLagCompensatedShot(t *testing.T) {
 		{"target not seen alive then", 12, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// The target now stands at (12, 8), out of the line of fire; twelve
+			// The target now stands at (12, 6), out of the line of fire; twelve
 			// ticks ago the shooter saw it at (12, 4), in it.
-			s := newState(Vec{4, 4}, Vec{12, 8})
+			s := newState(Vec{4, 4}, Vec{12, 6})
 			var asked []float64
 			s.PlayerAt = func(id PlayerID, ago float64) (Vec, bool) {
 				asked = append(asked, ago)

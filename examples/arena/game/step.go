@@ -146,8 +146,14 @@ func (s *State) moveProjectile(pr Projectile, dt float64, events []Event) (Proje
 	m := s.Map.orDefault()
 	bestT := 2.0
 	var victim *Player
+	// Players farther than reach cannot be touched this tick, not even where the
+	// shooter saw them Lag ticks ago: skip them before anything costly.
+	reach := pr.Vel.Len()*dt + PlayerRadius + ProjectileRadius + PlayerSpeed*dt*pr.Lag + eps
 	for _, p := range s.Players {
 		if !p.Alive || p.ID == pr.Owner {
+			continue
+		}
+		if d := p.Pos.Sub(pr.Pos); math.Abs(d.X) > reach || math.Abs(d.Y) > reach {
 			continue
 		}
 		at := p.Pos

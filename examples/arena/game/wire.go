@@ -235,6 +235,21 @@ func PlayerFromWorld(w *snapshot.World, id PlayerID) (Player, bool) {
 	return PlayerFromQuantized(w.Registry(), id, q)
 }
 
+// PlayerPosFromQuantized reads a player entity's position, whether it is alive and its
+// spawn counter (modulo 256) from its quantized values, on either registry, without
+// the cost of dequantizing every field (the host's lag compensation asks often).
+func PlayerPosFromQuantized(reg *snapshot.Registry, q []uint32) (pos Vec, alive bool, spawn int, ok bool) {
+	t := reg.Type(TypePlayer)
+	if t == nil || len(q) != t.NumFields() {
+		return Vec{}, false, 0, false
+	}
+	f := t.Fields()
+	// Field order of PlayerEntity: X, Y, Aim, Health, Kills, Deaths, Alive, Spawn, Respawn.
+	x := f[0].Min + float64(q[0])*f[0].Prec
+	y := f[1].Min + float64(q[1])*f[1].Prec
+	return Vec{RoundPos(x), RoundPos(y)}, q[6] != 0, int(q[7]), true
+}
+
 // PlayerFromQuantized returns the player a player entity's quantized values describe,
 // on either registry (e.g. from netcode.History.Quantized).
 func PlayerFromQuantized(reg *snapshot.Registry, id PlayerID, q []uint32) (Player, bool) {

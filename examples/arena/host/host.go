@@ -332,9 +332,9 @@ func (h *Host) playerAt(id game.PlayerID, ticksAgo float64) (game.Vec, bool) {
 	if !ok {
 		return game.Vec{}, false
 	}
-	then, ok := game.PlayerFromQuantized(h.reg, id, q)
-	if !ok || !then.Alive || then.Spawn != cur.Spawn&0xff {
+	pos, alive, spawn, ok := game.PlayerPosFromQuantized(h.reg, q)
+	if !ok || !alive || spawn != cur.Spawn&0xff {
 		return game.Vec{}, false
 	}
-	return then.Pos, true
+	return pos, true
 }

@@ -215,28 +215,69 @@ type RoomOptions struct {
 	Metadata json.RawMessage // any JSON value, shown in room lists
 	Password string          // empty for an open room
 	Secret   string          // the server's host secret, if it requires one
+	// Game names the game the room is for and GameVersion its version, so that
+	// players of that game find it (RoomFilter) and players of others do not join it.
+	// Both optional; each at most the server's name limit (64 bytes by default).
+	Game        string
+	GameVersion string
 }
 
 // Create creates a room hosted by this client.
 func (c *Client) Create(ctx context.Context, o RoomOptions) (RoomInfo, error) {
 	m, err := c.request(ctx, Message{Type: TypeCreate, Name: o.Name, Capacity: o.Capacity,
-		Metadata: o.Metadata, Password: o.Password, Secret: o.Secret})
+		Metadata: o.Metadata, Password: o.Password, Secret: o.Secret, Game: o.Game, GameVersion: o.GameVersion})
 	if err != nil {
 		return RoomInfo{}, err
 	}
 	return *m.Room, nil
 }
 
-// List returns the lobby's rooms, oldest first.
+// RoomFilter selects rooms by the game their host announced. An empty field matches
+// any room; a set one matches rooms whose field is equal (byte for byte).
+type RoomFilter struct {
+	Game        string
+	GameVersion string
+}
+
+// ListOptions selects one page of rooms.
+type ListOptions struct {
+	// Game and GameVersion filter the rooms as RoomFilter does.
+	Game        string
+	GameVersion string
+	// Limit is the most rooms wanted; 0 (or more than the server allows, 100 by
+	// default) means the server's maximum. The server may return fewer: a page also
+	// ends before its reply would exceed the server's size limit (64 KiB by default).
+	Limit int
+	// Cursor continues after a previous page: pass its Next. Empty: the first page.
+	Cursor string
+}
+
+// RoomPage is one page of a room list.
+type RoomPage struct {
+	Rooms []RoomInfo // oldest first
+	// Next is the cursor of the following page (ListOptions.Cursor), "" on the last.
+	Next string
+}
+
+// List returns the first page of the lobby's rooms (any game), oldest first: at most
+// the server's page limit. ListPage filters and pages.
 func (c *Client) List(ctx context.Context) ([]RoomInfo, error) {
-	m, err := c.request(ctx, Message{Type: TypeList})
+	p, err := c.ListPage(ctx, ListOptions{})
+	return p.Rooms, err
+}
+
+// ListPage returns one page of the rooms that match o, oldest first. Walk every room
+// by passing each page's Next as the following Cursor until it is "".
+func (c *Client) ListPage(ctx context.Context, o ListOptions) (RoomPage, error) {
+	m, err := c.request(ctx, Message{Type: TypeList, Game: o.Game, GameVersion: o.GameVersion,
+		Limit: max(o.Limit, 0), Cursor: o.Cursor})
 	if err != nil {
-		return nil, err
+		return RoomPage{}, err
 	}
 	if m.Rooms == nil {
-		return []RoomInfo{}, nil
+		m.Rooms = []RoomInfo{}
 	}
-	return m.Rooms, nil
+	return RoomPage{Rooms: m.Rooms, Next: m.Next}, nil
 }
 
 // Join joins the room with that ID (password may be empty for an open room).
@@ -248,9 +289,16 @@ func (c *Client) Join(ctx context.Context, roomID, password string) (RoomInfo, e
 	return *m.Room, nil
 }
 
-// QuickJoin joins the oldest open room with space.
+// QuickJoin joins the oldest open room with space, of any game. A program that plays
+// one game should use QuickJoinMatching, so that it never lands in another game's room.
 func (c *Client) QuickJoin(ctx context.Context) (RoomInfo, error) {
-	m, err := c.request(ctx, Message{Type: TypeQuickJoin})
+	return c.QuickJoinMatching(ctx, RoomFilter{})
+}
+
+// QuickJoinMatching joins the oldest open room with space that matches f; it fails
+// with an error matching ErrNoRoomAvailable when there is none.
+func (c *Client) QuickJoinMatching(ctx context.Context, f RoomFilter) (RoomInfo, error) {
+	m, err := c.request(ctx, Message{Type: TypeQuickJoin, Game: f.Game, GameVersion: f.GameVersion})
 	if err != nil {
 		return RoomInfo{}, err
 	}

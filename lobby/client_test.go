@@ -289,3 +289,62 @@ func TestConcurrentJoinLeave(t *testing.T) {
 	}
 	accepted.Wait()
 }
+
+// TestClientGames: rooms carry the game their host announced; ListPage filters and
+// pages them; QuickJoinMatching joins only a matching room, QuickJoin any.
+func TestClientGames(t *testing.T) {
+	env := newEnv(t, lobbyserver.Config{MaxListRooms: 2})
+	ctx := testCtx(t)
+	var rooms []lobby.RoomInfo
+	for _, o := range []lobby.RoomOptions{
+		{Name: "first game", Game: "first", GameVersion: "0.1"},
+		{Name: "arena v1", Game: "arena", GameVersion: "1"},
+		{Name: "arena v2", Game: "arena", GameVersion: "2"},
+		{Name: "no game"},
+	} {
+		r, err := dialClient(t, env.url).Create(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Game != o.Game || r.GameVersion != o.GameVersion {
+			t.Fatalf("created %+v from %+v", r, o)
+		}
+		rooms = append(rooms, r)
+	}
+	c := dialClient(t, env.url)
+	var all []string
+	for cursor := ""; ; {
+		page, err := c.ListPage(ctx, lobby.ListOptions{Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Rooms) > 2 {
+			t.Fatalf("page of %d rooms; the server's limit is 2", len(page.Rooms))
+		}
+		for _, r := range page.Rooms {
+			all = append(all, r.Name)
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if got := strings.Join(all, ","); got != "first game,arena v1,arena v2,no game" {
+		t.Fatalf("walked %s", got)
+	}
+	page, err := c.ListPage(ctx, lobby.ListOptions{Game: "arena", Limit: 1})
+	if err != nil || len(page.Rooms) != 1 || page.Rooms[0].ID != rooms[1].ID || page.Next == "" {
+		t.Fatalf("first arena page = %+v, %v", page, err)
+	}
+	if first, err := c.List(ctx); err != nil || len(first) != 2 {
+		t.Fatalf("List = %+v, %v", first, err)
+	}
+	if r, err := c.QuickJoinMatching(ctx, lobby.RoomFilter{Game: "arena", GameVersion: "2"}); err != nil || r.ID != rooms[2].ID {
+		t.Fatalf("QuickJoinMatching arena 2 = %+v, %v", r, err)
+	}
+	if _, err := dialClient(t, env.url).QuickJoinMatching(ctx, lobby.RoomFilter{Game: "chess"}); !errors.Is(err, lobby.ErrNoRoomAvailable) {
+		t.Fatalf("QuickJoinMatching chess: %v", err)
+	}
+	if r, err := dialClient(t, env.url).QuickJoin(ctx); err != nil || r.ID != rooms[0].ID {
+		t.Fatalf("QuickJoin = %+v, %v", r, err)
+	}
+}

@@ -18,12 +18,12 @@
 //
 //	// player
 //	c, _ := lobby.Dial(ctx, "wss://lobby.example.com/ws", lobby.ClientConfig{})
-//	c.QuickJoin(ctx)
+//	c.QuickJoinMatching(ctx, lobby.RoomFilter{Game: "mygame", GameVersion: "1"})
 //	session, err := netcode.Dial(ctx, cfg, c.HostSignaler())
 //
 //	// host
 //	c, _ := lobby.Dial(ctx, url, lobby.ClientConfig{})
-//	c.Create(ctx, lobby.RoomOptions{Name: "arena", Capacity: 8})
+//	c.Create(ctx, lobby.RoomOptions{Name: "arena", Capacity: 8, Game: "mygame", GameVersion: "1"})
 //	for {
 //		_, sig, err := c.AcceptMember(ctx) // one Signaler per member
 //		if err != nil { break }
@@ -59,31 +59,42 @@
 //
 // create (become the host of a new room):
 //
-//	→ {"type":"create","ref":"1","name":"arena","capacity":8,"metadata":{"map":"dust"},"password":"optional","secret":"optional"}
-//	← {"type":"created","ref":"1","room":{"id":"r...","name":"arena","host":"c...","capacity":8,"members":0,"locked":true,"metadata":{"map":"dust"}}}
+//	→ {"type":"create","ref":"1","name":"arena","capacity":8,"metadata":{"map":"dust"},"password":"optional","secret":"optional","game":"volley-arena","gameVersion":"1"}
+//	← {"type":"created","ref":"1","room":{"id":"r...","name":"arena","host":"c...","capacity":8,"members":0,"locked":true,"metadata":{"map":"dust"},"game":"volley-arena","gameVersion":"1"}}
 //
 // "name" (≤ 64 bytes by default), "capacity" (0 or absent: 8; at most 256 by default),
-// "metadata" (any JSON value, ≤ 4096 bytes by default, shown in room lists) and
-// "password" (empty: open room) are optional. "secret" is the host secret when the
-// server requires one. Errors: forbidden, already_in_room, bad_request, too_many_rooms.
+// "metadata" (any JSON value, ≤ 4096 bytes by default, shown in room lists),
+// "password" (empty: open room), "game" and "gameVersion" (what the room is for, each
+// ≤ 64 bytes by default; players filter on them) are optional. "secret" is the host
+// secret when the server requires one. Errors: forbidden, already_in_room,
+// bad_request, too_many_rooms, rate_limited (too many rooms created from this address).
 //
-// list:
+// list (one page of rooms):
 //
-//	→ {"type":"list","ref":"2"}
-//	← {"type":"rooms","ref":"2","rooms":[{room object}, ...]}
+//	→ {"type":"list","ref":"2","game":"volley-arena","gameVersion":"1","limit":20,"cursor":"..."}
+//	← {"type":"rooms","ref":"2","rooms":[{room object}, ...],"next":"..."}
 //
-// Rooms oldest first, at most 100 by default; "rooms" is absent when there are none.
-// Any connection may list, in a room or not.
+// Rooms oldest first; "rooms" is absent when there are none. Every field of the
+// request is optional: "game" and "gameVersion" keep only rooms whose fields are equal
+// (absent or empty: any); "limit" asks for at most that many rooms (absent, 0 or more
+// than the server's maximum, 100 by default: the maximum); "cursor" continues after
+// the page whose "next" it is. A page also ends before its reply would exceed the
+// server's size limit (64 KiB by default), holding at least one room. "next" is absent
+// on the last page; it is opaque, and stays valid when rooms close. Any connection may
+// list, in a room or not. Errors: bad_request (a cursor the server did not issue).
 //
-// join (by room ID) and quick_join (the oldest unlocked room with space):
+// join (by room ID) and quick_join (the oldest unlocked room with space, of a game):
 //
 //	→ {"type":"join","ref":"3","roomId":"r...","password":"if locked"}
-//	→ {"type":"quick_join","ref":"3"}
+//	→ {"type":"quick_join","ref":"3","game":"volley-arena","gameVersion":"1"}
 //	← {"type":"joined","ref":"3","room":{room object; "host" is the peer to signal}}
 //
+// quick_join's "game" and "gameVersion" filter as list's do (absent: any room).
 // The host then receives {"type":"member_joined","roomId":"r...","peer":"c..."}.
 // Errors: already_in_room, bad_request (join without roomId), room_not_found,
-// wrong_password, room_full, no_room_available (quick_join).
+// wrong_password, room_full, no_room_available (quick_join), rate_limited (too many
+// joins from this address, or too many wrong passwords from it or for that room: the
+// password was not checked; "message" says when to retry).
 //
 // leave:
 //
@@ -93,7 +104,10 @@
 // A member leaving (or disconnecting) sends its host {"type":"member_left","roomId":"r...","peer":"c..."}.
 // A host leaving (or disconnecting) closes the room: each member receives
 // {"type":"room_closed","roomId":"r...","reason":"host_left"} and is in no room anymore.
-// Errors: not_in_room.
+// With a shared store, a room the store lost for good (see package lobby/server) is
+// closed with reason "store_lost", for its host too; the host may create a new room.
+// A member may receive "joined" followed at once by "room_closed" when the host left
+// while it joined. Errors: not_in_room.
 //
 // signal (relay an offer, answer or ICE candidate):
 //
@@ -114,24 +128,36 @@
 //	← {"type":"error","ref":"3","code":"room_full","message":"room is full"}
 //
 // "code" is stable (the Code* constants): bad_message (not a JSON object of the
-// protocol), unknown_type, bad_request, forbidden, already_in_room, not_in_room,
-// room_not_found, room_full, wrong_password, no_room_available, too_many_rooms,
-// peer_not_found, invalid_signal, internal. "message" is for humans. An error never
-// changes state: a rejected request has no effect, and the connection stays open.
+// protocol, or a binary frame), unknown_type, bad_request, forbidden, already_in_room,
+// not_in_room, room_not_found, room_full, wrong_password, no_room_available,
+// too_many_rooms, peer_not_found, invalid_signal, rate_limited, internal. "message" is
+// for humans. An error never changes state: a rejected request has no effect, and the
+// connection stays open.
+//
+// A room object: {"id","name","host","capacity","members","locked","metadata","game",
+// "gameVersion"}; "metadata", "game" and "gameVersion" are absent when empty.
 //
 // # Limits and closes
 //
 // Each is a field of the server's Config
-// ([github.com/volleynet/volley/lobby/server.Config]); the defaults are documented there.
+// ([github.com/volleynet/volley/lobby/server.Config]); the defaults are documented there
+// and listed with what an offender gets in docs/limits.md.
 //
 //   - Before the upgrade: an Origin not allowed (default: no Origin header, the same
-//     origin, or localhost/127.0.0.1/[::1]) gets HTTP 403; beyond MaxConnections, 503.
-//   - A frame larger than ReadLimit (128 KiB) closes the connection with 1009.
+//     origin, or localhost/127.0.0.1/[::1]) gets HTTP 403; beyond MaxConnections, 503;
+//     beyond MaxConnectionsPerIP (100) connections from one address, 429.
+//   - A frame larger than ReadLimit (128 KiB) closes the connection with 1009. A
+//     binary frame is answered with a bad_message error (the protocol is text only).
 //   - Messages beyond MessagesPerSecond (50/s, burst 100) are throttled (not read until
 //     the rate allows); a connection throttled without pause for ThrottleTimeout (2 s)
 //     is closed with 1008 "rate_limited".
-//   - Each connection's outgoing queue holds SendQueue (256) messages; a client that
-//     does not read fast enough to keep it from filling is disconnected at once.
+//   - Each connection's outgoing queue holds SendQueue (256) messages and
+//     SendQueueBytes (1 MiB); a client that does not read fast enough to keep it from
+//     filling is disconnected at once.
+//   - Per address: creates (1/s, burst 20) and joins (2/s, burst 20) beyond the rate,
+//     and any join of a locked room after too many wrong passwords from the address
+//     (5) or for the room (20), until a backoff (1 s, doubling to 1 min) ends, are
+//     answered rate_limited.
 //   - The server pings every PingInterval (25 s) and closes a connection from which no
 //     frame arrived for PongTimeout (60 s). A connection in no room that sent nothing for
 //     IdleTimeout (5 min) is closed with 1000 "idle".

@@ -20,6 +20,7 @@ const (
 	CodeTooManyRooms    = "too_many_rooms"    // the server's room limit is reached
 	CodePeerNotFound    = "peer_not_found"    // the signal target is not the sender's host or member
 	CodeInvalidSignal   = "invalid_signal"    // the signal payload fails signaling.Signal.Validate
+	CodeRateLimited     = "rate_limited"      // too many creates, joins or wrong passwords from this address (or for this room): retry later
 	CodeInternal        = "internal"          // the store failed; the request had no effect
 )
 
@@ -29,9 +30,15 @@ const (
 	ReasonCapacity     = "capacity"      // MaxConnections reached (HTTP 503, before the upgrade)
 	ReasonReadLimit    = "read_limit"    // frame larger than ReadLimit (closed with 1009)
 	ReasonRateLimited  = "rate_limited"  // message rate above the limit (throttled, then closed with 1008)
-	ReasonSlowConsumer = "slow_consumer" // outgoing queue full (connection dropped)
+	ReasonSlowConsumer = "slow_consumer" // outgoing queue full, in messages or bytes (connection dropped)
 	ReasonIdle         = "idle"          // no room joined within IdleTimeout (closed with 1000)
 	ReasonShutdown     = "shutdown"      // the server is closing (closed with 1001; not counted)
+
+	ReasonIPConnections   = "ip_connections"   // MaxConnectionsPerIP reached (HTTP 429, before the upgrade)
+	ReasonIPCreates       = "ip_creates"       // create beyond the address's rate ("rate_limited" error)
+	ReasonIPJoins         = "ip_joins"         // join or quick_join beyond the address's rate ("rate_limited" error)
+	ReasonPasswordBackoff = "password_backoff" // join of a locked room while its or the address's wrong-password backoff runs ("rate_limited" error)
+	ReasonBinaryFrame     = "binary_frame"     // a binary frame (the protocol is text only; "bad_message" error)
 )
 
 // Error is an "error" message received from the lobby.

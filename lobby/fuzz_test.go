@@ -13,6 +13,10 @@ func FuzzDecodeMessage(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"create","ref":"1","name":"arena","capacity":8,"metadata":{"map":"dust"},"password":"pw","secret":"s"}`,
 		`{"type":"list"}`,
+		`{"type":"list","game":"arena","gameVersion":"1","limit":20,"cursor":"17"}`,
+		`{"type":"list","limit":-5,"cursor":"x"}`,
+		`{"type":"create","name":"a","game":"arena","gameVersion":"2"}`,
+		`{"type":"quick_join","game":"arena","gameVersion":""}`,
 		`{"type":"join","roomId":"r0123456789abcdef","password":""}`,
 		`{"type":"quick_join"}`,
 		`{"type":"leave","ref":"x"}`,

@@ -28,9 +28,15 @@ const (
 	TypeError        = "error"
 )
 
-// RoomClosedHostLeft is the reason carried by "room_closed": the host sent "leave" or
-// disconnected.
-const RoomClosedHostLeft = "host_left"
+// Reasons carried by "room_closed".
+const (
+	// RoomClosedHostLeft: the host sent "leave" or disconnected.
+	RoomClosedHostLeft = "host_left"
+	// RoomClosedStoreLost: the lobby's shared store lost the room (its keys vanished,
+	// say when Redis restarted empty) and could not restore it. The host may create a
+	// new room.
+	RoomClosedStoreLost = "store_lost"
+)
 
 // MaxRefBytes bounds the client-chosen "ref" that the server echoes in its reply.
 const MaxRefBytes = 64
@@ -51,6 +57,19 @@ type Message struct {
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 	Password string          `json:"password,omitempty"`
 	Secret   string          `json:"secret,omitempty"`
+	// Game names the game a room is for (create), or the game a list or quick_join
+	// wants ("" matches any).
+	Game string `json:"game,omitempty"`
+	// GameVersion is the version of Game a room runs (create), or the version a list
+	// or quick_join wants ("" matches any).
+	GameVersion string `json:"gameVersion,omitempty"`
+
+	// Limit is the most rooms a list wants in its reply (0: the server's maximum).
+	Limit int `json:"limit,omitempty"`
+	// Cursor continues a list after the page whose "next" it is.
+	Cursor string `json:"cursor,omitempty"`
+	// Next, in a rooms reply, is the cursor of the following page; absent on the last.
+	Next string `json:"next,omitempty"`
 
 	// join, left, member_joined, member_left, room_closed
 	RoomID string `json:"roomId,omitempty"`
@@ -90,6 +109,9 @@ type RoomInfo struct {
 	Members  int             `json:"members"`
 	Locked   bool            `json:"locked"`
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Game and GameVersion are what the host announced in "create" ("" when it did not).
+	Game        string `json:"game,omitempty"`
+	GameVersion string `json:"gameVersion,omitempty"`
 }
 
 var clientTypes = map[string]bool{

@@ -43,7 +43,9 @@ func TestSerialArithmetic(t *testing.T) {
 // collect directly.
 func inputHost(t *testing.T, next uint32) *session {
 	t.Helper()
-	srv, err := NewServer(ServerConfig{Registry: testRegistry(t), Clock: clock.NewFake(time.Unix(0, 0))})
+	// Timeout sets how far behind an input counts as late (TestInputWindow): the
+	// product default, not the package tests' longer one.
+	srv, err := NewServer(ServerConfig{Registry: testRegistry(t), Clock: clock.NewFake(time.Unix(0, 0)), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@
 export { ClockSync, type ClockEstimate } from "./clock.js";
 export { VolleyError, errorOfBye, errorOfRefusal, type ErrorCode } from "./errors.js";
 export { InterpBuffer } from "./interp.js";
-export { LobbyClient, type LobbyEvent, type LobbyOptions, type RoomInfo, type RoomOptions, type Signal, type Signaler, type WebSocketConstructor } from "./lobby.js";
+export { LobbyClient, type LobbyEvent, type ListOptions, type LobbyOptions, type RoomFilter, type RoomInfo, type RoomOptions, type RoomPage, type Signal, type Signaler, type WebSocketConstructor } from "./lobby.js";
 export { EntityType, Schema, SCHEMA_VERSION, canonicalJSON, type EntityValues, type FieldDescriptor, type FieldKind, type SchemaDescriptor, type TypeDescriptor } from "./schema.js";
 export { Session, checkWelcome, connect, type ConnectOptions, type DropReason, type RTCImplementation, type SnapshotInfo, type Stats } from "./session.js";
 export { sha256, hex } from "./sha256.js";

@@ -33,6 +33,9 @@ export interface RoomInfo {
   members: number;
   locked: boolean;
   metadata?: unknown;
+  /** The game the host announced, and its version (absent when it announced none). */
+  game?: string;
+  gameVersion?: string;
   [key: string]: unknown;
 }
 
@@ -43,6 +46,29 @@ export interface RoomOptions {
   metadata?: unknown;
   password?: string;
   secret?: string;
+  /** The game the room is for and its version: players filter on them (RoomFilter). */
+  game?: string;
+  gameVersion?: string;
+}
+
+/** Selects rooms by the game their host announced; an absent field matches any room. */
+export interface RoomFilter {
+  game?: string;
+  gameVersion?: string;
+}
+
+/** Selects one page of rooms (LobbyClient.listPage). */
+export interface ListOptions extends RoomFilter {
+  /** At most this many rooms (the server caps it: 100 by default). */
+  limit?: number;
+  /** Continue after the page whose `next` this is. */
+  cursor?: string;
+}
+
+/** One page of rooms, oldest first; `next` is absent on the last page. */
+export interface RoomPage {
+  rooms: RoomInfo[];
+  next?: string;
 }
 
 /** Something that constructs WebSockets: the browser's, Node's, or a library's. */
@@ -148,10 +174,16 @@ export class LobbyClient {
     return (this.current = room(m));
   }
 
-  /** list returns the open rooms, oldest first. */
-  async list(): Promise<RoomInfo[]> {
-    const m = await this.request({ type: "list" });
-    return Array.isArray(m.rooms) ? (m.rooms as RoomInfo[]) : [];
+  /** list returns the first page of rooms matching o (any game by default), oldest first. */
+  async list(o: RoomFilter = {}): Promise<RoomInfo[]> {
+    return (await this.listPage(o)).rooms;
+  }
+
+  /** listPage returns one page of the rooms matching o; pass its `next` as the following `cursor`. */
+  async listPage(o: ListOptions = {}): Promise<RoomPage> {
+    const m = await this.request({ type: "list", ...o });
+    const rooms = Array.isArray(m.rooms) ? (m.rooms as RoomInfo[]) : [];
+    return typeof m.next === "string" && m.next !== "" ? { rooms, next: m.next } : { rooms };
   }
 
   /** join enters a room as a player. */
@@ -160,9 +192,12 @@ export class LobbyClient {
     return (this.current = room(m));
   }
 
-  /** quickJoin enters the oldest unlocked room with space. */
-  async quickJoin(): Promise<RoomInfo> {
-    const m = await this.request({ type: "quick_join" });
+  /**
+   * quickJoin enters the oldest unlocked room with space that matches f. A client of one
+   * game should pass its game and version, so that it never lands in another game's room.
+   */
+  async quickJoin(f: RoomFilter = {}): Promise<RoomInfo> {
+    const m = await this.request({ type: "quick_join", ...f });
     return (this.current = room(m));
   }
 

@@ -231,3 +231,22 @@ test("bye reasons: kicked by the host; a client that closes leaves cleanly", { t
   }
   assert.match(left ?? "", /client left/);
 });
+
+test("rooms carry their game; list and quickJoin filter on it", { timeout: 60_000 }, async () => {
+  const lc = await LobbyClient.connect(env.lobby, { WebSocket });
+  try {
+    const arena = await lc.list({ game: "volley-arena", gameVersion: "1" });
+    assert.deepEqual(arena.map((r) => r.id), [env.arena], "the arena's rooms");
+    assert.equal(arena[0].game, "volley-arena");
+    const first = await lc.listPage({ limit: 1 });
+    assert.equal(first.rooms.length, 1);
+    assert.ok(first.next, "a next page");
+    const second = await lc.listPage({ limit: 1, cursor: first.next });
+    assert.notEqual(second.rooms[0].id, first.rooms[0].id);
+    await assert.rejects(lc.quickJoin({ game: "no-such-game" }), (e) => e.detail === "no_room_available");
+    const r = await lc.quickJoin({ game: "volley-arena", gameVersion: "1" });
+    assert.equal(r.id, env.arena);
+  } finally {
+    lc.close();
+  }
+});

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/volleynet/volley/lobby"
@@ -61,10 +62,14 @@ type Config struct {
 	MessagesPerSecond float64
 	MessageBurst      int
 	ThrottleTimeout   time.Duration
-	// SendQueue is the number of outgoing messages buffered per connection. A client that
-	// does not read fast enough to keep it from filling is disconnected at once (its room
-	// then behaves as if it had left). Default: 256.
-	SendQueue int
+	// SendQueue is the number of outgoing messages buffered per connection, and
+	// SendQueueBytes the bytes they may hold together (a message alone in the queue is
+	// always taken). A client that does not read fast enough to keep the queue from
+	// filling, by either measure, is disconnected at once (its room then behaves as if
+	// it had left; counted as lobby_rejections_total{reason="slow_consumer"}).
+	// Defaults: 256 messages, 1 MiB.
+	SendQueue      int
+	SendQueueBytes int
 	// WriteTimeout bounds each write to a connection. Default: 10 s.
 	WriteTimeout time.Duration
 	// PingInterval is how often the server pings; PongTimeout is how long it waits for
@@ -81,16 +86,65 @@ type Config struct {
 	// the upgrade. Default: 10000.
 	MaxConnections int
 
+	// StoreTimeout bounds each Store call (and each relay publish to another instance);
+	// a request whose call times out is answered "internal". No Store call ever runs
+	// under a lock that other connections need. For a RedisStore the client must be
+	// created with ContextTimeoutEnabled for the bound to reach its sockets (cmd/lobby
+	// does). Default: 2 s.
+	StoreTimeout time.Duration
+
+	// Per-address limits. A client's address is the connection's remote IP, or, when
+	// that IP is in TrustedProxies, the rightmost address of X-Forwarded-For that is not
+	// a trusted proxy. IPv6 addresses count per /64. Each limit is per lobby instance;
+	// a negative value disables it.
+	//
+	// MaxConnectionsPerIP bounds one address's concurrent connections; more are refused
+	// with HTTP 429 before the upgrade. Default: 100.
+	MaxConnectionsPerIP int
+	// CreatesPerSecondPerIP and CreateBurstPerIP rate-limit one address's "create"
+	// requests (a token bucket over all its connections); beyond it "create" is answered
+	// "rate_limited". Defaults: 1 per second, burst 20.
+	CreatesPerSecondPerIP float64
+	CreateBurstPerIP      int
+	// JoinsPerSecondPerIP and JoinBurstPerIP do the same for "join" and "quick_join".
+	// Defaults: 2 per second, burst 20.
+	JoinsPerSecondPerIP float64
+	JoinBurstPerIP      int
+	// Wrong room passwords: after PasswordFailuresPerIP wrong passwords from one address
+	// (any rooms), or PasswordFailuresPerRoom for one room (any addresses), each further
+	// attempt must wait PasswordBackoff, doubled with each further failure up to
+	// PasswordBackoffMax; an attempt during the wait is answered "rate_limited" without
+	// checking the password. The counts are forgotten after 10 × PasswordBackoffMax
+	// without a failure. Defaults: 5, 20, 1 s, 1 minute.
+	PasswordFailuresPerIP   int
+	PasswordFailuresPerRoom int
+	PasswordBackoff         time.Duration
+	PasswordBackoffMax      time.Duration
+	// TrustedProxies are the reverse proxies (and load balancers) whose
+	// X-Forwarded-For header is believed. Default: none (the header is ignored). Behind
+	// a proxy that is not listed, every client has the proxy's address and shares its
+	// limits.
+	TrustedProxies []netip.Prefix
+	// LimitLoopback applies the per-address limits to loopback clients too. Default
+	// false: clients on 127.0.0.0/8 or ::1 (local tools and tests, a same-host proxy
+	// not listed in TrustedProxies, a localhost game) are not limited per address.
+	LimitLoopback bool
+
 	// MaxRooms bounds the number of rooms ("too_many_rooms" beyond it). Default: 10000.
 	MaxRooms int
 	// DefaultCapacity is a room's member capacity when "create" gives none; MaxCapacity
 	// is the largest allowed. Defaults: 8 and 256.
 	DefaultCapacity int
 	MaxCapacity     int
-	// MaxListRooms bounds the rooms returned by one "list". Default: 100.
+	// MaxListRooms bounds the rooms returned by one "list" (a client may ask for fewer)
+	// and MaxListBytes the size of its reply: a page ends before the room that would
+	// push it over (but holds at least one room); "next" then continues it.
+	// Defaults: 100 rooms, 64 KiB.
 	MaxListRooms int
-	// MaxNameBytes bounds a room name, MaxMetadataBytes its metadata JSON, MaxPasswordBytes
-	// its password. Defaults: 64, 4096, 128.
+	MaxListBytes int
+	// MaxNameBytes bounds a room name (and its game name and game version, each),
+	// MaxMetadataBytes its metadata JSON, MaxPasswordBytes its password.
+	// Defaults: 64, 4096, 128.
 	MaxNameBytes     int
 	MaxMetadataBytes int
 	MaxPasswordBytes int
@@ -126,6 +180,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MessageBurst, 100)
 	setDur(&c.ThrottleTimeout, 2*time.Second)
 	setInt(&c.SendQueue, 256)
+	setInt(&c.SendQueueBytes, 1<<20)
 	setDur(&c.WriteTimeout, 10*time.Second)
 	setDur(&c.PingInterval, 25*time.Second)
 	setDur(&c.PongTimeout, 60*time.Second)
@@ -139,6 +194,30 @@ func (c Config) withDefaults() Config {
 	setInt(&c.DefaultCapacity, 8)
 	setInt(&c.MaxCapacity, 256)
 	setInt(&c.MaxListRooms, 100)
+	setInt(&c.MaxListBytes, 64<<10)
+	setDur(&c.StoreTimeout, 2*time.Second)
+	setLimit := func(i *int, v int) {
+		if *i == 0 {
+			*i = v
+		}
+	}
+	setRate := func(r *float64, v float64) {
+		if *r == 0 {
+			*r = v
+		}
+	}
+	setLimit(&c.MaxConnectionsPerIP, 100)
+	setRate(&c.CreatesPerSecondPerIP, 1)
+	setInt(&c.CreateBurstPerIP, 20)
+	setRate(&c.JoinsPerSecondPerIP, 2)
+	setInt(&c.JoinBurstPerIP, 20)
+	setLimit(&c.PasswordFailuresPerIP, 5)
+	setLimit(&c.PasswordFailuresPerRoom, 20)
+	setDur(&c.PasswordBackoff, time.Second)
+	setDur(&c.PasswordBackoffMax, time.Minute)
+	if c.PasswordBackoffMax < c.PasswordBackoff {
+		c.PasswordBackoffMax = c.PasswordBackoff
+	}
 	setInt(&c.MaxNameBytes, 64)
 	setInt(&c.MaxMetadataBytes, 4096)
 	setInt(&c.MaxPasswordBytes, 128)

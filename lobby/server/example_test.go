@@ -3,8 +3,8 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -36,11 +36,16 @@ func Example() {
 // Several lobby instances serve one set of rooms when they share a Redis: run this on
 // each (same Redis, same prefix) behind a load balancer.
 func ExampleNewRedisStore() {
-	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379"})
+	// ContextTimeoutEnabled: Config.StoreTimeout then bounds every Redis call.
+	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379", ContextTimeoutEnabled: true})
 	defer rdb.Close()
 	srv := lobbyserver.New(lobbyserver.Config{
 		Store: lobbyserver.NewRedisStore(rdb, lobbyserver.RedisStoreConfig{Prefix: "mygame:lobby:"}),
+		// Behind a load balancer: believe its X-Forwarded-For for the per-address limits.
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 	})
 	defer srv.Close() // closes this instance's rooms and leaves the relay
-	_ = http.ListenAndServe(":8089", srv.Mux())
+	hs := lobbyserver.HTTPServer(srv.Mux(), lobbyserver.HTTPConfig{Registerer: srv.Registry()})
+	hs.Addr = ":8089"
+	_ = hs.ListenAndServe()
 }

@@ -89,6 +89,12 @@ func dialRaw(t testing.TB, url string) *raw {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
+	return wrapRaw(t, c)
+}
+
+// wrapRaw makes a raw client of a connection that has not read its welcome yet.
+func wrapRaw(t testing.TB, c *websocket.Conn) *raw {
+	t.Helper()
 	r := &raw{t: t, c: c, msgs: make(chan lobby.Message, 20000), closed: make(chan struct{})}
 	go func() {
 		defer close(r.closed)

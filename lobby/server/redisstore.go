@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,6 +26,11 @@ type RedisStoreConfig struct {
 	// connections stop counting as room members at most TTL later. Use the same TTL on
 	// every instance. Default: 30 s.
 	TTL time.Duration
+	// CheckInterval is how often each Server sharing the store checks that it answers
+	// and that its own records are still there: a failed check marks the store
+	// unhealthy (Server.HealthHandler answers 503), and records found missing (Redis
+	// restarted empty, say) are put back at once. Default: 1 s.
+	CheckInterval time.Duration
 }
 
 // RedisStore is a Store shared by several lobby instances through one Redis (a single
@@ -38,14 +44,25 @@ type RedisStoreConfig struct {
 // with the same Prefix; one RedisStore may also back several Servers in one process.
 // The store never closes the client it was given.
 //
-// A Server calls the store under its hub lock, so the client's timeouts (ReadTimeout,
-// WriteTimeout, MaxRetries; go-redis defaults 3 s and 3 retries) bound how long a Redis
-// outage stalls an instance; a request whose store call fails is answered "internal"
-// (when only the reply was lost, its change may still have been made).
+// A Server calls the store on the requesting connection's goroutine, never under a
+// lock other connections need, with a deadline (Config.StoreTimeout): create the
+// client with ContextTimeoutEnabled so that the deadline reaches its sockets (without
+// it the client's own ReadTimeout and WriteTimeout apply, go-redis default 3 s). A
+// request whose store call fails is answered "internal" (when only the reply was lost,
+// its change may still have been made).
+//
+// Each Server keeps its own records alive: the rooms its connections host and their
+// memberships. When they vanish (Redis restarted empty, or unreachable from this
+// instance for longer than TTL) it puts them back within CheckInterval of Redis
+// answering again (memberships in rooms hosted elsewhere within TTL/3 when only that
+// other instance's records were lost); a hosted room whose ID another host has taken
+// meanwhile cannot be restored and its host and members get "room_closed" with reason
+// "store_lost".
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	prefix string
 	ttl    time.Duration
+	check  time.Duration
 }
 
 // NewRedisStore returns a Store that keeps rooms in Redis through client.
@@ -56,7 +73,10 @@ func NewRedisStore(client redis.UniversalClient, cfg RedisStoreConfig) *RedisSto
 	if cfg.TTL <= 0 {
 		cfg.TTL = 30 * time.Second
 	}
-	return &RedisStore{rdb: client, prefix: cfg.Prefix, ttl: cfg.TTL}
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = time.Second
+	}
+	return &RedisStore{rdb: client, prefix: cfg.Prefix, ttl: cfg.TTL, check: cfg.CheckInterval}
 }
 
 // Keys (all under the prefix P):
@@ -64,7 +84,7 @@ func NewRedisStore(client redis.UniversalClient, cfg RedisStoreConfig) *RedisSto
 //	P inst:<instance>   string, PX TTL: the instance is alive (refreshed by its heartbeat)
 //	P rooms             sorted set: room IDs scored by creation sequence (oldest first)
 //	P seq               counter for that sequence
-//	P room:<id>         hash name, host, cap, meta, pw; PX TTL refreshed by the host's instance
+//	P room:<id>         hash name, host, cap, meta, pw, game, ver; PX TTL refreshed by the host's instance
 //	P members:<id>      list of member connection IDs in join order; same TTL
 //	P relay:<instance>  pub/sub channel of the instance (see relay.go)
 //
@@ -96,11 +116,12 @@ local function exists(id)
   return true
 end
 local function load(id)
-  local h = redis.call('HMGET', P .. 'room:' .. id, 'name', 'host', 'cap', 'meta', 'pw')
+  local h = redis.call('HMGET', P .. 'room:' .. id, 'name', 'host', 'cap', 'meta', 'pw', 'game', 'ver')
   if not h[2] or not alive(h[2]) then
     drop(id)
     return nil
   end
+  local seq = redis.call('ZSCORE', P .. 'rooms', id)
   local mk = P .. 'members:' .. id
   local members = {}
   for _, m in ipairs(redis.call('LRANGE', mk, 0, -1)) do
@@ -110,7 +131,23 @@ local function load(id)
       redis.call('LREM', mk, 0, m)
     end
   end
-  return {id, h[1] or '', h[2], tonumber(h[3]), h[4] or '', h[5] or '', members}
+  return {id, h[1] or '', h[2], tonumber(h[3]), h[4] or '', h[5] or '', members, h[6] or '', h[7] or '', tonumber(seq) or 0}
+end
+local function matches(r, game, ver)
+  return (game == '' or r[8] == game) and (ver == '' or r[9] == ver)
+end
+-- scan calls f with each room of the index with a score above after (a string),
+-- oldest first, until f returns true.
+local function scan(after, f)
+  local cur = '(' .. after
+  while true do
+    local batch = redis.call('ZRANGEBYSCORE', P .. 'rooms', cur, '+inf', 'WITHSCORES', 'LIMIT', 0, 64)
+    if #batch == 0 then return end
+    for j = 1, #batch, 2 do
+      cur = '(' .. batch[j + 1]
+      if f(batch[j]) then return end
+    end
+  end
 end
 local function contains(list, x)
   for _, v in ipairs(list) do
@@ -130,11 +167,11 @@ const (
 )
 
 var (
-	// ARGV: P, id, name, host, cap, meta, pw, ttl ms
+	// ARGV: P, id, name, host, cap, meta, pw, ttl ms, game, ver
 	scriptCreate = redis.NewScript(luaPrelude + `
 local rk = P .. 'room:' .. ARGV[2]
 if redis.call('EXISTS', rk) == 1 then return 3 end
-redis.call('HSET', rk, 'name', ARGV[3], 'host', ARGV[4], 'cap', ARGV[5], 'meta', ARGV[6], 'pw', ARGV[7])
+redis.call('HSET', rk, 'name', ARGV[3], 'host', ARGV[4], 'cap', ARGV[5], 'meta', ARGV[6], 'pw', ARGV[7], 'game', ARGV[9], 'ver', ARGV[10])
 redis.call('PEXPIRE', rk, ARGV[8])
 redis.call('DEL', P .. 'members:' .. ARGV[2])
 redis.call('ZADD', P .. 'rooms', redis.call('INCR', P .. 'seq'), ARGV[2])
@@ -146,18 +183,18 @@ local r = load(ARGV[2])
 if not r then return 1 end
 return r
 `)
-	// ARGV: P, limit
+	// ARGV: P, limit, after (seq), game, ver
 	scriptList = redis.NewScript(luaPrelude + `
 local limit = tonumber(ARGV[2])
 local out = {}
 if limit <= 0 then return out end
-for _, id in ipairs(redis.call('ZRANGE', P .. 'rooms', 0, -1)) do
+scan(ARGV[3], function(id)
   local r = load(id)
-  if r then
+  if r and matches(r, ARGV[4], ARGV[5]) then
     out[#out + 1] = r
-    if #out >= limit then break end
   end
-end
+  return #out >= limit
+end)
 return out
 `)
 	// ARGV: P
@@ -182,19 +219,23 @@ if not contains(members, ARGV[3]) then
 end
 return r
 `)
-	// ARGV: P, peer, ttl ms
+	// ARGV: P, peer, ttl ms, game, ver
 	scriptQuickJoin = redis.NewScript(luaPrelude + `
-for _, id in ipairs(redis.call('ZRANGE', P .. 'rooms', 0, -1)) do
+local found
+scan('-inf', function(id)
   local r = load(id)
-  if r and r[6] == '' and #r[7] < r[4] and r[3] ~= ARGV[2] then
-    local mk = P .. 'members:' .. id
-    redis.call('RPUSH', mk, ARGV[2])
-    redis.call('PEXPIRE', mk, ARGV[3])
-    r[7][#r[7] + 1] = ARGV[2]
-    return r
+  if r and r[6] == '' and #r[7] < r[4] and r[3] ~= ARGV[2] and matches(r, ARGV[4], ARGV[5]) then
+    found = r
+    return true
   end
-end
-return 4
+  return false
+end)
+if not found then return 4 end
+local mk = P .. 'members:' .. found[1]
+redis.call('RPUSH', mk, ARGV[2])
+redis.call('PEXPIRE', mk, ARGV[3])
+found[7][#found[7] + 1] = ARGV[2]
+return found
 `)
 	// ARGV: P, id, peer
 	scriptRemove = redis.NewScript(luaPrelude + `
@@ -214,6 +255,62 @@ local r = load(ARGV[2])
 if not r then return 1 end
 drop(ARGV[2])
 return r
+`)
+	// ARGV: P, instance, ttl ms. Refreshes the liveness key; 0 when it had vanished
+	// (then set again): the instance's other records may have vanished too.
+	scriptBeat = redis.NewScript(`
+local k = ARGV[1] .. 'inst:' .. ARGV[2]
+if redis.call('SET', k, '1', 'PX', ARGV[3], 'XX') then return 1 end
+redis.call('SET', k, '1', 'PX', ARGV[3])
+return 0
+`)
+	// ARGV: P, ttl ms, number of rooms, then per room: id, name, host, cap, meta, pw,
+	// game, ver; then per membership: room, peer. Refreshes the TTL of an instance's
+	// records and puts back those that vanished. Returns {rooms restored, members
+	// restored, {IDs of rooms held by another host}, {room, peer of each membership
+	// whose room is missing}}.
+	scriptRefresh = redis.NewScript(`
+local P, ttl = ARGV[1], ARGV[2]
+local nrooms = tonumber(ARGV[3])
+local rooms, members, lost, orphans = 0, 0, {}, {}
+local i = 4
+for _ = 1, nrooms do
+  local id, host = ARGV[i], ARGV[i + 2]
+  local rk = P .. 'room:' .. id
+  local cur = redis.call('HGET', rk, 'host')
+  if not cur then
+    redis.call('HSET', rk, 'name', ARGV[i + 1], 'host', host, 'cap', ARGV[i + 3], 'meta', ARGV[i + 4],
+      'pw', ARGV[i + 5], 'game', ARGV[i + 6], 'ver', ARGV[i + 7])
+    rooms = rooms + 1
+    cur = host
+  end
+  if cur ~= host then
+    lost[#lost + 1] = id
+  else
+    redis.call('PEXPIRE', rk, ttl)
+    redis.call('PEXPIRE', P .. 'members:' .. id, ttl)
+    if not redis.call('ZSCORE', P .. 'rooms', id) then
+      redis.call('ZADD', P .. 'rooms', redis.call('INCR', P .. 'seq'), id)
+    end
+  end
+  i = i + 8
+end
+while i < #ARGV do
+  local room, peer = ARGV[i], ARGV[i + 1]
+  if redis.call('EXISTS', P .. 'room:' .. room) == 1 then
+    local mk = P .. 'members:' .. room
+    if not redis.call('LPOS', mk, peer) then
+      redis.call('RPUSH', mk, peer)
+      members = members + 1
+    end
+    redis.call('PEXPIRE', mk, ttl)
+  else
+    orphans[#orphans + 1] = room
+    orphans[#orphans + 1] = peer
+  end
+  i = i + 2
+end
+return {rooms, members, lost, orphans}
 `)
 )
 
@@ -249,11 +346,11 @@ var errBadReply = errors.New("lobby: redis store: malformed script reply")
 
 func parseRoom(v any) (Room, error) {
 	a, ok := v.([]any)
-	if !ok || len(a) != 7 {
+	if !ok || len(a) != 10 {
 		return Room{}, errBadReply
 	}
-	var str [6]string
-	for i, j := range []int{0, 1, 2, 4, 5} {
+	var str [7]string
+	for i, j := range []int{0, 1, 2, 4, 5, 7, 8} {
 		s, ok := a[j].(string)
 		if !ok {
 			return Room{}, errBadReply
@@ -262,10 +359,12 @@ func parseRoom(v any) (Room, error) {
 	}
 	capacity, ok := a[3].(int64)
 	members, ok2 := a[6].([]any)
-	if !ok || !ok2 {
+	seq, ok3 := a[9].(int64)
+	if !ok || !ok2 || !ok3 {
 		return Room{}, errBadReply
 	}
-	r := Room{ID: str[0], Name: str[1], Host: str[2], Capacity: int(capacity)}
+	r := Room{ID: str[0], Name: str[1], Host: str[2], Capacity: int(capacity),
+		Game: str[5], GameVersion: str[6], Seq: uint64(seq)}
 	if str[3] != "" {
 		r.Metadata = []byte(str[3])
 	}
@@ -285,7 +384,7 @@ func parseRoom(v any) (Room, error) {
 // CreateRoom implements Store.
 func (s *RedisStore) CreateRoom(ctx context.Context, r Room) error {
 	v, err := s.run(ctx, scriptCreate, r.ID, r.Name, r.Host, r.Capacity,
-		string(r.Metadata), string(r.PasswordHash), s.ttlMillis())
+		string(r.Metadata), string(r.PasswordHash), s.ttlMillis(), r.Game, r.GameVersion)
 	if err != nil {
 		return err
 	}
@@ -306,8 +405,8 @@ func (s *RedisStore) Room(ctx context.Context, id string) (Room, error) {
 }
 
 // ListRooms implements Store.
-func (s *RedisStore) ListRooms(ctx context.Context, limit int) ([]Room, error) {
-	v, err := s.run(ctx, scriptList, limit)
+func (s *RedisStore) ListRooms(ctx context.Context, q ListQuery) ([]Room, error) {
+	v, err := s.run(ctx, scriptList, q.Limit, strconv.FormatUint(q.After, 10), q.Game, q.GameVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -350,8 +449,8 @@ func (s *RedisStore) AddMember(ctx context.Context, roomID, peer string) (Room, 
 }
 
 // QuickJoin implements Store.
-func (s *RedisStore) QuickJoin(ctx context.Context, peer string) (Room, error) {
-	v, err := s.run(ctx, scriptQuickJoin, peer, s.ttlMillis())
+func (s *RedisStore) QuickJoin(ctx context.Context, peer string, f lobby.RoomFilter) (Room, error) {
+	v, err := s.run(ctx, scriptQuickJoin, peer, s.ttlMillis(), f.Game, f.GameVersion)
 	if err != nil {
 		return Room{}, err
 	}
@@ -399,22 +498,67 @@ func (s *RedisStore) register(ctx context.Context) (string, error) {
 	return "", errors.New("lobby: redis store: no free instance ID")
 }
 
-// refresh extends the TTL of the instance's liveness key and of the rooms it hosts.
-func (s *RedisStore) refresh(ctx context.Context, inst string, rooms []string) error {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.instKey(inst), "1", s.ttl)
-		for _, id := range rooms {
-			p.PExpire(ctx, s.roomKey(id), s.ttl)
-			p.PExpire(ctx, s.membersKey(id), s.ttl)
+// refreshBatch bounds the records one refresh script handles (it blocks Redis while
+// it runs).
+const refreshBatch = 256
+
+// refreshResult is what one refresh did.
+type refreshResult struct {
+	rooms, members int          // records put back
+	lost           []string     // hosted rooms whose ID names another host
+	orphans        []membership // memberships whose room is missing
+}
+
+// refresh extends the TTL of an instance's records and puts back those that vanished.
+func (s *RedisStore) refresh(ctx context.Context, rooms []Room, ms []membership) (refreshResult, error) {
+	var res refreshResult
+	for len(rooms) > 0 || len(ms) > 0 {
+		nr := min(len(rooms), refreshBatch)
+		nm := min(len(ms), refreshBatch-nr)
+		args := []any{s.ttlMillis(), nr}
+		for _, r := range rooms[:nr] {
+			args = append(args, r.ID, r.Name, r.Host, r.Capacity, string(r.Metadata), string(r.PasswordHash), r.Game, r.GameVersion)
 		}
-		return nil
-	})
-	return err
+		for _, m := range ms[:nm] {
+			args = append(args, m.room, m.peer)
+		}
+		rooms, ms = rooms[nr:], ms[nm:]
+		v, err := s.run(ctx, scriptRefresh, args...)
+		if err != nil {
+			return res, err
+		}
+		a, ok := v.([]any)
+		if !ok || len(a) != 4 {
+			return res, errBadReply
+		}
+		r, ok1 := a[0].(int64)
+		m, ok2 := a[1].(int64)
+		l, ok3 := a[2].([]any)
+		o, ok4 := a[3].([]any)
+		if !ok1 || !ok2 || !ok3 || !ok4 || len(o)%2 != 0 {
+			return res, errBadReply
+		}
+		res.rooms += int(r)
+		res.members += int(m)
+		for _, id := range l {
+			if id, ok := id.(string); ok {
+				res.lost = append(res.lost, id)
+			}
+		}
+		for i := 0; i < len(o); i += 2 {
+			room, ok1 := o[i].(string)
+			peer, ok2 := o[i+1].(string)
+			if ok1 && ok2 {
+				res.orphans = append(res.orphans, membership{room, peer})
+			}
+		}
+	}
+	return res, nil
 }
 
 // openRelay implements relayOpener: it registers a new instance, subscribes to its
 // channel (waiting for Redis to confirm), and starts the goroutines that deliver what
-// arrives and refresh the instance's records every TTL/3.
+// arrives and keep the instance's records (see heartbeat).
 func (s *RedisStore) openRelay(ctx context.Context, h relayHandler) (relay, error) {
 	inst, err := s.register(ctx)
 	if err != nil {
@@ -437,23 +581,83 @@ func (s *RedisStore) openRelay(ctx context.Context, h relayHandler) (relay, erro
 	}()
 	go func() {
 		defer r.wg.Done()
-		t := time.NewTicker(s.heartbeatEvery())
-		defer t.Stop()
-		for {
-			select {
-			case <-r.stop:
-				return
-			case <-t.C:
-				hctx, cancel := context.WithTimeout(context.Background(), s.heartbeatEvery())
-				err := s.refresh(hctx, inst, h.hostedRooms())
+		r.heartbeat(h)
+	}()
+	return r, nil
+}
+
+// heartbeat checks the store every CheckInterval: it refreshes the instance's
+// liveness key, reports whether Redis answers, and refreshes (restoring what vanished)
+// the instance's rooms and memberships every TTL/3, and at once when the liveness key
+// had vanished or Redis answers again after failing. A membership whose room stays
+// missing is checked at every CheckInterval (its host's instance may not have put the
+// room back yet); after TTL it is given up and its member told.
+func (r *redisRelay) heartbeat(h relayHandler) {
+	s := r.s
+	t := time.NewTicker(min(s.check, s.heartbeatEvery()))
+	defer t.Stop()
+	lastRefresh := time.Now()
+	up, pending := true, false
+	orphaned := make(map[membership]time.Time) // when each was first found without its room
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), max(s.check, s.heartbeatEvery(), time.Second))
+		v, err := s.run(ctx, scriptBeat, r.inst, s.ttlMillis())
+		if err != nil {
+			cancel()
+			if up {
+				h.relayError("heartbeat", err)
+			}
+			up = false
+			h.storeUp(false)
+			continue
+		}
+		if vanished := v == int64(0); vanished || pending || !up || time.Since(lastRefresh) >= s.heartbeatEvery() {
+			rooms, ms := h.ownedRecords()
+			res, err := s.refresh(ctx, rooms, ms)
+			if err != nil {
 				cancel()
-				if err != nil {
-					h.relayError("heartbeat", err)
+				h.relayError("refresh", err)
+				pending = true // retried at the next check
+				continue
+			}
+			lastRefresh, pending = time.Now(), false
+			if res.rooms > 0 || res.members > 0 {
+				h.restored(res.rooms, res.members)
+			}
+			for _, id := range res.lost {
+				h.roomLost(id)
+			}
+			now := time.Now()
+			seen := make(map[membership]bool, len(res.orphans))
+			for _, m := range res.orphans {
+				seen[m] = true
+				first, ok := orphaned[m]
+				if !ok {
+					orphaned[m] = now
+					first = now
+				}
+				if now.Sub(first) >= s.ttl {
+					delete(orphaned, m)
+					h.membershipLost(m)
+				} else {
+					pending = true
+				}
+			}
+			for m := range orphaned {
+				if !seen[m] {
+					delete(orphaned, m)
 				}
 			}
 		}
-	}()
-	return r, nil
+		cancel()
+		up = true
+		h.storeUp(true)
+	}
 }
 
 // relayInboxSize bounds the messages buffered between Redis and the hub; go-redis drops

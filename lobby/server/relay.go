@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +33,14 @@ type relayOpener interface {
 
 // relayHandler is what a relay calls back into; the Server implements it.
 type relayHandler interface {
-	deliver(data []byte)           // one envelope for this instance, from one goroutine, in order
-	hostedRooms() []string         // rooms hosted by this instance's connections (for the heartbeat)
+	deliver(data []byte) // one envelope for this instance, from one goroutine, in order
+	// owned returns what this instance must keep in the store: the rooms its
+	// connections host (oldest first) and its connections' memberships.
+	ownedRecords() ([]Room, []membership)
+	storeUp(up bool)               // the store answers (or stopped answering)
+	restored(rooms, members int)   // records put back into a store that had lost them
+	roomLost(id string)            // a hosted room the store lost and could not take back
+	membershipLost(m membership)   // a membership whose room the store lost for good
 	relayError(op string, e error) // a background failure to log and count
 }
 
@@ -49,9 +56,9 @@ type relay interface {
 // envelope is a hub event sent to the instance holding connection To. It is JSON
 // between instances of the same version.
 type envelope struct {
-	To   string        `json:"to"`   // connection ID held by the receiving instance
-	Room string        `json:"room"` // queued only if To is still in this room
-	Msg  lobby.Message `json:"msg"`  // signal, member_joined, member_left or room_closed
+	To   string          `json:"to"`   // connection ID held by the receiving instance
+	Room string          `json:"room"` // queued only if To is still in this room
+	Msg  json.RawMessage `json:"msg"`  // signal, member_joined, member_left or room_closed, as sent to To
 }
 
 // Relay outcomes counted by lobby_relay_messages_total{result}.
@@ -72,6 +79,7 @@ type relayState struct {
 	cancel func()        // cancels an opening in progress; called with stop
 	done   chan struct{} // closed when the opening goroutine has ended
 	count  *prometheus.CounterVec
+	up     atomic.Bool // the store answers (see storeUp)
 }
 
 // connInstance returns the instance that holds connection id, if id has the shape of a
@@ -115,6 +123,7 @@ func (s *Server) startRelay(o relayOpener) {
 				default:
 				}
 				rs.r = r
+				rs.up.Store(true)
 				close(rs.ready)
 				s.log.Info("lobby: relay open", "instance", r.instance())
 				return
@@ -205,22 +214,25 @@ func (s *Server) newConnID() string {
 	return newID("c" + s.relay.r.instance())
 }
 
-// relayTo sends m to connection id held by another instance, to be queued there if id
-// is still in room. It reports whether that instance is alive to take it. Called with
-// s.mu held (publishes in the hub's order, so one sender's signals stay in order).
-func (s *Server) relayTo(ctx context.Context, id, room string, m lobby.Message) bool {
-	if s.relay == nil {
+// relayTo sends msg (an encoded message) to connection id held by another instance,
+// to be queued there if id is still in room. It reports whether that instance is alive
+// to take it. Called on the sender's goroutine without the hub lock (so one sender's
+// events are published in order).
+func (s *Server) relayTo(id, room string, msg []byte) bool {
+	if s.relay == nil || msg == nil {
 		return false
 	}
 	inst, ok := connInstance(id)
 	if !ok || inst == s.relay.r.instance() {
 		return false // held here, and gone
 	}
-	data, err := json.Marshal(envelope{To: id, Room: room, Msg: m})
+	data, err := json.Marshal(envelope{To: id, Room: room, Msg: msg})
 	if err != nil {
 		s.relayError("encode", err)
 		return false
 	}
+	ctx, cancel := s.storeCtx()
+	defer cancel()
 	delivered, err := s.relay.r.publish(ctx, inst, data)
 	switch {
 	case err != nil:
@@ -234,39 +246,93 @@ func (s *Server) relayTo(ctx context.Context, id, room string, m lobby.Message) 
 	return true
 }
 
-// deliver implements relayHandler: queue an envelope from another instance.
+// deliver implements relayHandler: queue an envelope from another instance, checked
+// as the hub checks its own connections' events.
 func (s *Server) deliver(data []byte) {
 	var e envelope
+	var m lobby.Message
 	if err := json.Unmarshal(data, &e); err != nil {
 		s.relayError("decode", err)
 		return
 	}
+	if err := json.Unmarshal(e.Msg, &m); err != nil {
+		s.relayError("decode", err)
+		return
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c := s.conns[e.To]
-	if c == nil || c.room == "" || c.room != e.Room {
+	ok := false
+	if c != nil {
+		switch m.Type {
+		case lobby.TypeRoomClosed:
+			ok = c.roomClosedLocked(e.Room, m.Reason, e.Msg) // queues it itself
+		case lobby.TypeMemberJoined, lobby.TypeMemberLeft:
+			if ok = c.host && c.room == e.Room; ok {
+				if m.Type == lobby.TypeMemberJoined {
+					c.members[m.Peer] = true
+				} else {
+					delete(c.members, m.Peer)
+				}
+				c.queueLocked(e.Msg, m.Type)
+			}
+		case lobby.TypeSignal:
+			if ok = c.acceptsSignal(m.From, e.Room); ok {
+				c.queueLocked(e.Msg, m.Type)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
 		s.relay.count.WithLabelValues(relayDropped).Inc()
 		return
 	}
-	if e.Msg.Type == lobby.TypeRoomClosed {
-		c.room, c.host = "", false
-		c.inRoom.Store(false)
-	}
 	s.relay.count.WithLabelValues(relayReceived).Inc()
-	c.enqueue(e.Msg)
 }
 
-// hostedRooms implements relayHandler.
-func (s *Server) hostedRooms() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var rooms []string
-	for _, c := range s.conns {
-		if c.host && c.room != "" {
-			rooms = append(rooms, c.room)
+// ownedRecords implements relayHandler.
+func (s *Server) ownedRecords() ([]Room, []membership) { return s.owned.snapshot() }
+
+// storeUp implements relayHandler.
+func (s *Server) storeUp(up bool) {
+	if s.relay.up.Swap(up) != up {
+		if up {
+			s.m.storeUp.Set(1)
+			s.log.Info("lobby: store answers again")
+		} else {
+			s.m.storeUp.Set(0)
+			s.log.Error("lobby: store unavailable")
 		}
 	}
-	return rooms
+}
+
+// storeHealthy reports whether the store answers (always true without a relay).
+func (s *Server) storeHealthy() bool { return s.relay == nil || s.relay.up.Load() }
+
+// restored implements relayHandler.
+func (s *Server) restored(rooms, members int) {
+	s.m.restored.WithLabelValues("rooms").Add(float64(rooms))
+	s.m.restored.WithLabelValues("members").Add(float64(members))
+	s.log.Warn("lobby: restored records the store had lost", "rooms", rooms, "members", members)
+}
+
+// roomLost implements relayHandler.
+func (s *Server) roomLost(id string) {
+	s.m.restored.WithLabelValues("lost").Inc()
+	s.closeHostedRoom(id, lobby.RoomClosedStoreLost)
+}
+
+// membershipLost implements relayHandler: the room of one of this instance's members
+// vanished from the store and did not come back within its TTL (its host's instance
+// crashed, say). The member is told.
+func (s *Server) membershipLost(m membership) {
+	s.m.restored.WithLabelValues("lost").Inc()
+	closed := s.encode(lobby.Message{Type: lobby.TypeRoomClosed, RoomID: m.room, Reason: lobby.RoomClosedStoreLost})
+	s.mu.Lock()
+	if c := s.conns[m.peer]; c != nil {
+		c.roomClosedLocked(m.room, lobby.RoomClosedStoreLost, closed)
+	}
+	s.mu.Unlock()
+	s.owned.left(m.peer, m.room)
 }
 
 // relayError implements relayHandler.

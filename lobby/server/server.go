@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -25,10 +26,11 @@ import (
 // /healthz and /metrics.
 //
 // Concurrency: each connection has exactly one reader goroutine (the one running
-// ServeHTTP) and one writer goroutine. All room state changes go through a single
-// mutex-protected hub (Server.mu): a handler decodes a message outside the lock, then
-// takes mu, calls the Store and queues replies without blocking (a full queue drops the
-// connection), and releases mu. No I/O happens under mu.
+// ServeHTTP), which handles its messages in order, and one writer goroutine. The hub
+// lock (Server.mu) guards the connection table and each connection's room fields; it
+// is held only to read and update them and to queue messages already encoded, never
+// across a Store call, a relay publish, JSON encoding or work proportional to the
+// number of rooms (see hub.go).
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
@@ -37,6 +39,8 @@ type Server struct {
 	relay    *relayState // nil unless the Store is shared (relayOpener)
 	upgrader websocket.Upgrader
 	nconns   atomic.Int64
+	addrs    *addrLimits
+	owned    ownedState // what this instance must keep in a shared store
 
 	mu     sync.Mutex       // the hub lock
 	conns  map[string]*conn // guarded by mu
@@ -51,9 +55,11 @@ func New(cfg Config) *Server {
 		cfg:   cfg,
 		log:   cfg.Logger,
 		store: cfg.Store,
-		m:     newMetrics(),
 		conns: make(map[string]*conn),
 	}
+	s.m = newMetrics()
+	s.addrs = newAddrLimits(&s.cfg)
+	s.owned.init()
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout:  cfg.HandshakeTimeout,
 		ReadBufferSize:    4096,
@@ -80,8 +86,12 @@ func (s *Server) MetricsHandler() http.Handler {
 // together with others (prometheus.Gatherers).
 func (s *Server) Gatherer() prometheus.Gatherer { return s.m.reg }
 
-// HealthHandler answers 200 "ok" while the server runs and 503 once it is closed (or,
-// with a shared store, until this instance has joined the relay).
+// HealthHandler answers 200 "ok" while the server can serve and 503 otherwise: once it
+// is closed and, with a shared store, until this instance has joined the relay and
+// whenever the store does not answer (a Redis outage, checked every
+// RedisStoreConfig.CheckInterval). It is a readiness check: take the instance out of
+// the load balancer while it fails, but do not restart it for that (its rooms come
+// back when the store does).
 func (s *Server) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
@@ -93,6 +103,10 @@ func (s *Server) HealthHandler() http.Handler {
 		}
 		if !s.relayReady() {
 			http.Error(w, "store not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if !s.storeHealthy() {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -145,6 +159,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, lobby.ReasonOrigin, "lobby: origin not allowed", http.StatusForbidden)
 		return
 	}
+	addr := clientAddr(r, s.cfg.TrustedProxies)
+	limits := s.addrs.acquire(addr, time.Now())
+	if limits == nil {
+		s.reject(w, lobby.ReasonIPConnections, "lobby: too many connections from your address", http.StatusTooManyRequests)
+		return
+	}
+	defer s.addrs.release(limits)
 	if s.nconns.Add(1) > int64(s.cfg.MaxConnections) {
 		s.nconns.Add(-1)
 		s.reject(w, lobby.ReasonCapacity, "lobby: too many connections", http.StatusServiceUnavailable)
@@ -170,12 +191,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c := &conn{
-		s:    s,
-		id:   s.newConnID(),
-		ws:   ws,
-		req:  r,
-		send: make(chan []byte, s.cfg.SendQueue),
-		done: make(chan struct{}),
+		s:      s,
+		id:     s.newConnID(),
+		ws:     ws,
+		req:    r,
+		addr:   addr,
+		limits: limits,
+		send:   make(chan []byte, s.cfg.SendQueue),
+		done:   make(chan struct{}),
 	}
 	c.lastActive.Store(time.Now().UnixNano())
 	s.serve(c)
@@ -190,7 +213,7 @@ func (s *Server) serve(c *conn) {
 	s.mu.Unlock()
 	s.m.connections.Inc()
 	s.m.accepted.Inc()
-	s.log.Debug("lobby: connected", "peer", c.id, "remote", c.req.RemoteAddr)
+	s.log.Debug("lobby: connected", "peer", c.id, "remote", c.req.RemoteAddr, "addr", c.addr)
 	c.enqueue(lobby.Message{Type: lobby.TypeWelcome, ID: c.id, ICEServers: s.iceServersFor(c.id)})
 
 	writerDone := make(chan struct{})
@@ -203,6 +226,7 @@ func (s *Server) serve(c *conn) {
 	s.disconnect(c)
 	<-writerDone
 	_ = c.ws.Close()
+	s.m.queuedBytes.Add(-c.queued.Swap(0)) // what the writer left unsent
 	s.m.connections.Dec()
 	s.log.Debug("lobby: disconnected", "peer", c.id, "reason", c.reason)
 }
@@ -243,11 +267,14 @@ func newID(prefix string) string {
 
 // conn is one client connection.
 type conn struct {
-	s    *Server
-	id   string
-	ws   *websocket.Conn
-	req  *http.Request
-	send chan []byte // bounded by Config.SendQueue; full means the client is dropped. Never closed.
+	s      *Server
+	id     string
+	ws     *websocket.Conn
+	req    *http.Request
+	addr   netip.Addr   // the client's address (see clientAddr)
+	limits *addrState   // its address's limits
+	send   chan []byte  // bounded by Config.SendQueue; full means the client is dropped. Never closed.
+	queued atomic.Int64 // bytes in send, bounded by Config.SendQueueBytes
 
 	once   sync.Once
 	done   chan struct{} // closed by shutdown
@@ -257,10 +284,32 @@ type conn struct {
 	lastActive atomic.Int64 // unix nanos of the last message received
 	inRoom     atomic.Bool  // mirrors room != "" for the writer's idle check
 
-	// Guarded by Server.mu.
-	room string // the room hosted or joined, "" for none
-	host bool   // whether this connection hosts room
+	// Guarded by Server.mu. Only the connection's own reader moves it into a room;
+	// others (a closing host, the relay) may take it out.
+	room    string          // the room hosted or joined, "" for none
+	host    bool            // whether this connection hosts room
+	hostID  string          // a member's host
+	members map[string]bool // a host's members, as member_joined and member_left told it
+	// A host's messages are held while its room is being created, so that "created"
+	// comes first (a member may join before CreateRoom returns).
+	holding bool
+	held    []held
+	// joining is set while a join's Store call runs; rooms closed meanwhile are
+	// recorded, since the connection may have become their member.
+	joining            bool
+	closedWhileJoining []closedRoom
 }
+
+type held struct {
+	data []byte
+	typ  string
+}
+
+type closedRoom struct{ id, reason string }
+
+// maxClosedWhileJoining bounds conn.closedWhileJoining (one join adds the connection
+// to one room; older entries come from stale memberships).
+const maxClosedWhileJoining = 8
 
 // shutdown asks the writer to send a close frame with code and reason and end the
 // connection. It reports whether this call started the shutdown.
@@ -280,33 +329,79 @@ func (c *conn) drop(reason string) (first bool) {
 	return first
 }
 
-// enqueue queues m without blocking; if the queue is full the client is dropped.
-// Messages to a closing connection are discarded.
+// encode returns m as JSON (nil, logged, if it cannot be encoded).
+func (s *Server) encode(m lobby.Message) []byte {
+	data, err := json.Marshal(m)
+	if err != nil {
+		s.log.Error("lobby: encode", "type", m.Type, "err", err)
+		return nil
+	}
+	return data
+}
+
+// enqueue encodes m and queues it. Never call it with Server.mu held (it encodes).
 func (c *conn) enqueue(m lobby.Message) {
+	c.queue(c.s.encode(m), m.Type)
+}
+
+// queue queues an encoded message of type typ without blocking; if the queue is full
+// (in messages or bytes) the client is dropped. Messages to a closing connection are
+// discarded. Messages to another connection go through queueLocked.
+func (c *conn) queue(data []byte, typ string) {
+	if data == nil {
+		return
+	}
 	select {
 	case <-c.done:
 		return // closing: nothing more will be written
 	default:
 	}
-	data, err := json.Marshal(m)
-	if err != nil {
-		c.s.log.Error("lobby: encode", "err", err)
+	n := int64(len(data))
+	if q := c.queued.Add(n); q > int64(c.s.cfg.SendQueueBytes) && q != n {
+		c.queued.Add(-n)
+		c.slowConsumer()
 		return
 	}
 	select {
 	case c.send <- data:
-		c.s.m.sent.WithLabelValues(m.Type).Inc()
+		c.s.m.queuedBytes.Add(n)
+		c.s.m.sentCounter(typ).Inc()
 	default:
-		if c.drop(lobby.ReasonSlowConsumer) {
-			c.s.m.rejections.WithLabelValues(lobby.ReasonSlowConsumer).Inc()
-			c.s.log.Info("lobby: dropped slow consumer", "peer", c.id)
+		c.queued.Add(-n)
+		c.slowConsumer()
+	}
+}
+
+// queueLocked is queue for messages from other connections and the relay, called with
+// Server.mu held: it holds them back while c's room is being created.
+func (c *conn) queueLocked(data []byte, typ string) {
+	if c.holding && data != nil {
+		if len(c.held) >= c.s.cfg.SendQueue {
+			c.slowConsumer()
+			return
 		}
+		c.held = append(c.held, held{data, typ})
+		return
+	}
+	c.queue(data, typ)
+}
+
+func (c *conn) slowConsumer() {
+	if c.drop(lobby.ReasonSlowConsumer) {
+		c.s.m.rejections.WithLabelValues(lobby.ReasonSlowConsumer).Inc()
+		c.s.log.Info("lobby: dropped slow consumer", "peer", c.id, "addr", c.addr)
 	}
 }
 
 func (c *conn) sendError(ref, code, msg string) {
 	c.s.m.rejections.WithLabelValues(code).Inc()
 	c.enqueue(lobby.Message{Type: lobby.TypeError, Ref: ref, Code: code, Message: msg})
+}
+
+// limited answers "rate_limited", counted under reason.
+func (c *conn) limited(ref, reason, msg string) {
+	c.s.m.rejections.WithLabelValues(reason).Inc()
+	c.enqueue(lobby.Message{Type: lobby.TypeError, Ref: ref, Code: lobby.CodeRateLimited, Message: msg})
 }
 
 func (c *conn) writeLoop() {
@@ -316,6 +411,9 @@ func (c *conn) writeLoop() {
 	for {
 		select {
 		case data := <-c.send:
+			n := int64(len(data))
+			c.queued.Add(-n)
+			c.s.m.queuedBytes.Add(-n)
 			_ = c.ws.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
 			if err := c.ws.WriteMessage(websocket.TextMessage, data); err != nil {
 				c.drop("write: " + err.Error())
@@ -351,7 +449,7 @@ func (c *conn) readLoop() {
 	lim := rate.NewLimiter(rate.Limit(cfg.MessagesPerSecond), cfg.MessageBurst)
 	var throttledSince time.Time // zero while not throttled
 	for {
-		_, data, err := c.ws.ReadMessage()
+		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				// gorilla has already sent the 1009 close frame.
@@ -385,6 +483,13 @@ func (c *conn) readLoop() {
 			throttledSince = time.Time{}
 		}
 
+		if typ != websocket.TextMessage {
+			c.s.m.received.WithLabelValues("invalid").Inc()
+			c.s.m.rejections.WithLabelValues(lobby.ReasonBinaryFrame).Inc()
+			c.enqueue(lobby.Message{Type: lobby.TypeError, Code: lobby.CodeBadMessage,
+				Message: "binary frame: the lobby protocol is JSON in text frames only"})
+			continue
+		}
 		m, err := lobby.DecodeMessage(data)
 		if err != nil {
 			c.s.m.received.WithLabelValues("invalid").Inc()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/volleynet/volley/lobby"
@@ -11,44 +12,67 @@ import (
 
 // Room is a room's state as the Store keeps it.
 type Room struct {
-	ID           string
-	Name         string
-	Host         string // connection ID of the host
-	Capacity     int    // maximum number of members, not counting the host
-	Metadata     json.RawMessage
-	PasswordHash []byte   // nil when the room is open; see hashPassword
+	ID       string
+	Name     string
+	Host     string // connection ID of the host
+	Capacity int    // maximum number of members, not counting the host
+	Metadata json.RawMessage
+	// PasswordHash is nil when the room is open; otherwise a SHA-256 of the room ID and
+	// its password, computed by the Server.
+	PasswordHash []byte
 	Members      []string // connection IDs in join order
+	Game         string   // the game the host announced, "" for none
+	GameVersion  string   // its version, "" for none
+	// Seq orders rooms by creation (oldest first) and positions list cursors. The Store
+	// sets it in CreateRoom (the caller's value is ignored); it is unique per store.
+	Seq uint64
 }
 
 // Info returns the public description of r.
 func (r Room) Info() lobby.RoomInfo {
 	return lobby.RoomInfo{ID: r.ID, Name: r.Name, Host: r.Host, Capacity: r.Capacity,
-		Members: len(r.Members), Locked: r.PasswordHash != nil, Metadata: r.Metadata}
+		Members: len(r.Members), Locked: r.PasswordHash != nil, Metadata: r.Metadata,
+		Game: r.Game, GameVersion: r.GameVersion}
 }
 
 func (r Room) hasMember(id string) bool { return slices.Contains(r.Members, id) }
 
+// matches reports whether r is a room f selects.
+func (r *Room) matches(f lobby.RoomFilter) bool {
+	return (f.Game == "" || f.Game == r.Game) && (f.GameVersion == "" || f.GameVersion == r.GameVersion)
+}
+
+// ListQuery selects rooms for Store.ListRooms.
+type ListQuery struct {
+	lobby.RoomFilter
+	After uint64 // only rooms with a larger Seq (0: from the oldest)
+	Limit int    // at most this many rooms
+}
+
 // Store holds room state. Each method is atomic on its own: a shared implementation
 // (Redis with one Lua script per method, say) lets several lobby instances serve the
-// same rooms; the server never holds a lock across calls that the store must honour.
-// Returned Rooms are copies the caller may keep.
+// same rooms. The Server calls it without holding any lock that other connections
+// need, with a deadline (Config.StoreTimeout). Returned Rooms are copies the caller
+// may keep.
 //
 // Relaying between instances also needs a message bus: a Store that is shared between
 // instances brings one (RedisStore relays over Redis pub/sub); with any other Store a
 // Server delivers only to connections it holds.
 type Store interface {
-	// CreateRoom adds r (with no members). ErrRoomExists if the ID is taken.
+	// CreateRoom adds r (with no members), setting its Seq. ErrRoomExists if the ID is taken.
 	CreateRoom(ctx context.Context, r Room) error
 	// Room returns the room with that ID, or ErrRoomNotFound.
 	Room(ctx context.Context, id string) (Room, error)
-	// ListRooms returns up to limit rooms, oldest first.
-	ListRooms(ctx context.Context, limit int) ([]Room, error)
+	// ListRooms returns up to q.Limit rooms matching q's filter with Seq > q.After,
+	// oldest first.
+	ListRooms(ctx context.Context, q ListQuery) ([]Room, error)
 	// CountRooms returns the number of rooms.
 	CountRooms(ctx context.Context) (int, error)
 	// AddMember adds peer to the room if it has space: ErrRoomNotFound, ErrRoomFull.
 	AddMember(ctx context.Context, roomID, peer string) (Room, error)
-	// QuickJoin adds peer to the oldest open (unlocked) room with space, or returns ErrNoRoomAvailable.
-	QuickJoin(ctx context.Context, peer string) (Room, error)
+	// QuickJoin adds peer to the oldest open (unlocked) room with space that matches f,
+	// or returns ErrNoRoomAvailable.
+	QuickJoin(ctx context.Context, peer string, f lobby.RoomFilter) (Room, error)
 	// RemoveMember removes peer from the room and returns the room after the removal.
 	RemoveMember(ctx context.Context, roomID, peer string) (Room, error)
 	// DeleteRoom removes the room and returns its last state.
@@ -59,7 +83,8 @@ type Store interface {
 type MemoryStore struct {
 	mu    sync.Mutex
 	rooms map[string]*Room // guarded by mu
-	order []string         // room IDs, oldest first; guarded by mu
+	order []*Room          // oldest first (ascending Seq); guarded by mu
+	seq   uint64           // last Seq handed out; guarded by mu
 }
 
 // NewMemoryStore returns an empty in-memory Store.
@@ -80,8 +105,10 @@ func (s *MemoryStore) CreateRoom(_ context.Context, r Room) error {
 	}
 	c := r.clone()
 	c.Members = nil
+	s.seq++
+	c.Seq = s.seq
 	s.rooms[r.ID] = &c
-	s.order = append(s.order, r.ID)
+	s.order = append(s.order, &c)
 	return nil
 }
 
@@ -97,15 +124,18 @@ func (s *MemoryStore) Room(_ context.Context, id string) (Room, error) {
 }
 
 // ListRooms implements Store.
-func (s *MemoryStore) ListRooms(_ context.Context, limit int) ([]Room, error) {
+func (s *MemoryStore) ListRooms(_ context.Context, q ListQuery) ([]Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Room, 0, min(limit, len(s.order)))
-	for _, id := range s.order {
-		if len(out) >= limit {
+	i := sort.Search(len(s.order), func(i int) bool { return s.order[i].Seq > q.After })
+	var out []Room
+	for _, r := range s.order[i:] {
+		if len(out) >= q.Limit {
 			break
 		}
-		out = append(out, s.rooms[id].clone())
+		if r.matches(q.RoomFilter) {
+			out = append(out, r.clone())
+		}
 	}
 	return out, nil
 }
@@ -135,12 +165,11 @@ func (s *MemoryStore) AddMember(_ context.Context, roomID, peer string) (Room, e
 }
 
 // QuickJoin implements Store.
-func (s *MemoryStore) QuickJoin(_ context.Context, peer string) (Room, error) {
+func (s *MemoryStore) QuickJoin(_ context.Context, peer string, f lobby.RoomFilter) (Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range s.order {
-		r := s.rooms[id]
-		if r.PasswordHash == nil && len(r.Members) < r.Capacity && r.Host != peer {
+	for _, r := range s.order {
+		if r.PasswordHash == nil && len(r.Members) < r.Capacity && r.Host != peer && r.matches(f) {
 			r.Members = append(r.Members, peer)
 			return r.clone(), nil
 		}
@@ -169,6 +198,7 @@ func (s *MemoryStore) DeleteRoom(_ context.Context, roomID string) (Room, error)
 		return Room{}, lobby.ErrRoomNotFound
 	}
 	delete(s.rooms, roomID)
-	s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == roomID })
+	i := sort.Search(len(s.order), func(i int) bool { return s.order[i].Seq >= r.Seq })
+	s.order = slices.Delete(s.order, i, i+1)
 	return r.clone(), nil
 }

@@ -172,7 +172,7 @@ type SwarmConfig struct {
 	N int
 	// LobbyURL is the lobby's WebSocket URL. Required.
 	LobbyURL string
-	// RoomID is the room to join; empty quick-joins any open room.
+	// RoomID is the room to join; empty quick-joins any open arena room (client.JoinRoom).
 	RoomID string
 	// NamePrefix prefixes the bots' names. Default "bot".
 	NamePrefix string

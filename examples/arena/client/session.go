@@ -75,10 +75,11 @@ type Session struct {
 	BadEvents int
 }
 
-// JoinRoom connects to the lobby at url and joins the room with that ID (any open
-// room when roomID is empty). It returns the lobby connection, which must stay open
-// while signaling is needed, the signaling path to the room's host, and the room's
-// map (Config.Map), which the room's metadata names.
+// JoinRoom connects to the lobby at url and joins the room with that ID (when roomID
+// is empty, the oldest open classic arena room of this version: game.LobbyGame and
+// game.LobbyVersion). It returns the lobby connection, which must stay open while
+// signaling is needed, the signaling path to the room's host, and the room's map
+// (Config.Map), which the room's metadata names.
 func JoinRoom(ctx context.Context, url, roomID string, cfg lobby.ClientConfig) (*lobby.Client, *lobby.PeerSignaler, *game.Map, error) {
 	lc, err := lobby.Dial(ctx, url, cfg)
 	if err != nil {
@@ -88,7 +89,7 @@ func JoinRoom(ctx context.Context, url, roomID string, cfg lobby.ClientConfig) (
 	if roomID != "" {
 		info, err = lc.Join(ctx, roomID, "")
 	} else {
-		info, err = lc.QuickJoin(ctx)
+		info, err = lc.QuickJoinMatching(ctx, lobby.RoomFilter{Game: game.LobbyGame, GameVersion: game.LobbyVersion})
 	}
 	if err != nil {
 		lc.Close()

@@ -21,6 +21,26 @@ package game
 
 import "math"
 
+// The arena's identity in a lobby: its rooms carry this game name and version
+// (lobby.RoomOptions.Game and GameVersion), and its clients quick-join only rooms that
+// carry both, so that they never land in another game's room nor in an arena of an
+// incompatible version.
+const (
+	LobbyGame    = "volley-arena"
+	LobbyVersion = "1" // bump with any change to the inputs, events or snapshot schema
+)
+
+// LobbyVersionFor is the GameVersion of a room on map m: LobbyVersion on the classic
+// arena, and LobbyVersion plus "-large" and the tiles on a large map, whose snapshot
+// schema differs ("1-large4"), so that clients quick-joining the classic arena (the
+// JavaScript page among them) never land there.
+func LobbyVersionFor(m *Map) string {
+	if t := m.orDefault().Tiles; t > 1 {
+		return LobbyVersion + "-large" + itoa(uint64(t))
+	}
+	return LobbyVersion
+}
+
 // Arena dimensions and gameplay tuning.
 const (
 	Width  = 64.0 // arena width in units

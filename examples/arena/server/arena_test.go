@@ -5,13 +5,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/volleynet/volley/examples/arena/client"
+	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/lobby"
 	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/netcode"
 )
@@ -82,7 +86,8 @@ func TestArenaWithBots(t *testing.T) {
 }
 
 // TestExternalLobby runs the host and a bot against a lobby served elsewhere; the page
-// is told to use that lobby and room.
+// is told to use that lobby and room. The lobby also has an older room of another
+// game, which an arena client quick-joining never lands in.
 func TestExternalLobby(t *testing.T) {
 	lob := lobbyserver.New(lobbyserver.Config{})
 	ts := httptest.NewServer(lob.Mux())
@@ -92,6 +97,14 @@ func TestExternalLobby(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	other, err := lobby.Dial(ctx, lobbyURL, lobby.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Create(ctx, lobby.RoomOptions{Name: "not the arena", Game: "first-game"}); err != nil {
+		t.Fatal(err)
+	}
 	a, err := server.Start(ctx, server.Config{
 		LobbyURL:  lobbyURL,
 		Bots:      1,
@@ -119,6 +132,21 @@ func TestExternalLobby(t *testing.T) {
 			t.Fatal("the bot never joined through the external lobby")
 		}
 	}
+	lc, _, _, err := client.JoinRoom(ctx, lobbyURL, "", lobby.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	if id, _ := lc.Room(); id != a.RoomID {
+		t.Errorf("an arena client quick-joined room %s, not the arena's %s", id, a.RoomID)
+	}
+	page, err := lc.ListPage(ctx, lobby.ListOptions{Game: game.LobbyGame})
+	if err != nil || len(page.Rooms) != 1 || page.Rooms[0].ID != a.RoomID || page.Rooms[0].GameVersion != game.LobbyVersion {
+		t.Errorf("arena rooms = %+v, %v", page.Rooms, err)
+	}
+	if body := getBody(t, a.URL+"metrics"); !strings.Contains(body, "lobby_http_sockets") {
+		t.Error("/metrics lacks the web server's lobby_http_sockets")
+	}
 	if err := a.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
@@ -137,4 +165,21 @@ func getBody(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %s, %v", url, res.Status, err)
 	}
 	return string(body)
+}
+
+// TestJSLobbyIdentity: the JavaScript page quick-joins with the same game name and
+// version as the Go client (game.js mirrors package game).
+func TestJSLobbyIdentity(t *testing.T) {
+	src, err := os.ReadFile("static/js/game.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`export const LobbyGame = "` + game.LobbyGame + `";`,
+		`export const LobbyVersion = "` + game.LobbyVersion + `";`,
+	} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("static/js/game.js lacks %s", want)
+		}
+	}
 }

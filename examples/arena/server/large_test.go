@@ -32,6 +32,11 @@ func TestLargeMap(t *testing.T) {
 	if m.Tiles != 2 {
 		t.Fatalf("the room names a map of %d tiles, want 2", m.Tiles)
 	}
+	// Another schema, another version: classic-arena clients never quick-join it.
+	page, err := lc.ListPage(ctx, lobby.ListOptions{Game: game.LobbyGame})
+	if err != nil || len(page.Rooms) != 1 || page.Rooms[0].GameVersion != game.LobbyVersionFor(m) || page.Rooms[0].GameVersion == game.LobbyVersion {
+		t.Errorf("arena rooms = %+v, %v; want one of version %s", page.Rooms, err, game.LobbyVersionFor(m))
+	}
 	sess, err := client.Connect(ctx, client.Config{Name: "me", Map: m, Netcode: client.WithLobbyICE(netcode.ClientConfig{Transport: loopback}, lc)}, sig)
 	if err != nil {
 		t.Fatal(err)

@@ -187,7 +187,11 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	mux.HandleFunc("/arena.wasm", a.serveWasm)
 	mux.Handle("/js/", jsHandler())
 	mux.HandleFunc("/js/schema.json", serveSchema)
-	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.http = lobbyserver.HTTPServer(mux, lobbyserver.HTTPConfig{
+		WriteTimeout: webWriteTimeout,
+		Registerer:   metrics,
+		Logger:       cfg.Logger.With("component", "http"),
+	})
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -274,7 +278,7 @@ func (a *Arena) hostOnce(ctx context.Context, room chan<- string) error {
 	}
 	defer lc.Close()
 	info, err := lc.Create(ctx, lobby.RoomOptions{Name: a.cfg.RoomName, Capacity: a.cfg.Capacity, Secret: a.cfg.HostSecret,
-		Metadata: client.MapMetadata(a.cfg.Map)})
+		Game: game.LobbyGame, GameVersion: game.LobbyVersionFor(a.cfg.Map), Metadata: client.MapMetadata(a.cfg.Map)})
 	if err != nil {
 		return err
 	}
@@ -416,14 +420,24 @@ func (a *Arena) serveConfig(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "window.arenaConfig = %s;\n", b)
 }
 
+// webWriteTimeout bounds writing a response of the web server (the wasm client is a
+// few megabytes).
+const webWriteTimeout = 60 * time.Second
+
 // waitWasm holds a request until the build is done; it reports false (having written
 // the error) if the build failed or the request ended.
 func (a *Arena) waitWasm(w http.ResponseWriter, r *http.Request) bool {
+	// The first build can take minutes, longer than the server's read and write
+	// timeouts: lift them while waiting (a read timeout would cancel the request).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	select {
 	case <-a.wasmDone:
 	case <-r.Context().Done():
 		return false
 	}
+	_ = rc.SetWriteDeadline(time.Now().Add(webWriteTimeout))
 	if a.wasmErr != nil {
 		msg := a.wasmErr.Error()
 		if !strings.HasPrefix(msg, "arena") {

@@ -4,7 +4,10 @@
 //	    -stun stun:stun.example.com:3478 -turn turn:turn.example.com:3478 \
 //	    -turn-secret-env TURN_SECRET -host-secret-env LOBBY_HOST_SECRET
 //
-// It serves the WebSocket endpoint at /ws, /healthz and /metrics (Prometheus). Secrets
+// It serves the WebSocket endpoint at /ws, /healthz and /metrics (Prometheus), through
+// lobbyserver.HTTPServer (timeouts, body and socket limits). Behind a reverse proxy,
+// name it with -trusted-proxies so that the per-address limits see the clients'
+// addresses (X-Forwarded-For) rather than the proxy's. Secrets
 // are best read from environment variables (named by the -*-env flags: LOBBY_TURN_SECRET
 // and LOBBY_HOST_SECRET by default) so that they do not show up in the process list.
 // Without a host secret anyone may create rooms, which suits development only. It
@@ -29,6 +32,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -59,6 +63,18 @@ func splitList(s string) []string {
 	return out
 }
 
+// parsePrefix parses "10.0.0.0/8" or a single address ("192.0.2.1").
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
 // run serves until ctx ends; ready, if not nil, gets the listening address.
 func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr string)) error {
 	fs := flag.NewFlagSet("lobby", flag.ContinueOnError)
@@ -77,6 +93,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	redisEnv := fs.String("redis-env", "LOBBY_REDIS_URL", "environment variable holding the Redis URL when -redis is not given")
 	redisPrefix := fs.String("redis-prefix", "", "prefix of the Redis keys and channels (default \"volley:lobby:\"; the same on every instance)")
 	redisTTL := fs.Duration("redis-ttl", 0, "how long a crashed instance's rooms outlive it (default 30s; the same on every instance)")
+	trusted := fs.String("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (per-address limits)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -97,6 +114,13 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 		MessagesPerSecond: *rate,
 		MaxConnections:    *maxConns,
 	}
+	for _, p := range splitList(*trusted) {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("-trusted-proxies: %w", err)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
+	}
 	if urls := splitList(*stun); len(urls) > 0 {
 		cfg.ICEServers = []lobby.ICEServer{{URLs: urls}}
 	}
@@ -105,6 +129,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 		if err != nil {
 			return fmt.Errorf("-redis: %w", err)
 		}
+		opt.ContextTimeoutEnabled = true // Config.StoreTimeout bounds each call
 		rdb := redis.NewClient(opt)
 		defer rdb.Close()
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -123,7 +148,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Mux(), ReadHeaderTimeout: 10 * time.Second}
+	hs := lobbyserver.HTTPServer(srv.Mux(), lobbyserver.HTTPConfig{Registerer: srv.Registry(), Logger: log})
 	log.Info("lobby listening", "addr", ln.Addr().String(), "hostSecret", cfg.HostSecret != "", "turn", len(cfg.TURNURLs) > 0)
 	if ready != nil {
 		ready(ln.Addr().String())

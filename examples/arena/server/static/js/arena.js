@@ -404,7 +404,7 @@ async function play() {
   }
   try {
     if (cfg.room) await lc.join(cfg.room);
-    else await lc.quickJoin();
+    else await lc.quickJoin({ game: game.LobbyGame, gameVersion: game.LobbyVersion });
     status = "Connecting to the arena host over WebRTC…";
     const schema = Schema.parse(await (await fetch("schema.json")).text());
     const s = await connect({ schema, signaler: lc.hostSignaler(), iceServers: lc.iceServers });

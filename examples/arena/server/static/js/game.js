@@ -3,6 +3,10 @@
 // moves it), the input encoding, and the Predictor. js/test/arena.test.js checks the
 // port against the Go rules on the shared vectors in testdata/protocol.
 
+// The arena's identity in a lobby (game.LobbyGame and game.LobbyVersion in Go): its
+// rooms carry them, and its clients quick-join only rooms that do.
+export const LobbyGame = "volley-arena";
+export const LobbyVersion = "1";
 export const Width = 64;
 export const Height = 36;
 export const PlayerRadius = 0.7;

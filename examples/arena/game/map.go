@@ -25,18 +25,22 @@ type Map struct {
 // maps up to 16 × 16 tiles.
 const MaxTiles = 16
 
+// MaxMapPlayers bounds the players of any map: netcode's default MaxClients and the
+// largest lobby room by default.
+const MaxMapPlayers = 256
+
 // DefaultMap is the classic arena: one tile.
 var DefaultMap = NewMap(1)
 
 // NewMap returns the classic arena repeated tiles × tiles times (clamped to
-// 1..MaxTiles), with MaxPlayers players per tile up to 1024 in all.
+// 1..MaxTiles), with MaxPlayers players per tile up to MaxMapPlayers in all.
 func NewMap(tiles int) *Map {
 	tiles = min(max(tiles, 1), MaxTiles)
 	m := &Map{
 		Tiles:          tiles,
 		Width:          Width * float64(tiles),
 		Height:         Height * float64(tiles),
-		MaxPlayers:     min(MaxPlayers*tiles*tiles, 1024),
+		MaxPlayers:     min(MaxPlayers*tiles*tiles, MaxMapPlayers),
 		MaxProjectiles: MaxProjectiles * tiles * tiles,
 	}
 	at := func(tx, ty int) Vec { return Vec{X: Width * float64(tx), Y: Height * float64(ty)} }

@@ -26,7 +26,7 @@ func TestDefaultMap(t *testing.T) {
 // included; every spawn point is clear.
 func TestTiledMovement(t *testing.T) {
 	m := NewMap(3)
-	if m.Width != 3*Width || m.Height != 3*Height || len(m.Obstacles) != 9*len(Obstacles) || m.MaxPlayers != 9*MaxPlayers {
+	if m.Width != 3*Width || m.Height != 3*Height || len(m.Obstacles) != 9*len(Obstacles) || m.MaxPlayers != MaxMapPlayers {
 		t.Fatalf("NewMap(3): %v × %v, %d obstacles, %d players", m.Width, m.Height, len(m.Obstacles), m.MaxPlayers)
 	}
 	for _, sp := range m.SpawnPoints {

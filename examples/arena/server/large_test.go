@@ -2,12 +2,20 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/volleynet/volley/examples/arena/client"
 	"github.com/volleynet/volley/examples/arena/game"
+	"github.com/volleynet/volley/examples/arena/host"
 	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/internal/browsertest"
 	"github.com/volleynet/volley/lobby"
 	"github.com/volleynet/volley/netcode"
 )
@@ -62,4 +70,70 @@ func TestLargeMap(t *testing.T) {
 		}
 	}
 	t.Logf("receiving %d entities of a map with 7 players; bots: %v", f.Net.Entities, a.Bots().Stats().Summary())
+}
+
+// TestBrowserLargeMap plays the wasm client on a 4×4 map with bots in headless
+// Chromium: it learns the map from the room, connects, and its camera follows its
+// player (the page reports where it is and how many entities it receives). A
+// screenshot lands in the test's temporary directory.
+func TestBrowserLargeMap(t *testing.T) {
+	chrome := browsertest.Chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	a, err := server.Start(ctx, server.Config{
+		Bots:      12,
+		Map:       game.NewMap(4),
+		Transport: netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}},
+		CacheDir:  server.DefaultCacheDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.WaitWeb(ctx); err != nil {
+		t.Fatalf("wasm client: %v", err)
+	}
+	bctx := browsertest.NewBrowser(t, ctx, chrome, chromedp.WindowSize(1280, 760))
+	page := a.PageURL(url.Values{"name": {"tester"}})
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 720), chromedp.Navigate(page)); err != nil {
+		t.Fatalf("navigate to %s: %v", page, err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`window.arenaState && window.arenaState.connected === true && window.arenaState.entities > 0`,
+		chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		status, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.arenaState)`))
+		t.Fatalf("the page did not connect: %v; arenaState = %s", err, status)
+	}
+	id, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.arenaState.playerId`))
+	if err != nil || id == 0 {
+		t.Fatalf("playerId = %d, %v", id, err)
+	}
+	// The page shows its player where the host has it, anywhere on the large map.
+	var hostOK bool
+	var pos game.Vec
+	for range 5 {
+		s := waitHost(ctx, t, a.Host, func(s host.Summary) bool { _, ok := s.Player(game.PlayerID(id)); return ok })
+		p, _ := s.Player(game.PlayerID(id))
+		pos = p.Pos
+		expr := fmt.Sprintf(`Math.abs(window.arenaState.x - %f) < 0.05 && Math.abs(window.arenaState.y - %f) < 0.05`, p.Pos.X, p.Pos.Y)
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(5*time.Second))); err == nil {
+			hostOK = true
+			break
+		}
+	}
+	state, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.arenaState)`))
+	if !hostOK {
+		t.Errorf("page state %s, host has the player at %+v", state, pos)
+	}
+	png, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "large.png")
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("player at %+v; page %s; screenshot %s", pos, state, out)
+	if shot := os.Getenv("ARENA_LARGE_SCREENSHOT"); shot != "" {
+		_ = os.WriteFile(shot, png, 0o644)
+	}
 }

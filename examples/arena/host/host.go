@@ -6,7 +6,7 @@
 // that shots meet players where their shooter saw them), interest management (each
 // client receives the entities within InterestRadius of its player: on the classic
 // arena that is everything, on a large map a neighbourhood) and a bandwidth budget per
-// client (DefaultBytesPerSecond).
+// client (DefaultBytesPerSecond, LargeMapBytesPerSecond).
 package host
 
 import (
@@ -30,9 +30,13 @@ const (
 	// screen (one classic arena) and a little more. On the classic arena itself a
 	// client receives everything.
 	InterestRadius = 40.0
-	// DefaultBytesPerSecond is each client's snapshot budget: about 1.5 times what
-	// a client needs on a full classic arena (`go run ./bench bandwidth`).
+	// DefaultBytesPerSecond is each client's snapshot budget on the classic arena:
+	// about 1.5 times what a client needs on a full one (`go run ./bench bandwidth`).
 	DefaultBytesPerSecond = 16000
+	// LargeMapBytesPerSecond is each client's budget on a large map: with interest
+	// management a client there needs about 3 KB/s (60 bots on a 4×4 map), and this
+	// budget bites when a crowd gathers, the nearest entities going first.
+	LargeMapBytesPerSecond = 4000
 )
 
 // Config configures a Host. The zero value works.
@@ -148,6 +152,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	if nc.BytesPerSecond == 0 {
 		nc.BytesPerSecond = DefaultBytesPerSecond
+		if m.Tiles > 1 {
+			nc.BytesPerSecond = LargeMapBytesPerSecond
+		}
 	}
 	h.dt = 1 / float64(nc.TickRate)
 	srv, err := netcode.NewServer(nc)

@@ -76,10 +76,10 @@ type transport interface {
 
 // Event is something the lobby told the client besides replies and signals.
 type Event struct {
-	Type   string // TypeMemberJoined, TypeMemberLeft, TypeRoomClosed or TypeError
+	Type   string // TypeMemberJoined, TypeMemberLeft, TypeRoomClosed, TypeDraining or TypeError
 	RoomID string
 	Peer   string // member_joined, member_left
-	Reason string // room_closed
+	Reason string // room_closed; draining: the lobby's explanation
 	Err    *Error // error messages that answer no pending request (e.g. a failed signal)
 }
 
@@ -506,6 +506,8 @@ func (c *Client) dispatch(m Message) {
 		c.event(Event{Type: m.Type, RoomID: m.RoomID, Peer: m.Peer, Reason: m.Reason})
 	case TypeError:
 		c.event(Event{Type: TypeError, Err: &Error{Code: m.Code, Message: m.Message}})
+	case TypeDraining:
+		c.event(Event{Type: TypeDraining, Reason: m.Message})
 	}
 }
 

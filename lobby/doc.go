@@ -148,9 +148,10 @@
 //     beyond MaxConnectionsPerIP (100) connections from one address, 429.
 //   - A frame larger than ReadLimit (128 KiB) closes the connection with 1009. A
 //     binary frame is answered with a bad_message error (the protocol is text only).
-//   - Messages beyond MessagesPerSecond (50/s, burst 100) are throttled (not read until
-//     the rate allows); a connection throttled without pause for ThrottleTimeout (2 s)
-//     is closed with 1008 "rate_limited".
+//   - Messages beyond MessagesPerSecond (50/s, burst 100; a host's grow with its room:
+//     × (1 + members)) and a player's signals beyond SignalsPerSecond (10/s, burst 40)
+//     are throttled (not read until the rate allows); a connection throttled without
+//     pause for ThrottleTimeout (2 s) is closed with 1008 "rate_limited".
 //   - Each connection's outgoing queue holds SendQueue (256) messages and
 //     SendQueueBytes (1 MiB); a client that does not read fast enough to keep it from
 //     filling is disconnected at once.
@@ -162,6 +163,10 @@
 //     frame arrived for PongTimeout (60 s). A connection in no room that sent nothing for
 //     IdleTimeout (5 min) is closed with 1000 "idle".
 //   - Server shutdown closes every connection with 1001 "shutdown" (no room_closed).
+//     A draining instance (lobbyserver.Server.Drain, SIGTERM to the command) first
+//     sends every connection {"type":"draining","message":"..."} (TypeDraining: connect
+//     again to reach another instance), answers new connections with HTTP 503, and
+//     keeps relaying until its connections have left or its deadline has passed.
 //
 // Disconnecting for any reason is the same as "leave".
 //

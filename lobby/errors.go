@@ -33,6 +33,7 @@ const (
 	ReasonSlowConsumer = "slow_consumer" // outgoing queue full, in messages or bytes (connection dropped)
 	ReasonIdle         = "idle"          // no room joined within IdleTimeout (closed with 1000)
 	ReasonShutdown     = "shutdown"      // the server is closing (closed with 1001; not counted)
+	ReasonDraining     = "draining"      // the instance is draining (HTTP 503, before the upgrade)
 
 	ReasonIPConnections   = "ip_connections"   // MaxConnectionsPerIP reached (HTTP 429, before the upgrade)
 	ReasonIPCreates       = "ip_creates"       // create beyond the address's rate ("rate_limited" error)

@@ -26,6 +26,13 @@ const (
 	TypeMemberLeft   = "member_left"
 	TypeRoomClosed   = "room_closed"
 	TypeError        = "error"
+	// TypeDraining tells every connection that its lobby instance is shutting down
+	// (a deploy or a scale-down): connect again, and the address used reaches
+	// another instance. Its "message" explains it for people. The instance keeps
+	// relaying signals (handshakes in progress) until its drain deadline, then
+	// closes with 1001 "shutdown". A player whose game is connected needs the lobby
+	// no more; a host should open its room again through another instance.
+	TypeDraining = "draining"
 )
 
 // Reasons carried by "room_closed".
@@ -121,6 +128,7 @@ var clientTypes = map[string]bool{
 var serverTypes = map[string]bool{
 	TypeWelcome: true, TypeCreated: true, TypeRooms: true, TypeJoined: true, TypeLeft: true,
 	TypeSignal: true, TypeMemberJoined: true, TypeMemberLeft: true, TypeRoomClosed: true, TypeError: true,
+	TypeDraining: true,
 }
 
 // ProtocolError is returned by DecodeMessage; Code is the error code the server answers with.

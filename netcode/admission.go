@@ -53,6 +53,8 @@ func (s *Server) Accept(ctx context.Context, sig signaling.Signaler) (ClientID, 
 	switch {
 	case s.closed:
 		err = fmt.Errorf("%w: the host is shutting down", ErrClosed)
+	case s.draining:
+		err = errDrainingRefusal
 	case len(s.sessions)+s.admitting >= s.cfg.MaxClients:
 		err = fmt.Errorf("%w: %d clients", ErrHostFull, s.cfg.MaxClients)
 	case old == nil && s.pending >= s.cfg.MaxPendingHandshakes:
@@ -108,6 +110,8 @@ func (s *Server) Accept(ctx context.Context, sig signaling.Signaler) (ClientID, 
 		switch {
 		case s.closed:
 			err = fmt.Errorf("%w: the host is shutting down", ErrClosed)
+		case s.draining:
+			err = errDrainingRefusal
 		case len(s.sessions)+s.admitting >= s.cfg.MaxClients:
 			err = fmt.Errorf("%w: %d clients", ErrHostFull, s.cfg.MaxClients)
 		default:

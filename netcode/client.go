@@ -128,7 +128,7 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 	if err != nil {
 		return nil, err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: cfg.Transport.ICE.Servers})
+	pc, err := api.NewPeerConnection(cfg.Transport.ICE.rtcConfig())
 	if err != nil {
 		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
 	}
@@ -382,8 +382,11 @@ func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 			return
 		}
 		err := errOfCode(m.Code)
-		if errors.Is(err, ErrClosed) {
+		switch {
+		case errors.Is(err, ErrClosed):
 			err = ErrServerClosed
+		case errors.Is(err, ErrDraining):
+			err = fmt.Errorf("%w: %w", ErrServerClosed, ErrDraining)
 		}
 		c.end(fmt.Errorf("%w: host says: %s", err, m.Reason))
 	default:

@@ -54,6 +54,20 @@ type ICEConfig struct {
 	// PublicIPs rewrites host candidates to these addresses (1:1 NAT, a host
 	// behind a port-forwarding firewall or container). Default none. Native only.
 	PublicIPs []string
+	// RelayOnly sets the ICE transport policy to "relay": the peer gathers and
+	// uses only TURN relay candidates (from Servers), so its traffic always goes
+	// through a relay. For tests of a TURN deployment and for players who must
+	// not reveal their address. Default false (all candidates).
+	RelayOnly bool
+}
+
+// rtcConfig is the peer connection configuration of c.
+func (c ICEConfig) rtcConfig() webrtc.Configuration {
+	cfg := webrtc.Configuration{ICEServers: c.Servers}
+	if c.RelayOnly {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	return cfg
 }
 
 // TransportConfig holds the pion settings shared by hosts and clients. The zero value

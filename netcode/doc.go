@@ -205,7 +205,15 @@
 // handshakes in progress, try again), "bad_channel" ([ErrBadChannel]), "timeout"
 // ([ErrTimeout]: the handshake took too long), "signaling" ([ErrSignaling]: a signal
 // out of place), "closed" (the host is shutting down: [ErrServerClosed] on the
-// client). A peer replaced by its own newer offer ("replaced") is not told.
+// client), "draining" (the host is draining, [Server.Drain]: [ErrDraining] and
+// [ErrServerClosed] on the client). A peer replaced by its own newer offer
+// ("replaced") is not told.
+//
+// # Draining
+//
+// [Server.Drain] ends a host gracefully (a deploy, SIGTERM): it admits nobody new,
+// hands every client an optional final event, then a bye of code "draining", waits
+// for the clients to close or its context to end, and closes the Server.
 //
 // # Wire format of the unreliable channel
 //

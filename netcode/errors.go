@@ -64,6 +64,10 @@ var (
 	// fingerprint) differs from ClientConfig.Registry's: the client would not decode
 	// its snapshots. Dial returns it at once, naming both fingerprints.
 	ErrSchemaMismatch = errors.New("netcode: snapshot schema mismatch")
+	// ErrDraining: the host is draining (Server.Drain): it admits nobody new and
+	// ends every session with the bye code "draining". A client's error wraps it
+	// and ErrServerClosed; Accept returns it, and Dial a [RejectError] matching it.
+	ErrDraining = errors.New("netcode: host draining")
 )
 
 var errorsIs = errors.Is
@@ -89,8 +93,11 @@ func (e *RejectError) Error() string {
 // Unwrap returns ErrRejected and, for a known code, its error.
 func (e *RejectError) Unwrap() []error {
 	if err, ok := errorOfCode(e.Code); ok {
-		if err == ErrClosed {
+		switch err {
+		case ErrClosed:
 			err = ErrServerClosed
+		case ErrDraining:
+			return []error{ErrRejected, ErrDraining, ErrServerClosed}
 		}
 		return []error{ErrRejected, err}
 	}

@@ -71,6 +71,7 @@ type Server struct {
 	byPeer    map[string]*session // pending handshakes by signaling peer, when known
 	admitting int                 // handshakes done, welcome being sent: count as clients
 	closed    bool
+	draining  bool        // Drain has started: admit nobody new
 	joins     []*session  // registered, not yet seen by the tick goroutine
 	leaves    []Departure // gone, not yet seen by the tick goroutine
 	totals    totals      // counters of departed sessions

@@ -131,4 +131,7 @@ type ServerConfig struct {
 	// observeSnapshot, if set (tests), sees every snapshot encoded: its tick,
 	// its bytes on the wire and the encoder's stats.
 	observeSnapshot func(id ClientID, tick uint32, bytes int, st snapshot.EncodeStats)
+	// observeDrain, if set (tests), runs in Drain once admission has stopped and
+	// before the goodbyes.
+	observeDrain func()
 }

@@ -164,7 +164,7 @@ func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) 
 			return fmt.Errorf("%w: %q before the offer", ErrSignaling, sg.Type)
 		}
 	}
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.Transport.ICE.Servers})
+	pc, err := s.api.NewPeerConnection(s.cfg.Transport.ICE.rtcConfig())
 	if err != nil {
 		return fmt.Errorf("netcode: new peer connection: %w", err)
 	}

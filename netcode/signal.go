@@ -147,6 +147,7 @@ var byeCodes = []struct {
 	{"signaling", ErrSignaling},
 	{"version_mismatch", ErrVersionMismatch},
 	{"schema_mismatch", ErrSchemaMismatch},
+	{"draining", ErrDraining},
 }
 
 func codeOf(err error) string {

@@ -78,6 +78,7 @@ const byeCodes: Record<string, ErrorCode> = {
   host_full: "host_full",
   busy: "busy",
   signaling: "signaling",
+  draining: "server_closed", // the host drains (Server.Drain); detail says "draining"
 };
 
 /** errorOfBye maps a host's bye code to the session's close reason. */

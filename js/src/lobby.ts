@@ -82,9 +82,9 @@ export interface LobbyOptions {
   timeoutMs?: number;
 }
 
-/** Room events the lobby pushes. */
+/** Room events the lobby pushes; "draining": this lobby instance is shutting down, connect again to move. */
 export interface LobbyEvent {
-  type: "room_closed" | "member_joined" | "member_left" | "error";
+  type: "room_closed" | "member_joined" | "member_left" | "error" | "draining";
   roomId?: string;
   peer?: string;
   reason?: string;
@@ -280,7 +280,7 @@ export class LobbyClient {
       } else p.resolve(m);
       return;
     }
-    if (m.type === "room_closed" || m.type === "member_joined" || m.type === "member_left" || m.type === "error") {
+    if (m.type === "room_closed" || m.type === "member_joined" || m.type === "member_left" || m.type === "error" || m.type === "draining") {
       for (const h of this.listeners) h(m as unknown as LobbyEvent);
     }
   }

@@ -57,11 +57,23 @@ type Config struct {
 	// burst (a token bucket). Messages beyond it are throttled: the server stops reading
 	// from that connection until the rate allows. A connection that stays throttled (every
 	// message it sends arrives early) for longer than ThrottleTimeout is closed with 1008
-	// (policy violation, reason "rate_limited").
+	// (policy violation, reason "rate_limited"). A host's rate and burst grow with its
+	// room: they are multiplied by 1 + the number of members, since it signals each
+	// member as much as that member signals it.
 	// Defaults: 50 per second, burst 100, 2 s.
 	MessagesPerSecond float64
 	MessageBurst      int
 	ThrottleTimeout   time.Duration
+	// SignalsPerSecond and SignalBurst bound the signals of a connection that hosts no
+	// members (a player), on top of MessagesPerSecond, and are throttled the same way.
+	// Each signal a player sends can make its host answer with several (an answer and
+	// its candidates), so they must stay well below the host's budget per member
+	// (MessagesPerSecond): otherwise players signaling at their full message rate could
+	// get their host's connection closed. An honest negotiation (an offer, a dozen
+	// candidates, an ICE restart later) fits in the burst.
+	// Defaults: 10 per second, burst 40.
+	SignalsPerSecond float64
+	SignalBurst      int
 	// SendQueue is the number of outgoing messages buffered per connection, and
 	// SendQueueBytes the bytes they may hold together (a message alone in the queue is
 	// always taken). A client that does not read fast enough to keep the queue from
@@ -178,6 +190,10 @@ func (c Config) withDefaults() Config {
 		c.MessagesPerSecond = 50
 	}
 	setInt(&c.MessageBurst, 100)
+	if c.SignalsPerSecond <= 0 {
+		c.SignalsPerSecond = 10
+	}
+	setInt(&c.SignalBurst, 40)
 	setDur(&c.ThrottleTimeout, 2*time.Second)
 	setInt(&c.SendQueue, 256)
 	setInt(&c.SendQueueBytes, 1<<20)

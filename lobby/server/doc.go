@@ -51,7 +51,9 @@
 //     lost that way (their WebRTC sessions time out); members of its rooms get
 //     room_closed "store_lost" from their own instance once the room has stayed gone
 //     for a TTL. A graceful shutdown ([Server.Close]) closes its rooms (members
-//     elsewhere get room_closed) and deletes its liveness key.
+//     elsewhere get room_closed) and deletes its liveness key; [Server.Drain] comes
+//     before it on SIGTERM, so that hosts can open their rooms again through the other
+//     instances first.
 //   - Outages: while Redis does not answer, [Server.HealthHandler] (/healthz) answers
 //     503 (a readiness check: take the instance out of the load balancer, do not
 //     restart it) and lobby_store_up is 0; requests that need the store are answered

@@ -169,7 +169,8 @@ func (s *Server) create(c *conn, m lobby.Message) {
 	created := s.encode(lobby.Message{Type: lobby.TypeCreated, Ref: m.Ref, Room: &info})
 
 	s.mu.Lock()
-	c.room, c.host, c.members, c.holding = r.ID, true, make(map[string]bool), true
+	c.room, c.host, c.holding = r.ID, true, true
+	c.setMembersLocked(make(map[string]bool))
 	c.inRoom.Store(true)
 	s.mu.Unlock()
 	err = s.store.CreateRoom(ctx, r)
@@ -177,7 +178,8 @@ func (s *Server) create(c *conn, m lobby.Message) {
 	held := c.held
 	c.holding, c.held = false, nil
 	if err != nil {
-		c.room, c.host, c.members = "", false, nil
+		c.room, c.host = "", false
+		c.setMembersLocked(nil)
 		c.inRoom.Store(false)
 	} else {
 		c.queue(created, lobby.TypeCreated)
@@ -326,7 +328,7 @@ func (s *Server) join(c *conn, m lobby.Message) {
 		c.inRoom.Store(true)
 		s.owned.joined(c.id, r.ID)
 		if h = s.conns[r.Host]; h != nil && h.room == r.ID && h.host {
-			h.members[c.id] = true
+			h.setMemberLocked(c.id, true)
 			h.queueLocked(joined, lobby.TypeMemberJoined)
 		}
 	}
@@ -390,7 +392,8 @@ func (s *Server) joinStore(c *conn, m lobby.Message, quick bool) (Room, bool) {
 func (s *Server) leave(c *conn) {
 	s.mu.Lock()
 	roomID, wasHost, hostID, members := c.room, c.host, c.hostID, c.members
-	c.room, c.host, c.hostID, c.members = "", false, "", nil
+	c.room, c.host, c.hostID = "", false, ""
+	c.setMembersLocked(nil)
 	c.inRoom.Store(false)
 	s.mu.Unlock()
 	if roomID == "" {
@@ -428,7 +431,7 @@ func (s *Server) leave(c *conn) {
 	s.mu.Lock()
 	h := s.conns[hostID]
 	if h != nil && h.room == roomID && h.host {
-		delete(h.members, c.id)
+		h.setMemberLocked(c.id, false)
 		h.queueLocked(left, lobby.TypeMemberLeft)
 	}
 	s.mu.Unlock()
@@ -556,7 +559,8 @@ func (s *Server) closeHostedRoom(roomID, reason string) {
 		for id := range host.members {
 			members = append(members, id)
 		}
-		host.room, host.host, host.members = "", false, nil
+		host.room, host.host = "", false
+		host.setMembersLocked(nil)
 		host.inRoom.Store(false)
 		host.queueLocked(closed, lobby.TypeRoomClosed)
 	}

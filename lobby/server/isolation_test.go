@@ -17,7 +17,7 @@ import (
 // room, that every delivery carries the true sender, and that every legitimate signal
 // arrives.
 func TestIsolation(t *testing.T) {
-	env := newEnv(t, Config{MessagesPerSecond: 1e6, MessageBurst: 1e6, SendQueue: 4096})
+	env := newEnv(t, Config{MessagesPerSecond: 1e6, MessageBurst: 1e6, SignalsPerSecond: 1e6, SignalBurst: 1e6, SendQueue: 4096})
 	const rooms, membersPerRoom, signalsPerPeer = 4, 3, 250
 	type peer struct {
 		r    *raw

@@ -268,11 +268,7 @@ func (s *Server) deliver(data []byte) {
 			ok = c.roomClosedLocked(e.Room, m.Reason, e.Msg) // queues it itself
 		case lobby.TypeMemberJoined, lobby.TypeMemberLeft:
 			if ok = c.host && c.room == e.Room; ok {
-				if m.Type == lobby.TypeMemberJoined {
-					c.members[m.Peer] = true
-				} else {
-					delete(c.members, m.Peer)
-				}
+				c.setMemberLocked(m.Peer, m.Type == lobby.TypeMemberJoined)
 				c.queueLocked(e.Msg, m.Type)
 			}
 		case lobby.TypeSignal:

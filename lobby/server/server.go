@@ -42,6 +42,7 @@ type Server struct {
 	addrs    *addrLimits
 	owned    ownedState // what this instance must keep in a shared store
 
+	drain  drainState       // see Drain
 	mu     sync.Mutex       // the hub lock
 	conns  map[string]*conn // guarded by mu
 	closed bool             // guarded by mu
@@ -87,7 +88,7 @@ func (s *Server) MetricsHandler() http.Handler {
 func (s *Server) Gatherer() prometheus.Gatherer { return s.m.reg }
 
 // HealthHandler answers 200 "ok" while the server can serve and 503 otherwise: once it
-// is closed and, with a shared store, until this instance has joined the relay and
+// is closed or draining (see Drain) and, with a shared store, until this instance has joined the relay and
 // whenever the store does not answer (a Redis outage, checked every
 // RedisStoreConfig.CheckInterval). It is a readiness check: take the instance out of
 // the load balancer while it fails, but do not restart it for that (its rooms come
@@ -99,6 +100,10 @@ func (s *Server) HealthHandler() http.Handler {
 		s.mu.Unlock()
 		if closed {
 			http.Error(w, "closed", http.StatusServiceUnavailable)
+			return
+		}
+		if s.Draining() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
 		if !s.relayReady() {
@@ -153,6 +158,9 @@ func (s *Server) reject(w http.ResponseWriter, reason, msg string, status int) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
 		http.Error(w, "lobby: WebSocket upgrade expected", http.StatusUpgradeRequired)
+		return
+	}
+	if s.refuseDraining(w) {
 		return
 	}
 	if !s.originAllowed(r) {
@@ -215,6 +223,7 @@ func (s *Server) serve(c *conn) {
 	s.m.accepted.Inc()
 	s.log.Debug("lobby: connected", "peer", c.id, "remote", c.req.RemoteAddr, "addr", c.addr)
 	c.enqueue(lobby.Message{Type: lobby.TypeWelcome, ID: c.id, ICEServers: s.iceServersFor(c.id)})
+	s.drainWelcomed(c)
 
 	writerDone := make(chan struct{})
 	go func() {
@@ -224,6 +233,7 @@ func (s *Server) serve(c *conn) {
 	c.readLoop()
 	c.shutdown(websocket.CloseNormalClosure, "")
 	s.disconnect(c)
+	s.drainGone(c)
 	<-writerDone
 	_ = c.ws.Close()
 	s.m.queuedBytes.Add(-c.queued.Swap(0)) // what the writer left unsent
@@ -283,13 +293,14 @@ type conn struct {
 
 	lastActive atomic.Int64 // unix nanos of the last message received
 	inRoom     atomic.Bool  // mirrors room != "" for the writer's idle check
+	nmembers   atomic.Int32 // mirrors len(members) for the reader's rate limits
 
 	// Guarded by Server.mu. Only the connection's own reader moves it into a room;
 	// others (a closing host, the relay) may take it out.
 	room    string          // the room hosted or joined, "" for none
 	host    bool            // whether this connection hosts room
 	hostID  string          // a member's host
-	members map[string]bool // a host's members, as member_joined and member_left told it
+	members map[string]bool // a host's members, as member_joined and member_left told it; change with setMember(s)Locked
 	// A host's messages are held while its room is being created, so that "created"
 	// comes first (a member may join before CreateRoom returns).
 	holding bool
@@ -446,8 +457,9 @@ func (c *conn) readLoop() {
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
 	})
-	lim := rate.NewLimiter(rate.Limit(cfg.MessagesPerSecond), cfg.MessageBurst)
-	var throttledSince time.Time // zero while not throttled
+	messages := throttle{lim: rate.NewLimiter(rate.Limit(cfg.MessagesPerSecond), cfg.MessageBurst)}
+	signals := throttle{lim: rate.NewLimiter(rate.Limit(cfg.SignalsPerSecond), cfg.SignalBurst)}
+	var members int32 // the member count messages is scaled for
 	for {
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -462,25 +474,14 @@ func (c *conn) readLoop() {
 		_ = c.ws.SetReadDeadline(now.Add(cfg.PongTimeout))
 		c.lastActive.Store(now.UnixNano())
 
-		if d := lim.ReserveN(now, 1).DelayFrom(now); d > 0 {
-			// Throttle: stop reading this connection until the rate allows. One that
-			// stays throttled for ThrottleTimeout is flooding: close it.
-			if throttledSince.IsZero() {
-				throttledSince = now
-			} else if now.Sub(throttledSince) > cfg.ThrottleTimeout {
-				c.s.m.rejections.WithLabelValues(lobby.ReasonRateLimited).Inc()
-				c.shutdown(websocket.ClosePolicyViolation, lobby.ReasonRateLimited)
-				return
-			}
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-c.done:
-				t.Stop()
-				return
-			}
-		} else {
-			throttledSince = time.Time{}
+		if n := c.nmembers.Load(); n != members {
+			// A host's budget grows with its room (see Config.MessagesPerSecond).
+			members = n
+			messages.lim.SetLimitAt(now, rate.Limit(cfg.MessagesPerSecond*float64(1+n)))
+			messages.lim.SetBurstAt(now, cfg.MessageBurst*int(1+n))
+		}
+		if !messages.wait(c, now) {
+			return
 		}
 
 		if typ != websocket.TextMessage {
@@ -499,7 +500,61 @@ func (c *conn) readLoop() {
 			}
 			continue
 		}
+		if m.Type == lobby.TypeSignal && members == 0 && !signals.wait(c, time.Now()) {
+			return
+		}
 		c.s.m.received.WithLabelValues(m.Type).Inc()
 		c.s.handle(c, m)
+	}
+}
+
+// setMemberLocked records that peer joined (member) or left the room c hosts. Called
+// with Server.mu held.
+func (c *conn) setMemberLocked(peer string, member bool) {
+	if member {
+		c.members[peer] = true
+	} else {
+		delete(c.members, peer)
+	}
+	c.nmembers.Store(int32(len(c.members)))
+}
+
+// setMembersLocked replaces the members of the room c hosts (nil: it hosts none).
+// Called with Server.mu held.
+func (c *conn) setMembersLocked(m map[string]bool) {
+	c.members = m
+	c.nmembers.Store(int32(len(m)))
+}
+
+// throttle is a connection reader's rate limit: messages beyond it are not read until
+// the rate allows.
+type throttle struct {
+	lim   *rate.Limiter
+	since time.Time // since when every message has arrived early; zero while not
+}
+
+// wait waits until the limit allows one more message at now. It reports false once
+// the connection has stayed throttled by this limit for Config.ThrottleTimeout (it is
+// flooding: wait closes it with 1008, rate_limited) or when the connection closes.
+func (t *throttle) wait(c *conn, now time.Time) bool {
+	d := t.lim.ReserveN(now, 1).DelayFrom(now)
+	if d <= 0 {
+		t.since = time.Time{}
+		return true
+	}
+	if t.since.IsZero() {
+		t.since = now
+	} else if now.Sub(t.since) > c.s.cfg.ThrottleTimeout {
+		c.s.m.rejections.WithLabelValues(lobby.ReasonRateLimited).Inc()
+		c.shutdown(websocket.ClosePolicyViolation, lobby.ReasonRateLimited)
+		return false
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-c.done:
+		return false
 	}
 }

@@ -4,14 +4,23 @@
 //	    -stun stun:stun.example.com:3478 -turn turn:turn.example.com:3478 \
 //	    -turn-secret-env TURN_SECRET -host-secret-env LOBBY_HOST_SECRET
 //
+// With -turn-listen it also runs a TURN relay (package turnserver) on that address,
+// UDP and TCP, for players whose network blocks direct WebRTC; it shares the lobby's
+// TURN secret and its URLs go out in every welcome:
+//
+//	go run ./lobby/cmd/lobby -addr :8089 -turn-listen :3478 -turn-relay-ip 203.0.113.7
+//
+// On SIGTERM (or SIGINT) it drains: new connections and /healthz get 503, every
+// connection gets a "draining" message, and it keeps relaying until they have left or
+// -drain-timeout (25 s) has passed, then closes the rest and exits.
+//
 // It serves the WebSocket endpoint at /ws, /healthz and /metrics (Prometheus), through
 // lobbyserver.HTTPServer (timeouts, body and socket limits). Behind a reverse proxy,
 // name it with -trusted-proxies so that the per-address limits see the clients'
 // addresses (X-Forwarded-For) rather than the proxy's. Secrets
 // are best read from environment variables (named by the -*-env flags: LOBBY_TURN_SECRET
 // and LOBBY_HOST_SECRET by default) so that they do not show up in the process list.
-// Without a host secret anyone may create rooms, which suits development only. It
-// shuts down gracefully on SIGINT or SIGTERM.
+// Without a host secret anyone may create rooms, which suits development only.
 //
 // Several instances behind one load balancer serve the same rooms when they share a
 // Redis (rooms, membership and signaling relayed between instances):
@@ -42,6 +51,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/volleynet/volley/lobby"
 	lobbyserver "github.com/volleynet/volley/lobby/server"
+	"github.com/volleynet/volley/turnserver"
 )
 
 func main() {
@@ -95,6 +105,8 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	redisTTL := fs.Duration("redis-ttl", 0, "how long a crashed instance's rooms outlive it (default 30s; the same on every instance)")
 	trusted := fs.String("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (per-address limits)")
 	debug := fs.Bool("debug", false, "log at debug level")
+	drainTimeout := fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long to keep serving connections told to move (\"draining\") before closing them")
+	relayFlags := turnserver.RegisterFlags(fs, "turn-")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -141,8 +153,20 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 		cfg.Store = lobbyserver.NewRedisStore(rdb, lobbyserver.RedisStoreConfig{Prefix: *redisPrefix, TTL: *redisTTL})
 		log.Info("lobby: shared store", "redis", opt.Addr)
 	}
+	relay, err := startRelay(relayFlags, &cfg, log)
+	if err != nil {
+		return fmt.Errorf("-turn-listen: %w", err)
+	}
+	if relay != nil {
+		defer relay.Close()
+	}
 	srv := lobbyserver.New(cfg)
 	defer srv.Close() // on early returns; idempotent
+	if relay != nil {
+		if err := relay.Register(srv.Registry()); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -160,6 +184,14 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 		return err
 	case <-ctx.Done():
 	}
+	// Drain: new connections and /healthz get 503, connections are told to move and
+	// served until they leave or the deadline; then everything closes.
+	log.Info("lobby draining", "timeout", *drainTimeout)
+	dctx, dcancel := context.WithTimeout(context.Background(), *drainTimeout)
+	if derr := srv.Drain(dctx); derr != nil {
+		log.Info("lobby drain deadline reached; closing the remaining connections")
+	}
+	dcancel()
 	log.Info("lobby shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

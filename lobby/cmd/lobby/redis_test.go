@@ -23,7 +23,7 @@ func TestRunRedis(t *testing.T) {
 		addrc := make(chan string, 1)
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-redis", "redis://" + addr + "/0"}, io.Discard,
+			done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-redis", "redis://" + addr + "/0", "-drain-timeout", "1ns"}, io.Discard,
 				func(a string) { addrc <- a })
 		}()
 		select {

@@ -41,8 +41,10 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	)
 	nw := netsim.ForTest(t, netsim.Config{Delay: 40 * time.Millisecond, Seed: 1})
 	hostNet := nw.MustNet(t)
+	// The liveness timeouts are not under test: generous ones keep a loaded
+	// machine's stalls from ending sessions.
 	h, err := host.New(host.Config{
-		Netcode: netcode.ServerConfig{Transport: netcode.TransportConfig{Net: hostNet}},
+		Netcode: netcode.ServerConfig{Transport: netcode.TransportConfig{Net: hostNet}, Timeout: 30 * time.Second},
 		History: 512,
 	})
 	if err != nil {
@@ -69,7 +71,7 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 		}()
 		sessions[i], err = client.Connect(ctx, client.Config{
 			Name:    fmt.Sprintf("bot%d", i+1),
-			Netcode: netcode.ClientConfig{Transport: netcode.TransportConfig{Net: botNet}},
+			Netcode: netcode.ClientConfig{Transport: netcode.TransportConfig{Net: botNet}, Timeout: 30 * time.Second},
 		}, botSig)
 		if err != nil {
 			t.Fatalf("bot %d: connect: %v", i+1, err)

@@ -189,7 +189,7 @@ func TestBandwidthBudgetOnNetwork(t *testing.T) {
 	// Watch the client's world until every entity has arrived, then measure a window.
 	w := snapshot.NewWorld(reg)
 	var p Player
-	start := -1 // index in sends where the window starts
+	start := -1                             // index in sends where the window starts
 	type seen struct{ snap, oldest uint32 } // a snapshot's tick, its oldest entity state
 	var views []seen
 	deadline := time.NewTimer(60 * time.Second)

@@ -6,6 +6,7 @@
 //	go run ./bench latency   [-json]
 //	go run ./bench scale     [-json]
 //	go run ./bench churn     (honest connect time while attackers churn handshakes)
+//	go run ./bench recover   (recovery after an outage or a network switch, resumption after a hard restart)
 //	go run ./bench lagcomp   [-json]  (hit rates with and without lag compensation)
 package main
 
@@ -19,12 +20,13 @@ var commands = map[string]func(args []string) error{
 	"latency":   runLatency,
 	"scale":     runScale,
 	"churn":     runChurn,
+	"recover":   runRecover,
 	"lagcomp":   runLagcomp,
 }
 
 func main() {
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: bench bandwidth|latency|scale|churn|lagcomp [flags]  (bench <command> -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: bench bandwidth|latency|scale|churn|recover|lagcomp [flags]  (bench <command> -h for flags)")
 		os.Exit(2)
 	}
 	if err := commands[os.Args[1]](os.Args[2:]); err != nil {

@@ -39,6 +39,20 @@ type ClientConfig struct {
 	ReadTimeout time.Duration
 	// WriteTimeout bounds each write (native transport). Default: 10 s.
 	WriteTimeout time.Duration
+	// ReconnectAttempts bounds the attempts to reconnect after the WebSocket drops:
+	// the client dials again and resumes its connection (same ID, room and seat;
+	// Signalers keep working) while the server's grace window lasts, pausing
+	// ReconnectBackoff before the first attempt and twice as long before each next
+	// one, up to 5 s. Messages sent meanwhile wait in the send queue. Negative
+	// disables reconnection: a drop ends the client. Default: 10.
+	ReconnectAttempts int
+	// ReconnectBackoff: see ReconnectAttempts. Default: 250 ms.
+	ReconnectBackoff time.Duration
+	// Resume, if set, is the ResumeToken of a connection to take over (kept, say,
+	// across a page reload): Dial resumes it, with its ID and room, or fails with
+	// an error matching ErrResumeFailed (dial again without it to start afresh).
+	// Default: a new connection.
+	Resume string
 }
 
 func (c ClientConfig) withDefaults() ClientConfig {
@@ -63,6 +77,12 @@ func (c ClientConfig) withDefaults() ClientConfig {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
+	if c.ReconnectAttempts == 0 {
+		c.ReconnectAttempts = 10
+	}
+	if c.ReconnectBackoff <= 0 {
+		c.ReconnectBackoff = 250 * time.Millisecond
+	}
 	return c
 }
 
@@ -76,7 +96,7 @@ type transport interface {
 
 // Event is something the lobby told the client besides replies and signals.
 type Event struct {
-	Type   string // TypeMemberJoined, TypeMemberLeft, TypeRoomClosed, TypeDraining or TypeError
+	Type   string // TypeMemberJoined, TypeMemberLeft, TypeRoomClosed, TypeDraining, TypeError, or TypeResumed after a reconnection
 	RoomID string
 	Peer   string // member_joined, member_left
 	Reason string // room_closed; draining: the lobby's explanation
@@ -87,11 +107,20 @@ type Event struct {
 // reader and one writer goroutine until Close or the connection ends.
 type Client struct {
 	cfg  ClientConfig
-	t    transport
-	id   string
+	url  string
 	ice  []ICEServer
 	out  chan []byte
 	refs atomic.Uint64
+
+	// The WebSocket: the reader replaces it when it reconnects (reconnect.go); the
+	// writer waits for tready while it is down.
+	tmu    sync.Mutex
+	t      transport     // guarded by tmu
+	tready chan struct{} // closed while t is up; guarded by tmu
+
+	ctx        context.Context // ends with the client
+	cancel     context.CancelFunc
+	reconnects atomic.Uint64
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -103,6 +132,9 @@ type Client struct {
 	accept  chan *PeerSignaler
 
 	mu      sync.Mutex
+	id      string                   // guarded by mu (changes only before Dial returns)
+	token   string                   // guarded by mu
+	grace   time.Duration            // guarded by mu
 	pending map[string]chan Message  // guarded by mu
 	room    string                   // guarded by mu
 	host    bool                     // guarded by mu
@@ -115,44 +147,27 @@ type Client struct {
 // Dial connects to the lobby WebSocket at url ("ws://host/ws") and waits for its welcome.
 func Dial(ctx context.Context, url string, cfg ClientConfig) (*Client, error) {
 	cfg = cfg.withDefaults()
-	t, err := dialTransport(ctx, url, &cfg)
+	t, w, err := dialWelcome(ctx, url, &cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, err
 	}
-	type result struct {
-		m   Message
-		err error
-	}
-	first := make(chan result, 1)
-	go func() {
-		data, err := t.read()
-		if err != nil {
-			first <- result{err: err}
-			return
-		}
-		m, err := decodeServerMessage(data)
-		first <- result{m, err}
-	}()
-	var r result
-	select {
-	case r = <-first:
-	case <-ctx.Done():
-		_ = t.close()
-		<-first
-		return nil, ctx.Err()
-	}
-	if r.err == nil && r.m.Type != TypeWelcome {
-		r.err = fmt.Errorf("%w: expected welcome, got %q", ErrBadMessage, r.m.Type)
-	}
-	if r.err != nil {
-		_ = t.close()
-		return nil, fmt.Errorf("lobby: dial %s: %w", url, r.err)
-	}
+	tready := make(chan struct{})
+	close(tready)
+	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		cfg:     cfg,
+		url:     url,
 		t:       t,
-		id:      r.m.ID,
-		ice:     r.m.ICEServers,
+		tready:  tready,
+		ctx:     cctx,
+		cancel:  cancel,
+		id:      w.ID,
+		token:   w.Token,
+		grace:   time.Duration(w.Grace) * time.Millisecond,
+		ice:     w.ICEServers,
 		out:     make(chan []byte, cfg.SendQueue),
 		done:    make(chan struct{}),
 		events:  make(chan Event, cfg.EventQueue),
@@ -160,14 +175,27 @@ func Dial(ctx context.Context, url string, cfg ClientConfig) (*Client, error) {
 		pending: make(map[string]chan Message),
 		members: make(map[string]*PeerSignaler),
 	}
+	if cfg.Resume != "" {
+		r, err := resumeOn(ctx, t, cfg.Resume)
+		if err != nil {
+			_ = t.close()
+			cancel()
+			return nil, fmt.Errorf("lobby: dial %s: %w", url, err)
+		}
+		c.resumed(r)
+	}
 	c.wg.Add(2)
 	go c.readLoop()
 	go c.writeLoop()
 	return c, nil
 }
 
-// ID returns the connection ID the lobby assigned.
-func (c *Client) ID() string { return c.id }
+// ID returns the connection ID the lobby assigned (kept across reconnections).
+func (c *Client) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id
+}
 
 // ICEServers returns the ICE servers the lobby sent in its welcome.
 func (c *Client) ICEServers() []ICEServer { return c.ice }
@@ -204,7 +232,10 @@ func (c *Client) fail(err error) {
 	c.closeOnce.Do(func() {
 		c.closeErr = err
 		close(c.done)
+		c.cancel()
+		c.tmu.Lock()
 		_ = c.t.close()
+		c.tmu.Unlock()
 	})
 }
 
@@ -422,9 +453,17 @@ func (c *Client) writeLoop() {
 	for {
 		select {
 		case data := <-c.out:
-			if err := c.t.write(data); err != nil {
-				c.fail(fmt.Errorf("%w: %w", ErrClosed, err))
-				return
+			for {
+				t, ok := c.transport()
+				if !ok {
+					return
+				}
+				if err := t.write(data); err == nil {
+					break
+				}
+				// The reader notices too, and reconnects (or ends the client);
+				// data goes out on the next WebSocket.
+				c.down(t)
 			}
 		case <-c.done:
 			return
@@ -432,15 +471,69 @@ func (c *Client) writeLoop() {
 	}
 }
 
+// transport waits until a WebSocket is up; ok is false once the client is done.
+func (c *Client) transport() (t transport, ok bool) {
+	c.tmu.Lock()
+	t, ready := c.t, c.tready
+	c.tmu.Unlock()
+	select {
+	case <-ready:
+		return t, true
+	case <-c.done:
+		return nil, false
+	}
+}
+
+// down marks WebSocket t as broken and closes it.
+func (c *Client) down(t transport) {
+	c.tmu.Lock()
+	if c.t == t {
+		select {
+		case <-c.tready:
+			c.tready = make(chan struct{})
+		default:
+		}
+	}
+	c.tmu.Unlock()
+	_ = t.close()
+}
+
+// up installs a new WebSocket.
+func (c *Client) up(t transport) {
+	c.tmu.Lock()
+	c.t = t
+	select {
+	case <-c.tready:
+	default:
+		close(c.tready)
+	}
+	c.tmu.Unlock()
+}
+
 func (c *Client) readLoop() {
 	defer c.wg.Done()
 	defer close(c.events)
 	defer c.closeAllSignalers()
+	c.tmu.Lock()
+	t := c.t
+	c.tmu.Unlock()
 	for {
-		data, err := c.t.read()
+		data, err := t.read()
 		if err != nil {
-			c.fail(fmt.Errorf("%w: %w", ErrClosed, err))
-			return
+			select {
+			case <-c.done:
+				return
+			default:
+			}
+			c.down(t)
+			nt, rerr := c.reconnect(err)
+			if rerr != nil {
+				c.fail(rerr)
+				return
+			}
+			c.up(nt)
+			t = nt
+			continue
 		}
 		m, err := decodeServerMessage(data)
 		if err != nil {

@@ -47,12 +47,14 @@
 //
 // Server to client, first message on every connection:
 //
-//	{"type":"welcome","id":"c1f0e...","iceServers":[
+//	{"type":"welcome","id":"c1f0e...","token":"c1f0e....5b2c...","grace":20000,"iceServers":[
 //	  {"urls":["stun:stun.example.com:3478"]},
 //	  {"urls":["turn:turn.example.com:3478"],"username":"1700043200:c1f0e...","credential":"base64..."}]}
 //
 // "id" is this connection's ID, the one peers see as "from"/"peer". "iceServers" has
-// the shape of RTCConfiguration.iceServers and is absent when empty. TURN credentials
+// the shape of RTCConfiguration.iceServers and is absent when empty. "token" and
+// "grace" (milliseconds) are present when the server keeps dropped connections for
+// their clients to resume (see "Reconnecting" below). TURN credentials
 // follow the TURN REST API: username "expiry:id" (expiry in Unix seconds), credential
 // base64(HMAC-SHA1(secret, username)); see
 // [github.com/volleynet/volley/lobby/server.TURNCredentials].
@@ -137,6 +139,37 @@
 // A room object: {"id","name","host","capacity","members","locked","metadata","game",
 // "gameVersion"}; "metadata", "game" and "gameVersion" are absent when empty.
 //
+// # Reconnecting
+//
+// A connection in a room whose WebSocket drops without a normal close (1000) from its
+// client, and not because the server closed it, is kept for the grace window
+// announced in the welcome ("grace", the server's MemberGrace, 20 s by default): it
+// keeps its ID, its room and its seat (a host's room stays open), and what would be
+// sent to it waits (at most SendQueue messages; one more ends the grace). A new
+// connection takes it over by sending, as its first request, the token of the
+// welcome (or of the last "resumed"):
+//
+//	→ {"type":"resume","ref":"1","token":"c1f0e....5b2c..."}
+//	← {"type":"resumed","ref":"1","id":"c1f0e...","token":"<next token>","room":{room object}}
+//
+// then the messages that waited, in order. The peers never see it leave: no
+// member_left, no room_closed. "room" is absent when the connection is in no room any
+// more. A token is single-use; the takeover also closes an old WebSocket the server
+// still thinks open (a client knows its network changed before the server does).
+// Errors: resume_failed (the token is unknown, used or malformed, its grace passed,
+// or the connection is already in a room). When the grace passes, the connection
+// leaves its room as a disconnect would.
+//
+// The Go [Client] does this by itself: when its WebSocket fails (not when the server
+// closed it with a close frame), it dials again and resumes with backoff
+// ([ClientConfig.ReconnectAttempts], [ClientConfig.ReconnectBackoff]) while the grace
+// lasts; its ID, room and Signalers stay the same, messages sent meanwhile wait in
+// its send queue, and [Event] TypeResumed says it happened. A new Client resumes an
+// old one's connection with [ClientConfig.Resume] = [Client.ResumeToken] (a browser
+// keeps it in sessionStorage across a reload). With several instances on Redis a
+// client resumes on the instance that holds its connection (its URL, as before the
+// drop); what waits for it is relayed there from the other instances.
+//
 // # Limits and closes
 //
 // Each is a field of the server's Config
@@ -168,7 +201,9 @@
 //     again to reach another instance), answers new connections with HTTP 503, and
 //     keeps relaying until its connections have left or its deadline has passed.
 //
-// Disconnecting for any reason is the same as "leave".
+// Disconnecting is the same as "leave" once the grace window has passed without a
+// resumption (at once after a normal close, a server-side close, or with the grace
+// disabled).
 //
 // Several instances sharing one Redis serve one set of rooms; the protocol is the same
 // on every instance. See package [github.com/volleynet/volley/lobby/server].

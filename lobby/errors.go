@@ -22,6 +22,7 @@ const (
 	CodeInvalidSignal   = "invalid_signal"    // the signal payload fails signaling.Signal.Validate
 	CodeRateLimited     = "rate_limited"      // too many creates, joins or wrong passwords from this address (or for this room): retry later
 	CodeInternal        = "internal"          // the store failed; the request had no effect
+	CodeResumeFailed    = "resume_failed"     // resume: unknown or used token, grace passed, or not first
 )
 
 // Rejection reasons used in the lobby_rejections_total metric besides the error codes above.

@@ -16,6 +16,7 @@ const (
 	TypeQuickJoin = "quick_join"
 	TypeLeave     = "leave"
 	TypeSignal    = "signal" // both directions
+	TypeResume    = "resume"
 
 	TypeWelcome      = "welcome"
 	TypeCreated      = "created"
@@ -33,6 +34,7 @@ const (
 	// closes with 1001 "shutdown". A player whose game is connected needs the lobby
 	// no more; a host should open its room again through another instance.
 	TypeDraining = "draining"
+	TypeResumed  = "resumed"
 )
 
 // Reasons carried by "room_closed".
@@ -57,6 +59,10 @@ type Message struct {
 	// welcome
 	ID         string      `json:"id,omitempty"`
 	ICEServers []ICEServer `json:"iceServers,omitempty"`
+	// welcome, resume, resumed: the connection's resume token; welcome: the grace
+	// window in milliseconds (absent: the server keeps no identities)
+	Token string `json:"token,omitempty"`
+	Grace int    `json:"grace,omitempty"`
 
 	// create
 	Name     string          `json:"name,omitempty"`
@@ -123,12 +129,14 @@ type RoomInfo struct {
 
 var clientTypes = map[string]bool{
 	TypeCreate: true, TypeList: true, TypeJoin: true, TypeQuickJoin: true, TypeLeave: true, TypeSignal: true,
+	TypeResume: true,
 }
 
 var serverTypes = map[string]bool{
 	TypeWelcome: true, TypeCreated: true, TypeRooms: true, TypeJoined: true, TypeLeft: true,
 	TypeSignal: true, TypeMemberJoined: true, TypeMemberLeft: true, TypeRoomClosed: true, TypeError: true,
 	TypeDraining: true,
+	TypeResumed:  true,
 }
 
 // ProtocolError is returned by DecodeMessage; Code is the error code the server answers with.

@@ -68,7 +68,11 @@ func dialTransport(ctx context.Context, url string, _ *ClientConfig) (tr transpo
 		t.signal()
 	})
 	on("onclose", func(ev js.Value) {
-		t.fail(fmt.Errorf("lobby: websocket closed: code %d %s", ev.Get("code").Int(), ev.Get("reason").String()))
+		err := fmt.Errorf("lobby: websocket closed: code %d %s", ev.Get("code").Int(), ev.Get("reason").String())
+		if ev.Get("code").Int() != 1006 { // a close frame came: the server meant it
+			err = fmt.Errorf("%w: %w", errClosedByServer, err)
+		}
+		t.fail(err)
 	})
 	on("onerror", func(js.Value) {}) // always followed by onclose
 

@@ -4,6 +4,7 @@ package lobby
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -49,6 +50,10 @@ func dialTransport(ctx context.Context, url string, cfg *ClientConfig) (transpor
 func (t *wsTransport) read() ([]byte, error) {
 	_ = t.c.SetReadDeadline(time.Now().Add(t.readTimeout))
 	_, data, err := t.c.ReadMessage()
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
+		err = fmt.Errorf("%w: %w", errClosedByServer, err)
+	}
 	return data, err
 }
 

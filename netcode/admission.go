@@ -137,12 +137,11 @@ func (s *Server) Accept(ctx context.Context, sig signaling.Signaler) (ClientID, 
 		s.wg.Done()
 		return 0, err
 	}
-	s.sessions[id] = sess
-	s.joins = append(s.joins, sess)
+	s.life.register(sess)
 	s.mu.Unlock()
 	go sess.run()
-	s.log.Info("client connected", "client", id)
-	return id, nil
+	s.log.Info("client connected", "client", sess.id, "resumed", sess.life.resumed())
+	return sess.id, nil
 }
 
 // newPending creates the session of a pending handshake, whose ending cancels the

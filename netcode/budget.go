@@ -32,6 +32,7 @@ const (
 // Owned by the goroutine encoding the client's snapshots, except current, which
 // Server.ClientBudget reads.
 type budget struct {
+	ready    bool    // init has run (on the client's first send)
 	max      float64 // configured bytes per second; 0: no budget
 	rate     float64 // bytes per second now (below max while adapting to loss)
 	perSend  float64 // sends per second
@@ -45,6 +46,7 @@ type budget struct {
 }
 
 func (b *budget) init(bytesPerSec, sendRate int, adapt bool) {
+	b.ready = true
 	if bytesPerSec <= 0 {
 		return
 	}

@@ -83,6 +83,9 @@ type Client struct {
 
 	imu    sync.Mutex
 	interp *interpBuffer
+
+	life   *clientLife   // ICE restarts (lifecycle_client.go)
+	resume *clientResume // resumption (lifecycle_resume.go)
 }
 
 // Dial connects to a host through sig: it creates both data channels, sends the offer,
@@ -124,6 +127,10 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 	if cfg.Logger == nil {
 		cfg.Logger = discardLogger()
 	}
+	res, err := newClientResume(cfg)
+	if err != nil {
+		return nil, err
+	}
 	api, err := NewWebRTCAPI(cfg.Transport)
 	if err != nil {
 		return nil, err
@@ -154,17 +161,20 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 		schema:   cfg.Registry.Fingerprint(),
 		dec:      snapshot.NewDecoder(cfg.Registry),
 		interp:   newInterpBuffer(cfg.Registry, cfg.BufferedSnapshots),
+		resume:   res,
 	}
 	c.epoch = c.clk.Now()
 	c.lastHeard.Store(c.epoch.UnixNano())
+	c.life = newClientLife(c)
 	if err := c.connect(ctx, sig); err != nil {
 		c.end(err)
 		c.shutdown()
 		<-c.done
 		return nil, err
 	}
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.run()
+	go c.life.run()
 	return c, nil
 }
 
@@ -186,7 +196,10 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 		}
 	}
 	unrel.OnOpen(onOpen)
-	rel.OnOpen(onOpen)
+	rel.OnOpen(func() {
+		c.resume.hello(c) // a resuming client speaks first
+		onOpen()
+	})
 	unrel.OnMessage(c.onUnreliable)
 	rel.OnMessage(c.onReliable)
 	rel.OnClose(func() {
@@ -194,9 +207,10 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 		c.end(fmt.Errorf("%w: reliable channel closed", ErrConnectionLost))
 	})
 	c.pc.OnICECandidate(c.sigw.candidate)
+	c.pc.OnICEConnectionStateChange(c.life.onICEState)
 	c.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		switch st {
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		// A failed connection is the lifecycle's to restart (or end).
+		if st == webrtc.PeerConnectionStateClosed || st == webrtc.PeerConnectionStateFailed && !c.life.cfg.enabled() {
 			c.end(fmt.Errorf("%w: peer connection %s", ErrConnectionLost, st))
 		}
 	})
@@ -207,7 +221,7 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 	if err := c.pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("%w: set local description: %w", ErrSignaling, err)
 	}
-	c.sigw.description(offer)
+	c.sigw.describe(signaling.Signal{Type: signaling.TypeOffer, SDP: offer.SDP, Resume: c.resume.offerToken()})
 	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
@@ -263,7 +277,7 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 	if c.inputMargin <= 0 {
 		c.inputMargin = 2 * c.tickDur
 	}
-	return nil
+	return c.resume.welcomed(c, w)
 }
 
 // readSignals applies the answer (reported on answered) and then trickled candidates.
@@ -284,10 +298,15 @@ func (c *Client) readSignals(sig signaling.Signaler, answered chan<- error) {
 		switch sg.Type {
 		case signaling.TypeAnswer:
 			if haveAnswer {
+				c.life.onAnswer(sg.SDP) // to an ICE restart
 				continue
 			}
 			haveAnswer = true
 			answered <- c.cands.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sg.SDP})
+		case signaling.TypeOffer:
+			if haveAnswer {
+				c.life.onOffer(sg.SDP) // the host restarts ICE
+			}
 		case signaling.TypeICE:
 			if err := c.cands.add(sg); err != nil {
 				c.log.Debug("bad candidate", "err", err)
@@ -345,6 +364,7 @@ func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 	body := b[1:]
 	switch b[0] {
 	case kindEvent:
+		c.resume.evIn.Add(1) // numbered even if dropped below, as the host numbers them
 		if len(body) > c.cfg.MaxEventBytes {
 			c.stats.drop(DropTooLarge)
 			return
@@ -370,7 +390,10 @@ func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 		default:
 			c.stats.drop(DropUnknownKind)
 		}
+	case kindAck:
+		c.resume.onAck(c, body)
 	case kindBye:
+		c.resume.stop()
 		var m bye
 		_ = msgguard.Unmarshal(body, 4096, &m)
 		if !c.gotHello.Load() {
@@ -423,11 +446,15 @@ func (c *Client) run() {
 			c.mu.Unlock()
 		case <-ping.C():
 			now := c.clk.Now()
-			if now.UnixNano()-c.lastHeard.Load() > c.cfg.Timeout.Nanoseconds() {
-				c.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, c.cfg.Timeout))
-				return
+			if now.UnixNano()-c.lastHeard.Load() > c.cfg.Timeout.Nanoseconds() && !c.life.busy() {
+				err := fmt.Errorf("%w: nothing heard for %v", ErrTimeout, c.cfg.Timeout)
+				if !c.life.silent(err) { // a restart first, when they are on
+					c.end(err)
+					return
+				}
 			}
 			c.sendPing(now)
+			c.resume.ackEvents(c)
 			c.stats.updateRates(now)
 			ping.Reset(c.cfg.PingInterval)
 		}
@@ -569,7 +596,7 @@ func (c *Client) Send(v any) error {
 	if err != nil {
 		return err
 	}
-	return c.sendRaw(msg)
+	return c.resume.send(c, msg)
 }
 
 // sendRaw sends a message as is on the reliable channel.

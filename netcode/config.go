@@ -97,6 +97,11 @@ type TransportConfig struct {
 	ICEFailedTimeout time.Duration
 	// ICEKeepaliveInterval is how often ICE sends keepalives. Default 1 s.
 	ICEKeepaliveInterval time.Duration
+	// ICEPairTimeout is how long ICE keeps checking a candidate pair before it
+	// counts as failed (a check every 200 ms). Default 5 s, so that an ICE restart
+	// started while the network is still down keeps checking, and recovers as soon
+	// as the network returns (pion's own default gives up after 1.4 s).
+	ICEPairTimeout time.Duration
 }
 
 func (c TransportConfig) withDefaults() TransportConfig {
@@ -117,6 +122,9 @@ func (c TransportConfig) withDefaults() TransportConfig {
 	}
 	if c.ICEKeepaliveInterval <= 0 {
 		c.ICEKeepaliveInterval = time.Second
+	}
+	if c.ICEPairTimeout <= 0 {
+		c.ICEPairTimeout = 5 * time.Second
 	}
 	return c
 }
@@ -159,8 +167,25 @@ type ClientConfig struct {
 	// PingInterval is how often the client measures the round trip. Default 250 ms.
 	PingInterval time.Duration
 	// Timeout closes the client (ErrTimeout) when nothing arrives from the host for
-	// this long. Default 5 s.
+	// this long; with ICE restarts on (Restart) it first restarts ICE, and ends
+	// with an error wrapping ErrTimeout only when those fail. Default 5 s.
 	Timeout time.Duration
+	// Restart controls ICE restarts (see "Connection lifecycle" in the package
+	// doc). While one is under way Timeout waits for it.
+	Restart RestartConfig
+	// Resume, if set, resumes a session whose connection was lost, on this new
+	// connection: pass the old client's ResumeState (kept across a process or
+	// page restart if need be). The host gives back the same ClientID, the events
+	// the old client did not receive, and a full snapshot; the commands it did
+	// not acknowledge are resent. A host that refuses makes Dial fail with an
+	// error matching ErrResumeExpired, ErrResumeReplayed or ErrResumeInvalid; the
+	// client may then dial afresh without Resume. Default: a new session.
+	Resume *ResumeState
+	// ResumeBytes bounds the commands kept until the host acknowledges them (it
+	// does every 250 ms), to be resent by a resumption. Past it the client can no
+	// longer resume (ResumeState returns nil) and Stats.ResumeLost says so.
+	// Default 256 KiB.
+	ResumeBytes int
 	// Clock is the time source. Default: the real clock.
 	Clock Clock
 	// Logger receives connection events. Default: discard.

@@ -215,6 +215,86 @@
 // hands every client an optional final event, then a bye of code "draining", waits
 // for the clients to close or its context to end, and closes the Server.
 //
+// # Connection lifecycle
+//
+// A session outlives a network that blips or changes and a client that restarts
+// (lifecycle*.go). What each side sees:
+//
+//	what happened                 client                             game (Tick)
+//	ICE disconnected or failed    State: LinkRestarting, an ICE      nothing, if heard from
+//	                              restart (snapshots resume, what    again within Timeout
+//	                              was queued arrives once)
+//	silent for the host's         still restarting                   Suspended: entity and score
+//	Timeout, or its connection                                       kept; Resumed when back, or
+//	closed without a goodbye                                         Left after ResumeWindow
+//	restarts failed, or the       Err: ErrConnectionLost (or         Suspended; Resumed when a new
+//	client process died           ErrTimeout); ResumeState           client dials with ResumeState
+//
+// ICE restart. The client watches the ICE state; disconnected for [RestartConfig.After]
+// (1 s, after ICE's own [TransportConfig.ICEDisconnectedTimeout] of silence), or
+// failed, or silent for [ClientConfig.Timeout], or told by [Client.RestartICE] (call
+// it on a network change event), it sends an ICE restart offer through the same
+// Signaler, up to [RestartConfig.Attempts] times with backoff, each given
+// [RestartConfig.Timeout]. The host answers. It offers a restart itself, after twice
+// After, only to a client that does not restart ICE itself (its first ack says
+// whether it does): offers that cross would leave both sides stuck, since pion cannot
+// roll a local offer back. The data channels and their SCTP association survive, so
+// nothing is replayed: commands and events queued meanwhile arrive once and in order,
+// and the snapshot stream resumes. ICE keeps checking a new candidate pair for
+// [TransportConfig.ICEPairTimeout], so an attempt started while the network is down
+// succeeds as soon as it returns. Client.Stats counts the attempts; the host's
+// [LifecycleStats] counts those it answered and offered.
+//
+// Suspension. A client silent for [ServerConfig.Timeout], or whose connection closed
+// without a goodbye, is suspended rather than dropped, for [ServerConfig.ResumeWindow]
+// (30 s; negative: dropped as before): the game sees it in [Tick.Suspended] and keeps
+// its entity; its connection is kept for an ICE restart to revive; events sent to it
+// wait, up to [ServerConfig.ResumeBytes] (past it it leaves with [ErrResumeOverflow]
+// rather than lose them). It comes back in [Tick.Resumed], on its own connection or
+// on a new one; once the window has passed it leaves ([Tick.Left], with the original
+// reason).
+//
+// Resumption. When the connection itself is gone, a new client (in the same process
+// or another: a reloaded page) dials with the old one's [Client.ResumeState] as
+// [ClientConfig.Resume]. The state holds the host's resume token (opaque, signed by
+// the host, single-use: every resumption issues the next), the client's key (16
+// random bytes that bind the token to the client: proven over the new connection's
+// DTLS-encrypted channel, never sent through signaling), the number of events received
+// and the commands not yet acknowledged. The client gets the same ClientID and a full
+// snapshot (its baselines start over); the host replays the events the client did not
+// receive, in order, and takes the commands it had not received (numbered, so each is
+// delivered exactly once). A resumption the host refuses makes Dial return a
+// [RejectError] matching [ErrResumeExpired] (the window passed, or the session ended),
+// [ErrResumeInvalid] (malformed, not this host's, or without the right key),
+// [ErrResumeReplayed] (used, or in use) or [ErrResumeOverflow]; the client may then
+// dial afresh. An offer that arrives on a connected or suspended client's signaling
+// path with another DTLS certificate or a resume token (a reloaded page whose lobby
+// connection resumed) is handed to Accept as a new connection.
+//
+// On the wire (additions of this version; a peer that does not use them works as
+// before, without resumption):
+//
+//   - An offer signal may carry "resume": the token.
+//   - The welcome map may carry "resume" (the token, base64url), "window_ms" (the
+//     resume window), and, answering a resumption, "resumed": true, with "id" the
+//     resumed ClientID and "commands" the number of the client's commands the host
+//     has received.
+//   - 0x14 ack (reliable, both ways; a msgpack map). Client→host: "events", the
+//     number of events received (every 0x12 counts), sent when it changed, at most
+//     once per ping interval; and, in its first ack right after the welcome, "key"
+//     (16 bytes) and "restarts" (true: it restarts ICE itself, so the host never
+//     offers it a restart). Host→client: "commands", the number of commands received
+//     (every 0x11 counts), at most every 250 ms. Each side forgets what the other has
+//     acknowledged; the client keeps at most [ClientConfig.ResumeBytes] of commands.
+//   - A resuming client's first reliable message is its 0x14 ack with "events",
+//     "key" and "restarts"; the host then takes the session over, sends the welcome, replays the
+//     events numbered above "events", and the client resends the commands numbered
+//     above "commands".
+//
+// Token (host-private; documented for hosts that need to compare): base64url without
+// padding of version 1 (u8), ClientID (u32), generation (u32) and the first 16 bytes of
+// HMAC-SHA256 over those 9 bytes with a per-Server random key.
+//
 // # Wire format of the unreliable channel
 //
 // Every message starts with a kind byte and a big-endian uint32 sequence number per
@@ -246,10 +326,13 @@
 // protocol version [ProtocolVersion] and the Registry's schema fingerprint; [Dial]
 // refuses a host whose version or fingerprint differs with [ErrVersionMismatch] or
 // [ErrSchemaMismatch]), 0x11 command (client→host), 0x12
-// event (host→client), 0x13 bye (either way, a map with a reason code and text: the
+// event (host→client), 0x14 ack (either way, see "Connection lifecycle"), 0x13 bye
+// (either way, a map with a reason code and text: the
 // side that ends a session says why, and the other side closes the connection; the
 // codes are "left", "closed", "kicked", "timeout", "flood", "protocol", "slow",
-// "bad_channel" and the refusal codes above; a bye before the welcome is a refusal).
+// "bad_channel", the refusal codes above and the resumption's "resume_expired",
+// "resume_invalid", "resume_replayed", "resume_overflow"; a bye before the welcome is
+// a refusal).
 // Every msgpack payload is
 // pre-scanned by internal/msgguard before decoding, so a claimed container length
 // larger than the bytes that remain is rejected without allocating.

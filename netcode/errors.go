@@ -68,6 +68,19 @@ var (
 	// ends every session with the bye code "draining". A client's error wraps it
 	// and ErrServerClosed; Accept returns it, and Dial a [RejectError] matching it.
 	ErrDraining = errors.New("netcode: host draining")
+	// ErrResumeExpired: a resumption came too late: the session's ResumeWindow
+	// passed, or it ended for another reason (kicked, left). The client may join
+	// afresh.
+	ErrResumeExpired = errors.New("netcode: session to resume is gone")
+	// ErrResumeInvalid: a resume token that is malformed or not signed by this
+	// host, or presented by a client that does not hold the session's key.
+	ErrResumeInvalid = errors.New("netcode: invalid resume token")
+	// ErrResumeReplayed: a resume token already used, or in use by another
+	// resumption at the same time.
+	ErrResumeReplayed = errors.New("netcode: resume token already used")
+	// ErrResumeOverflow: the events sent to a suspended client outgrew
+	// ServerConfig.ResumeBytes; it left rather than lose events silently.
+	ErrResumeOverflow = errors.New("netcode: too many events for a suspended client")
 )
 
 var errorsIs = errors.Is

@@ -89,10 +89,11 @@ func TestTimeoutWithinOneTick(t *testing.T) {
 	ticked := make(chan uint32, 1)
 	acked := make(chan struct{}, 1)
 	cfg := ServerConfig{
-		Registry:  reg,
-		Transport: TransportConfig{Net: hostNet},
-		Clock:     fake,
-		Timeout:   timeout,
+		Registry:     reg,
+		Transport:    TransportConfig{Net: hostNet},
+		Clock:        fake,
+		Timeout:      timeout,
+		ResumeWindow: -1, // a timeout then ends the session (with one, it suspends it)
 		Step: func(tk *Tick) {
 			if len(tk.Left) > 0 {
 				mu.Lock()

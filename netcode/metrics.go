@@ -15,6 +15,7 @@ type totals struct {
 	drops                                     [numDropReasons]uint64
 	departures                                map[string]uint64 // by bye code
 	refusals                                  map[string]uint64 // by reject or bye code
+	restarts, restartsFailed                  uint64
 }
 
 func (t *totals) add(s Stats) { t.addSince(s, Stats{}) }
@@ -29,6 +30,8 @@ func (t *totals) addSince(s, prev Stats) {
 	for i, d := range s.Drops {
 		t.drops[i] += d - prev.Drops[i]
 	}
+	t.restarts += s.Restarts - prev.Restarts
+	t.restartsFailed += s.RestartsFailed - prev.RestartsFailed
 }
 
 // HostTotals are a host's counters summed over every session it has had, departed ones

@@ -58,6 +58,7 @@ type Server struct {
 	hist           *History      // LagCompensation.Enabled; owned by the tick goroutine
 	budgetDeferred atomic.Uint64 // entity updates a bandwidth budget pushed to a later send
 
+	life    *serverLife // resumption (lifecycle_resume_host.go)
 	timings loopTimings
 	curTick atomic.Uint32 // the tick being run, read by LoopStats and new sessions
 	ticks   atomic.Uint64
@@ -172,6 +173,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.hist = NewHistory(cfg.Registry, cfg.TickRate, cfg.LagCompensation)
 	}
 	s.closing, s.abort = context.WithCancel(context.Background())
+	life, err := newServerLife(s)
+	if err != nil {
+		s.abort()
+		return nil, err
+	}
+	s.life = life
 	workers := encodeWorkers()
 	for range workers {
 		s.caches = append(s.caches, snapshot.NewEncodeCache())
@@ -238,7 +245,7 @@ func (s *Server) Send(id ClientID, v any) error {
 	if err != nil {
 		return err
 	}
-	return sess.sendReliable(msg)
+	return sess.life.send(msg)
 }
 
 // Broadcast sends v as an event to every connected client.
@@ -255,7 +262,7 @@ func (s *Server) Broadcast(v any) error {
 	s.mu.Unlock()
 	var errs []error
 	for _, sess := range list {
-		if err := sess.sendReliable(msg); err != nil {
+		if err := sess.life.send(msg); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -271,7 +278,10 @@ func (s *Server) Kick(id ClientID, reason string) error {
 	if sess == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownClient, id)
 	}
-	sess.end(fmt.Errorf("%w: %s", ErrKicked, reason))
+	err := fmt.Errorf("%w: %s", ErrKicked, reason)
+	if !s.life.kick(sess, err) {
+		sess.end(err)
+	}
 	return nil
 }
 
@@ -347,7 +357,10 @@ func (s *Server) departLocked(sess *session, reason error) {
 		return
 	}
 	sess.departed = true
-	delete(s.sessions, sess.id)
+	if s.sessions[sess.id] == sess { // not replaced by a resumption
+		delete(s.sessions, sess.id)
+	}
+	s.life.gone(sess, reason)
 	s.foldLocked(sess)
 	if s.totals.departures == nil {
 		s.totals.departures = map[string]uint64{}
@@ -430,17 +443,13 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 	s.curTick.Store(n)
 	t.N = n
 	t.Joined, t.Left, t.Inputs, t.Commands = t.Joined[:0], t.Left[:0], t.Inputs[:0], t.Commands[:0]
+	t.Suspended, t.Resumed = t.Suspended[:0], t.Resumed[:0]
 
 	s.mu.Lock()
 	for _, sess := range s.joins {
 		sess.phase = sendPhase(active, s.sendEvery)
 		sess.worker = encodeWorker(active, sess.phase, len(s.caches))
-		sess.enc = snapshot.NewEncoder(s.cfg.Registry, snapshot.EncoderConfig{
-			MaxPacketBytes:    MaxSnapshotPacketBytes,
-			MaxPacketsPerSend: s.cfg.MaxPacketsPerSend,
-			Cache:             s.caches[sess.worker],
-		})
-		sess.budget.init(s.cfg.BytesPerSecond, s.cfg.SendRate, s.cfg.AdaptToLoss)
+		sess.enc = s.newEncoder(sess.worker)
 		active = append(active, sess)
 		t.Joined = append(t.Joined, sess.id)
 	}
@@ -467,6 +476,7 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 		clear(active[len(kept):])
 		active = kept
 	}
+	active = s.life.tick(n, t, active, start)
 
 	for _, sess := range active {
 		sess.collect(n, t)
@@ -482,7 +492,7 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 	// closing the connection) goes on in the background.
 	timeout := s.cfg.Timeout.Nanoseconds()
 	for _, sess := range active {
-		if start.UnixNano()-sess.lastHeard.Load() > timeout {
+		if start.UnixNano()-sess.lastHeard.Load() > timeout && !s.life.silent(sess, start) {
 			sess.end(fmt.Errorf("%w: nothing heard for %v", ErrTimeout, s.cfg.Timeout))
 			s.mu.Lock()
 			s.departLocked(sess, sess.reason)
@@ -669,12 +679,24 @@ type Tick struct {
 	// Inputs holds the inputs stamped for this tick, at most one per client.
 	Inputs []Input
 	// Commands holds the commands that arrived since the previous tick, in arrival
-	// order per client, each exactly once.
+	// order per client, each exactly once (across resumptions too).
 	Commands []Command
 	// History is the world at recent ticks, for lag compensation, when
 	// ServerConfig.LagCompensation is enabled (nil otherwise). It holds the ticks
 	// before this one; the host records this tick's world after Step returns.
 	History *History
+	// Suspended lists clients whose connection was lost since the previous tick
+	// but whose game identity the host keeps for ServerConfig.ResumeWindow: keep
+	// their entities and score; they send no inputs meanwhile, and events sent to
+	// them wait (up to ResumeBytes). Each later appears in Resumed or, once the
+	// window has passed, in Left.
+	Suspended []ClientID
+	// Resumed lists clients back since the previous tick, with the same ID: on
+	// their own connection (an ICE restart, the network returning) or on a new
+	// one with their resume token (then their snapshots start over from a full
+	// one). A client that came back on a new connection before the host noticed
+	// it was gone appears here without a Suspended first.
+	Resumed []ClientID
 
 	srv *Server
 }

@@ -116,6 +116,24 @@ type ServerConfig struct {
 	ListenUDP string
 	// Transport configures pion.
 	Transport TransportConfig
+	// ResumeWindow is how long the host keeps the game identity of a client whose
+	// connection was lost (silent for Timeout, or closed without a goodbye), for
+	// it to come back: by itself (an ICE restart, the network returning) or on a
+	// new connection with its resume token (ClientConfig.Resume). The game sees
+	// Tick.Suspended, then Tick.Resumed or, once the window has passed, Tick.Left
+	// with the original reason. Default 30 s; negative disables resumption (a lost
+	// client leaves at once, and no tokens are issued).
+	ResumeWindow time.Duration
+	// ResumeBytes bounds the events kept for a client's resumption: those sent
+	// but not yet acknowledged, including all sent while it is suspended. Past it
+	// a suspended client leaves with ErrResumeOverflow (its events are not
+	// dropped silently), and a connected one can no longer resume (counted in
+	// LifecycleStats). Default 256 KiB.
+	ResumeBytes int
+	// Restart controls the host's ICE restarts (see "Connection lifecycle" in the
+	// package doc): it answers the client's restarts and, when none comes, offers
+	// one itself after twice Restart.After.
+	Restart RestartConfig
 	// Clock drives the tick loop and timeouts. Default: the real clock.
 	Clock Clock
 	// Logger receives connection events. Default: discard.

@@ -111,6 +111,8 @@ type session struct {
 	ackBuf    []snapshot.Ack
 	pkts      [][]byte // the encoder's packets
 	msgs      [][]byte // the packets with their headers
+
+	life *hostLife // ICE restarts (lifecycle_host.go)
 }
 
 func newSession(s *Server, id ClientID) *session {
@@ -131,6 +133,7 @@ func newSession(s *Server, id ClientID) *session {
 	sess.cmdBucket = newTokenBucket(s.cfg.CommandBurst, now)
 	sess.pings = newTokenBucket(s.cfg.PingBurst, now)
 	sess.next = s.curTick.Load()
+	sess.life = newHostLife(sess)
 	return sess
 }
 
@@ -164,6 +167,9 @@ func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) 
 			return fmt.Errorf("%w: %q before the offer", ErrSignaling, sg.Type)
 		}
 	}
+	if err := sess.life.claim(sig, *offer); err != nil {
+		return err
+	}
 	pc, err := s.api.NewPeerConnection(s.cfg.Transport.ICE.rtcConfig())
 	if err != nil {
 		return fmt.Errorf("netcode: new peer connection: %w", err)
@@ -172,9 +178,11 @@ func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) 
 	sess.cands = &remoteCandidates{pc: pc}
 	pc.OnICECandidate(sess.sigw.candidate)
 	pc.OnDataChannel(sess.onDataChannel)
+	pc.OnICEConnectionStateChange(sess.life.onICEState)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		switch st {
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		// A failed connection may come back with an ICE restart; the timeout
+		// judges it.
+		if st == webrtc.PeerConnectionStateClosed || st == webrtc.PeerConnectionStateFailed && !sess.life.cfg.enabled() {
 			sess.end(fmt.Errorf("%w: peer connection %s", ErrConnectionLost, st))
 		}
 	})
@@ -215,17 +223,14 @@ func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) 
 }
 
 // sendWelcome sends the welcome, the first reliable message: Accept registers the
-// session for snapshots and events only after it.
+// session for snapshots and events only after it. It carries the resume token; a
+// resumption first takes its identity over (see hostLife.welcome).
 func (sess *session) sendWelcome() error {
 	s := sess.srv
-	msg, err := marshalMessage(kindWelcome, welcome{
+	return sess.life.welcome(sess.hctx, welcome{
 		ID: uint32(sess.id), TickRate: s.cfg.TickRate, SendRate: s.cfg.SendRate,
 		Proto: cmp.Or(s.cfg.proto, ProtocolVersion), Schema: s.schema,
 	})
-	if err != nil {
-		return err
-	}
-	return sess.sendReliable(msg)
 }
 
 // isReady reports whether both channels are open.
@@ -270,6 +275,14 @@ func (sess *session) readSignals(sig signaling.Signaler) {
 			sess.reoffer = &sg
 			sess.end(errReoffer)
 			return
+		case sg.Type == signaling.TypeOffer:
+			if sess.life.onOffer(sig, sg) { // an ICE restart, or a new connection
+				return
+			}
+			continue
+		case sg.Type == signaling.TypeAnswer:
+			sess.life.onAnswer(sg.SDP)
+			continue
 		case sg.Type != signaling.TypeICE:
 			sess.srv.log.Debug("ignoring signal", "client", sess.id, "type", sg.Type)
 			continue
@@ -482,6 +495,11 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	}
 	switch b[0] {
 	case kindCommand:
+		unlock, current := sess.life.commandIn()
+		if !current {
+			return
+		}
+		defer unlock()
 		body := b[1:]
 		cfg := &sess.srv.cfg
 		if len(body) > cfg.MaxCommandBytes {
@@ -510,6 +528,8 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 			sess.drop(DropQueueFull)
 			sess.end(fmt.Errorf("%w: %d commands queued", ErrFlood, maxQueuedCommands))
 		}
+	case kindAck:
+		sess.life.onAck(b[1:])
 	case kindBye:
 		// Any bye is a clean leave; a client that refused our welcome says why.
 		var m bye
@@ -651,6 +671,9 @@ func (sess *session) run() {
 	defer sess.srv.wg.Done()
 	<-sess.ending
 	reason := sess.reason
+	if sess.srv.life.onEnd(sess, reason) {
+		return // superseded, or suspended for resumption
+	}
 	if !errors.Is(reason, ErrClientLeft) && !errors.Is(reason, ErrConnectionLost) {
 		sess.sayBye(reason)
 	}
@@ -687,6 +710,7 @@ func (sess *session) stopSignaling() {
 func (sess *session) teardown() {
 	sess.teardownOnce.Do(func() {
 		sess.end(ErrClosed)
+		sess.life.abandon()
 		sess.stopSignaling()
 		if sess.pc != nil {
 			_ = sess.pc.Close()

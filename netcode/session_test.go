@@ -137,7 +137,8 @@ func TestInputs(t *testing.T) {
 }
 
 // TestTimeout cuts the network: the host drops the silent client with ErrTimeout
-// before ICE gives up, and tells game code; the client times out too.
+// before ICE gives up, and tells game code; the client times out too. (With
+// resumption on, the host suspends the client instead: TestSuspendAndExpire.)
 func TestTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -147,9 +148,10 @@ func TestTimeout(t *testing.T) {
 	reg := testRegistry(t)
 	rec := newRecorder()
 	srv, err := NewServer(ServerConfig{
-		Registry:  reg,
-		Transport: TransportConfig{Net: hostNet},
-		Timeout:   time.Second,
+		Registry:     reg,
+		Transport:    TransportConfig{Net: hostNet},
+		Timeout:      time.Second,
+		ResumeWindow: -1,
 		Step: func(tk *Tick) {
 			if len(tk.Left) == 0 {
 				return
@@ -164,7 +166,7 @@ func TestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: clientNet}, Timeout: 1500 * time.Millisecond})
+	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: clientNet}, Timeout: 1500 * time.Millisecond, Restart: RestartConfig{Attempts: -1}})
 	defer c.Close()
 	waitWorld(t, c, 10*time.Second, "a snapshot", func(*snapshot.World) bool { return true })
 

@@ -51,9 +51,35 @@ func (w *sigWriter) candidate(c *webrtc.ICECandidate) {
 
 // description queues the offer or answer, then any candidates that came first.
 func (w *sigWriter) description(d webrtc.SessionDescription) {
+	w.describe(signaling.Signal{Type: d.Type.String(), SDP: d.SDP})
+}
+
+// describe queues a description signal, then any candidates that came first.
+func (w *sigWriter) describe(s signaling.Signal) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.out <- signaling.Signal{Type: d.Type.String(), SDP: d.SDP}
+	w.out <- s
+	for _, s := range w.early {
+		select {
+		case w.out <- s:
+		default:
+		}
+	}
+	w.early, w.ready = nil, true
+}
+
+// hold makes candidates wait for the next description again: an ICE restart gathers
+// new candidates, which must follow its offer or answer.
+func (w *sigWriter) hold() {
+	w.mu.Lock()
+	w.ready = false
+	w.mu.Unlock()
+}
+
+// release undoes hold when no description follows (a restart that failed to start).
+func (w *sigWriter) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, s := range w.early {
 		select {
 		case w.out <- s:
@@ -148,6 +174,10 @@ var byeCodes = []struct {
 	{"version_mismatch", ErrVersionMismatch},
 	{"schema_mismatch", ErrSchemaMismatch},
 	{"draining", ErrDraining},
+	{"resume_expired", ErrResumeExpired},
+	{"resume_invalid", ErrResumeInvalid},
+	{"resume_replayed", ErrResumeReplayed},
+	{"resume_overflow", ErrResumeOverflow},
 }
 
 func codeOf(err error) string {

@@ -78,6 +78,12 @@ type Stats struct {
 	BytesIn, BytesOut, PacketsIn, PacketsOut uint64 // totals, both channels
 	Snapshots                                uint64 // total snapshot packets
 	Drops                                    [NumDropReasons]uint64
+
+	// Connection lifecycle (see "Connection lifecycle" in the package doc):
+	// ICE restarts this side started (Restarts) and how many of those failed, how
+	// often this client's session was resumed, and whether it can no longer be
+	// (1 once ResumeBytes was exceeded).
+	Restarts, RestartsFailed, Resumes, ResumeLost uint64
 }
 
 // Dropped returns the drop count for one reason.
@@ -97,6 +103,8 @@ type counters struct {
 	lossIn, lossOut                           atomic.Uint64 // float64 bits
 	lossOutCounts                             atomic.Uint64 // recv<<32 | lost, as the peer reported
 	rates                                     [5]atomic.Uint64
+	restarts, restartsFailed, resumes         atomic.Uint64
+	resumeLost                                atomic.Uint64
 
 	mu     sync.Mutex // guards last and lastAt
 	last   [5]uint64
@@ -161,6 +169,11 @@ func (c *counters) stats() Stats {
 		PacketsIn:  c.pktsIn.Load(),
 		PacketsOut: c.pktsOut.Load(),
 		Snapshots:  c.snaps.Load(),
+
+		Restarts:       c.restarts.Load(),
+		RestartsFailed: c.restartsFailed.Load(),
+		Resumes:        c.resumes.Load(),
+		ResumeLost:     c.resumeLost.Load(),
 	}
 	s.BytesInPerSec = math.Float64frombits(c.rates[0].Load())
 	s.BytesOutPerSec = math.Float64frombits(c.rates[1].Load())

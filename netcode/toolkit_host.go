@@ -30,6 +30,10 @@ func (sess *session) encodeOptions() snapshot.EncodeOptions {
 	if in := sess.srv.cfg.Interest; in != nil {
 		o.Interest = in.Relevance(sess.id)
 	}
+	if !sess.budget.ready { // a new session, or one resumed on a new connection
+		cfg := &sess.srv.cfg
+		sess.budget.init(cfg.BytesPerSecond, cfg.SendRate, cfg.AdaptToLoss)
+	}
 	o.MaxBytes = sess.budget.allow(snapshotHeaderBytes, sess.srv.cfg.MaxPacketsPerSend)
 	return o
 }
@@ -70,5 +74,8 @@ func (s *Server) ClientBudget(id ClientID) (bytesPerSec float64, ok bool) {
 	if sess == nil || s.cfg.BytesPerSecond <= 0 {
 		return 0, false
 	}
-	return math.Float64frombits(sess.budget.current.Load()), true
+	if b := math.Float64frombits(sess.budget.current.Load()); b > 0 {
+		return b, true
+	}
+	return math.Max(float64(s.cfg.BytesPerSecond), float64(minBudgetPerSend*s.cfg.SendRate)), true // before its first send
 }

@@ -5,6 +5,7 @@ package netcode
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -19,12 +20,16 @@ func NewWebRTCAPI(cfg TransportConfig) (*webrtc.API, error) {
 	return newAPI(cfg, nil)
 }
 
+// iceCheckInterval is pion's interval between connectivity checks while ICE connects.
+const iceCheckInterval = 200 * time.Millisecond
+
 func newAPI(cfg TransportConfig, mux ice.UDPMux) (*webrtc.API, error) {
 	cfg = cfg.withDefaults()
 	var se webrtc.SettingEngine
 	se.SetSCTPMaxMessageSize(uint32(cfg.MaxMessageBytes))
 	se.SetSCTPRTOMax(cfg.SCTPRTOMax)
 	se.SetICETimeouts(cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout, cfg.ICEKeepaliveInterval)
+	se.SetICEMaxBindingRequests(uint16(min(cfg.ICEPairTimeout/iceCheckInterval, 1<<15)))
 	hs := cfg.DTLSHandshakeTimeout
 	se.SetDTLSConnectContextMaker(func() (context.Context, func()) {
 		return context.WithTimeout(context.Background(), hs)

@@ -21,6 +21,7 @@ const (
 	kindCommand byte = 0x11
 	kindEvent   byte = 0x12
 	kindBye     byte = 0x13
+	kindAck     byte = 0x14
 )
 
 const (
@@ -35,6 +36,13 @@ type welcome struct {
 	SendRate int    `msgpack:"send_rate"`
 	Proto    int    `msgpack:"proto"`  // ProtocolVersion
 	Schema   string `msgpack:"schema"` // the Registry's fingerprint
+	// Connection lifecycle (lifecycle*.go), when the host keeps sessions for
+	// resumption: the resume token, the window, and on a resumption the number
+	// of the client's commands the host has received.
+	Resume   string `msgpack:"resume,omitempty"`
+	WindowMS uint32 `msgpack:"window_ms,omitempty"`
+	Resumed  bool   `msgpack:"resumed,omitempty"`
+	Commands uint32 `msgpack:"commands,omitempty"`
 }
 
 // check returns ErrVersionMismatch or ErrSchemaMismatch, naming both sides' values,
@@ -47,6 +55,19 @@ func (w welcome) check(fp string) error {
 		return fmt.Errorf("%w: host schema %q, this client's %q", ErrSchemaMismatch, w.Schema, fp)
 	}
 	return nil
+}
+
+// ackMsg (0x14) acknowledges reliable messages by count, for resumption: the client
+// reports the events it has received (and, in its first, its key), the host the
+// commands it has received.
+type ackMsg struct {
+	Events   uint32 `msgpack:"events,omitempty"`
+	Commands uint32 `msgpack:"commands,omitempty"`
+	Key      []byte `msgpack:"key,omitempty"`
+	// Restarts, in a client's first ack: it restarts ICE itself, so the host
+	// never offers it a restart (pion cannot roll a local offer back, so two
+	// offers that cross would leave both sides stuck).
+	Restarts bool `msgpack:"restarts,omitempty"`
 }
 
 // bye ends a session; Reason is the sender's error text.

@@ -9,12 +9,15 @@
 //	{"type":"answer","sdp":"v=0..."}
 //	{"type":"ice","candidate":"candidate:...","sdpMid":"0","sdpMLineIndex":0}
 //	{"type":"reject","code":"host_full","reason":"the host has 256 players"}
+//	{"type":"offer","sdp":"v=0...","resume":"AQAAAAc..."}
 //
 // An "ice" signal with an empty candidate marks the end of candidates. A "reject" is a
 // host's refusal of a connection: a short machine-readable code (lowercase letters,
 // digits and underscores, see [ValidCode]) and a sentence for people. The codes a
 // Volley host sends are listed in the netcode package (its bye codes); a client that
-// receives a reject stops connecting and reports the code.
+// receives a reject stops connecting and reports the code. An offer may carry a
+// resume token (at most MaxResumeBytes, opaque to everyone but the host that issued
+// it): the client asks to resume its session on this new connection.
 package signaling
 
 import (
@@ -45,6 +48,9 @@ const (
 	MaxReasonBytes = 256
 )
 
+// MaxResumeBytes bounds an offer's resume token.
+const MaxResumeBytes = 128
+
 // Signal is one signaling message: an SDP offer or answer, one trickled ICE
 // candidate (the JSON of an RTCIceCandidateInit plus "type":"ice"), or a host's
 // refusal ("reject").
@@ -62,6 +68,8 @@ type Signal struct {
 	Code string `json:"code,omitempty"`
 	// Reason explains a reject to people; at most MaxReasonBytes.
 	Reason string `json:"reason,omitempty"`
+	// Resume is an offer's resume token, asking the host to resume a session.
+	Resume string `json:"resume,omitempty"`
 }
 
 // ErrInvalidSignal is wrapped by Validate's errors.
@@ -72,6 +80,12 @@ var ErrInvalidSignal = errors.New("signaling: invalid signal")
 func (s Signal) Validate() error {
 	if s.Type != TypeReject && (s.Code != "" || s.Reason != "") {
 		return fmt.Errorf("%w: code or reason in %q", ErrInvalidSignal, s.Type)
+	}
+	if s.Resume != "" && s.Type != TypeOffer {
+		return fmt.Errorf("%w: resume token in %q", ErrInvalidSignal, s.Type)
+	}
+	if len(s.Resume) > MaxResumeBytes {
+		return fmt.Errorf("%w: resume token of %d bytes exceeds %d", ErrInvalidSignal, len(s.Resume), MaxResumeBytes)
 	}
 	switch s.Type {
 	case TypeOffer, TypeAnswer:

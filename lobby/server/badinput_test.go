@@ -353,9 +353,10 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 }
 
 // TestPongTimeout: a member whose connection answers nothing (not even pings) is
-// closed after PongTimeout, and its host is told it left.
+// closed after PongTimeout, and its host is told it left (at once without a grace
+// window; after it with one, see TestGrace).
 func TestPongTimeout(t *testing.T) {
-	env := newEnv(t, Config{PingInterval: 100 * time.Millisecond, PongTimeout: time.Second})
+	env := newEnv(t, Config{PingInterval: 100 * time.Millisecond, PongTimeout: time.Second, MemberGrace: -1})
 	ctx := testCtx(t)
 	host, err := lobby.Dial(ctx, env.url, lobby.ClientConfig{})
 	if err != nil {

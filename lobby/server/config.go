@@ -92,6 +92,12 @@ type Config struct {
 	// IdleTimeout closes (with 1000, reason "idle") a connection that has been in no room
 	// and sent no message for this long, checked at each ping. Default: 5 minutes.
 	IdleTimeout time.Duration
+	// MemberGrace is how long a connection in a room whose WebSocket drops (without
+	// a normal close from its client) keeps its ID, room and seat for the client to
+	// resume it with "resume" and the token of its welcome; a host's room stays
+	// open meanwhile, and messages for it wait (at most SendQueue). Once it passes,
+	// the connection leaves its room. Default 20 s; negative disables resumption.
+	MemberGrace time.Duration
 	// HandshakeTimeout bounds the WebSocket upgrade. Default: 10 s.
 	HandshakeTimeout time.Duration
 	// MaxConnections bounds concurrent connections; more are refused with HTTP 503 before
@@ -204,6 +210,9 @@ func (c Config) withDefaults() Config {
 		c.PingInterval = c.PongTimeout * 9 / 10
 	}
 	setDur(&c.IdleTimeout, 5*time.Minute)
+	if c.MemberGrace == 0 {
+		c.MemberGrace = 20 * time.Second
+	}
 	setDur(&c.HandshakeTimeout, 10*time.Second)
 	setInt(&c.MaxConnections, 10000)
 	setInt(&c.MaxRooms, 10000)

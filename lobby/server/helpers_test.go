@@ -118,7 +118,16 @@ func wrapRaw(t testing.TB, c *websocket.Conn) *raw {
 	return r
 }
 
+// close closes the connection as a client that leaves: a normal close (1000) first.
 func (r *raw) close() {
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	_ = r.c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	_ = r.c.Close()
+	<-r.closed
+}
+
+// drop closes the connection abruptly, as a lost network does: no close frame.
+func (r *raw) drop() {
 	_ = r.c.Close()
 	<-r.closed
 }

@@ -61,6 +61,8 @@ func (s *Server) handle(c *conn, m lobby.Message) {
 		c.enqueue(lobby.Message{Type: lobby.TypeLeft, Ref: m.Ref, RoomID: roomID})
 	case lobby.TypeSignal:
 		s.signal(c, m)
+	case lobby.TypeResume:
+		s.resume(c, m)
 	}
 }
 
@@ -540,7 +542,9 @@ func (c *conn) acceptsSignal(from, room string) bool {
 func (s *Server) disconnect(c *conn) {
 	s.leave(c)
 	s.mu.Lock()
-	delete(s.conns, c.id)
+	if s.conns[c.id] == c { // not taken over by a resumption
+		delete(s.conns, c.id)
+	}
 	s.mu.Unlock()
 }
 

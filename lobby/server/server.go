@@ -36,6 +36,7 @@ type Server struct {
 	log      *slog.Logger
 	store    Store
 	m        *metrics
+	grace    graceMetrics
 	relay    *relayState // nil unless the Store is shared (relayOpener)
 	upgrader websocket.Upgrader
 	nconns   atomic.Int64
@@ -59,6 +60,7 @@ func New(cfg Config) *Server {
 		conns: make(map[string]*conn),
 	}
 	s.m = newMetrics()
+	s.grace = newGraceMetrics(s.m.reg)
 	s.addrs = newAddrLimits(&s.cfg)
 	s.owned.init()
 	s.upgrader = websocket.Upgrader{
@@ -134,6 +136,7 @@ func (s *Server) Mux() *http.ServeMux {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	s.closeDetachedLocked()
 	s.stopRelay()
 	conns := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {
@@ -213,6 +216,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(c *conn) {
+	token := s.newToken(c)
 	s.mu.Lock()
 	s.conns[c.id] = c
 	if s.closed { // Close ran after ServeHTTP's check and before this registration
@@ -222,7 +226,7 @@ func (s *Server) serve(c *conn) {
 	s.m.connections.Inc()
 	s.m.accepted.Inc()
 	s.log.Debug("lobby: connected", "peer", c.id, "remote", c.req.RemoteAddr, "addr", c.addr)
-	c.enqueue(lobby.Message{Type: lobby.TypeWelcome, ID: c.id, ICEServers: s.iceServersFor(c.id)})
+	c.enqueue(lobby.Message{Type: lobby.TypeWelcome, ID: c.id, ICEServers: s.iceServersFor(c.id), Token: token, Grace: s.graceMillis()})
 	s.drainWelcomed(c)
 
 	writerDone := make(chan struct{})
@@ -231,8 +235,8 @@ func (s *Server) serve(c *conn) {
 		c.writeLoop()
 	}()
 	c.readLoop()
-	c.shutdown(websocket.CloseNormalClosure, "")
-	s.disconnect(c)
+	clientEnded := c.shutdown(websocket.CloseNormalClosure, "")
+	s.leaveOrDetach(c, c.readErr, !clientEnded)
 	s.drainGone(c)
 	<-writerDone
 	_ = c.ws.Close()
@@ -294,6 +298,11 @@ type conn struct {
 	lastActive atomic.Int64 // unix nanos of the last message received
 	inRoom     atomic.Bool  // mirrors room != "" for the writer's idle check
 	nmembers   atomic.Int32 // mirrors len(members) for the reader's rate limits
+	readErr    error        // why the reader ended; the reader's own
+
+	// Resumption (grace.go): detached is set once the WebSocket is gone and the
+	// connection waits for its client to resume it.
+	detached atomic.Bool
 
 	// Guarded by Server.mu. Only the connection's own reader moves it into a room;
 	// others (a closing host, the relay) may take it out.
@@ -309,6 +318,12 @@ type conn struct {
 	// recorded, since the connection may have become their member.
 	joining            bool
 	closedWhileJoining []closedRoom
+	// Resumption (grace.go). A resumption also sets id, on the connection's own
+	// reader (which alone reads it without the lock).
+	tokenHash [32]byte
+	resumed   bool        // took over another connection
+	waiting   []held      // messages for a detached connection
+	grace     *time.Timer // ends the detached connection's grace
 }
 
 type held struct {
@@ -362,6 +377,12 @@ func (c *conn) queue(data []byte, typ string) {
 	if data == nil {
 		return
 	}
+	if c.detached.Load() {
+		c.s.mu.Lock()
+		c.hold(data, typ)
+		c.s.mu.Unlock()
+		return
+	}
 	select {
 	case <-c.done:
 		return // closing: nothing more will be written
@@ -386,6 +407,10 @@ func (c *conn) queue(data []byte, typ string) {
 // queueLocked is queue for messages from other connections and the relay, called with
 // Server.mu held: it holds them back while c's room is being created.
 func (c *conn) queueLocked(data []byte, typ string) {
+	if c.detached.Load() && data != nil {
+		c.hold(data, typ)
+		return
+	}
 	if c.holding && data != nil {
 		if len(c.held) >= c.s.cfg.SendQueue {
 			c.slowConsumer()
@@ -463,6 +488,7 @@ func (c *conn) readLoop() {
 	for {
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
+			c.readErr = err
 			if errors.Is(err, websocket.ErrReadLimit) {
 				// gorilla has already sent the 1009 close frame.
 				c.s.m.rejections.WithLabelValues(lobby.ReasonReadLimit).Inc()

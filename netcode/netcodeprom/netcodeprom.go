@@ -13,7 +13,13 @@
 // (histograms, 0.1 ms to 51.2 ms), volley_netcode_bytes_total{direction},
 // volley_netcode_messages_total{direction}, volley_netcode_snapshot_packets_total,
 // volley_netcode_drops_total{reason}, volley_netcode_disconnects_total{reason},
-// volley_netcode_handshakes_pending and volley_netcode_refusals_total{code}.
+// volley_netcode_handshakes_pending and volley_netcode_refusals_total{code}; and the
+// connection lifecycle: volley_netcode_suspended_clients,
+// volley_netcode_suspensions_total, volley_netcode_resumptions_total{how} ("recovered"
+// on the client's own connection, "token" on a new one),
+// volley_netcode_suspensions_ended_total{reason} ("expired", "overflow"),
+// volley_netcode_resume_lost_total and
+// volley_netcode_ice_restarts_total{result} ("offered", "failed", "answered").
 package netcodeprom
 
 import (
@@ -38,6 +44,13 @@ var (
 	descSendLag    = prometheus.NewDesc("volley_netcode_snapshot_send_lag_seconds", "Time from a tick's start until its snapshots were encoded and handed to the data channels.", nil, nil)
 	descClamped    = prometheus.NewDesc("volley_netcode_rewinds_clamped_total", "Lag-compensation rewinds clamped to LagCompensation.MaxRewind.", nil, nil)
 	descDeferred   = prometheus.NewDesc("volley_netcode_budget_deferred_total", "Entity updates a client's BytesPerSecond budget pushed to a later send.", nil, nil)
+
+	descSuspended   = prometheus.NewDesc("volley_netcode_suspended_clients", "Clients whose connection was lost, kept for resumption.", nil, nil)
+	descSuspensions = prometheus.NewDesc("volley_netcode_suspensions_total", "Clients suspended: connection lost, identity kept for the resume window.", nil, nil)
+	descResumed     = prometheus.NewDesc("volley_netcode_resumptions_total", "Suspended or lost clients back: on their own connection (recovered) or a new one (token).", []string{"how"}, nil)
+	descSuspEnded   = prometheus.NewDesc("volley_netcode_suspensions_ended_total", "Suspended clients that left: window expired, or events over the resume buffer.", []string{"reason"}, nil)
+	descResumeLost  = prometheus.NewDesc("volley_netcode_resume_lost_total", "Connected clients that can no longer resume: their unacknowledged events outgrew the resume buffer.", nil, nil)
+	descRestarts    = prometheus.NewDesc("volley_netcode_ice_restarts_total", "ICE restarts: offered by the host, failed, and the clients' restarts answered.", []string{"result"}, nil)
 )
 
 // bucketBounds are netcode's timing bucket bounds in seconds.
@@ -62,7 +75,8 @@ func NewCollector(srv *netcode.Server) prometheus.Collector { return collector{s
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descTicks, descLate, descSkipped, descBytes, descPackets,
 		descSnapshots, descDrops, descDepartures, descPending, descRefusals, descTick, descSendLag,
-		descClamped, descDeferred} {
+		descClamped, descDeferred,
+		descSuspended, descSuspensions, descResumed, descSuspEnded, descResumeLost, descRestarts} {
 		ch <- d
 	}
 }
@@ -97,6 +111,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- histogram(descSendLag, timings.SendLag)
 	counter(descClamped, t.RewindsClamped)
 	counter(descDeferred, t.BudgetDeferred)
+
+	life := c.s.LifecycleStats()
+	ch <- prometheus.MustNewConstMetric(descSuspended, prometheus.GaugeValue, float64(life.Suspended))
+	counter(descSuspensions, life.Suspensions)
+	counter(descResumed, life.Recovered, "recovered")
+	counter(descResumed, life.Resumed, "token")
+	counter(descSuspEnded, life.Expired, "expired")
+	counter(descSuspEnded, life.Overflowed, "overflow")
+	counter(descResumeLost, life.ResumeLost)
+	counter(descRestarts, life.RestartsOffered, "offered")
+	counter(descRestarts, life.RestartsFailed, "failed")
+	counter(descRestarts, life.RestartsAnswered, "answered")
 }
 
 // histogram converts h to Prometheus' cumulative form.

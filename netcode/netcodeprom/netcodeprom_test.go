@@ -25,7 +25,8 @@ type ball struct {
 
 // wantDescs are the collector's metrics, names and help texts exactly as netcode's
 // Server.Collector described them before it moved here (dashboards and alerts depend
-// on them), and the two added since (pending handshakes, refusals).
+// on them), then those added since (pending handshakes, refusals, the connection
+// lifecycle's).
 var wantDescs = []string{
 	`Desc{fqName: "volley_netcode_clients", help: "Connected clients.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_ticks_total", help: "Ticks run.", unit: "", constLabels: {}, variableLabels: {}}`,
@@ -42,6 +43,12 @@ var wantDescs = []string{
 	`Desc{fqName: "volley_netcode_snapshot_send_lag_seconds", help: "Time from a tick's start until its snapshots were encoded and handed to the data channels.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_rewinds_clamped_total", help: "Lag-compensation rewinds clamped to LagCompensation.MaxRewind.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_budget_deferred_total", help: "Entity updates a client's BytesPerSecond budget pushed to a later send.", unit: "", constLabels: {}, variableLabels: {}}`,
+	`Desc{fqName: "volley_netcode_suspended_clients", help: "Clients whose connection was lost, kept for resumption.", unit: "", constLabels: {}, variableLabels: {}}`,
+	`Desc{fqName: "volley_netcode_suspensions_total", help: "Clients suspended: connection lost, identity kept for the resume window.", unit: "", constLabels: {}, variableLabels: {}}`,
+	`Desc{fqName: "volley_netcode_resumptions_total", help: "Suspended or lost clients back: on their own connection (recovered) or a new one (token).", unit: "", constLabels: {}, variableLabels: {how}}`,
+	`Desc{fqName: "volley_netcode_suspensions_ended_total", help: "Suspended clients that left: window expired, or events over the resume buffer.", unit: "", constLabels: {}, variableLabels: {reason}}`,
+	`Desc{fqName: "volley_netcode_resume_lost_total", help: "Connected clients that can no longer resume: their unacknowledged events outgrew the resume buffer.", unit: "", constLabels: {}, variableLabels: {}}`,
+	`Desc{fqName: "volley_netcode_ice_restarts_total", help: "ICE restarts: offered by the host, failed, and the clients' restarts answered.", unit: "", constLabels: {}, variableLabels: {result}}`,
 }
 
 // wantBuckets are the histograms' upper bounds as Prometheus' ExponentialBuckets(0.0001,

@@ -17,17 +17,19 @@ import (
 )
 
 // Play connects one bot through sig and plays on the classic arena until ctx ends or
-// the connection does. Each bot is a real netcode client with its own WebRTC
+// the connection does (a swarm learns its room's map from the lobby). Each bot is a real netcode client with its own WebRTC
 // connection. The returned error is nil when ctx ended.
 func Play(ctx context.Context, sig signaling.Signaler, name string, seed uint64, cfg netcode.ClientConfig, st *Stats) error {
-	return PlayOn(ctx, sig, game.DefaultMap, name, seed, cfg, st)
+	_, err := play(ctx, sig, client.Config{Name: name, Netcode: cfg}, seed, st)
+	return err
 }
 
-// PlayOn is Play on map m (the host's: JoinRoom says which).
-func PlayOn(ctx context.Context, sig signaling.Signaler, m *game.Map, name string, seed uint64, cfg netcode.ClientConfig, st *Stats) error {
-	sess, err := client.Connect(ctx, client.Config{Name: name, Netcode: cfg, Map: m}, sig)
+// play plays one session (a resumption if cfg.Resume is set) and returns, when its
+// connection was lost, the state that resumes it.
+func play(ctx context.Context, sig signaling.Signaler, cfg client.Config, seed uint64, st *Stats) (*netcode.ResumeState, error) {
+	sess, err := client.Connect(ctx, cfg, sig)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer sess.Close()
 	if st != nil {
@@ -43,7 +45,7 @@ func PlayOn(ctx context.Context, sig signaling.Signaler, m *game.Map, name strin
 		}()
 	}
 	brain := NewBrain(seed)
-	brain.Map = m
+	brain.Map = sess.Map()
 	dt := 1 / float64(sess.Netcode().TickRate())
 	tick := time.NewTicker(time.Duration(float64(time.Second) * dt))
 	defer tick.Stop()
@@ -52,9 +54,9 @@ func PlayOn(ctx context.Context, sig signaling.Signaler, m *game.Map, name strin
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		case <-sess.Done():
-			return sess.Err()
+			return sess.ResumeState(), sess.Err()
 		case <-tick.C:
 		}
 		sess.Poll()
@@ -70,7 +72,7 @@ func PlayOn(ctx context.Context, sig signaling.Signaler, m *game.Map, name strin
 		players = sess.Players(players[:0])
 		buttons, aim := brain.Think(self, players, dt)
 		if err := sess.Input(buttons, aim); err != nil {
-			return err
+			return sess.ResumeState(), err
 		}
 	}
 }
@@ -186,8 +188,10 @@ type SwarmConfig struct {
 	Logger *slog.Logger
 }
 
-// Swarm is a group of bots that join a lobby room and keep playing, reconnecting
-// (with backoff) when their connection ends.
+// Swarm is a group of bots that join a lobby room and keep playing: a bot whose
+// network changes or blips keeps its connection through ICE restarts; one whose
+// connection is lost resumes its session (same player, same score) while the host
+// keeps it, or reconnects as a new player (with backoff).
 type Swarm struct {
 	stats *Stats
 	wg    sync.WaitGroup
@@ -225,9 +229,11 @@ func (sw *Swarm) run(ctx context.Context, cfg SwarmConfig, i int) {
 	name := fmt.Sprintf("%s%d", cfg.NamePrefix, i+1)
 	log := cfg.Logger.With("bot", name)
 	backoff := 500 * time.Millisecond
+	var resume *netcode.ResumeState
 	for ctx.Err() == nil {
 		sw.stats.attempts.Add(1)
-		err := sw.once(ctx, cfg, name, cfg.Seed*1000+uint64(i))
+		var err error
+		resume, err = sw.once(ctx, cfg, name, cfg.Seed*1000+uint64(i), resume)
 		if ctx.Err() != nil {
 			return
 		}
@@ -251,13 +257,22 @@ func (sw *Swarm) run(ctx context.Context, cfg SwarmConfig, i int) {
 	}
 }
 
-func (sw *Swarm) once(ctx context.Context, cfg SwarmConfig, name string, seed uint64) error {
+// once plays one session: a resumption of resume when set (a new player if the host
+// refuses it). It returns the state that resumes the session when its connection was
+// lost.
+func (sw *Swarm) once(ctx context.Context, cfg SwarmConfig, name string, seed uint64, resume *netcode.ResumeState) (*netcode.ResumeState, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	lc, sig, m, err := client.JoinRoom(dialCtx, cfg.LobbyURL, cfg.RoomID, cfg.Lobby)
 	cancel()
 	if err != nil {
-		return err
+		return resume, err
 	}
 	defer lc.Close()
-	return PlayOn(ctx, sig, m, name, seed, client.WithLobbyICE(cfg.Client, lc), sw.stats)
+	ccfg := client.Config{Name: name, Netcode: client.WithLobbyICE(cfg.Client, lc), Resume: resume, Map: m}
+	next, err := play(ctx, sig, ccfg, seed, sw.stats)
+	if resume != nil && client.ResumeRefused(err) {
+		ccfg.Resume = nil
+		next, err = play(ctx, sig, ccfg, seed, sw.stats)
+	}
+	return next, err
 }

@@ -46,6 +46,10 @@ type NetStats struct {
 	// Entities is how many entities this client currently receives: with the
 	// host's interest management, those near its player.
 	Entities int
+	// The connection's lifecycle: "connected" or "restarting" (ICE restart under
+	// way), ICE restarts started and failed, and resumptions of this session.
+	Link                              string
+	Restarts, RestartsFailed, Resumes uint64
 }
 
 // SelfView returns the local player's view, if it is in the frame.

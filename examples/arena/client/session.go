@@ -8,6 +8,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,6 +32,10 @@ type Config struct {
 	// Map is the host's map (JoinRoom reads it from the room). Default:
 	// game.DefaultMap.
 	Map *game.Map
+	// Resume, if set, resumes an earlier session (its ResumeState): the same
+	// player comes back with its score. Connect fails with an error for which
+	// ResumeRefused is true when the host no longer has it. Default: a new player.
+	Resume *netcode.ResumeState
 }
 
 // Predictor is the local player's predictor: the arena's movement on its map.
@@ -124,6 +129,7 @@ func Connect(ctx context.Context, cfg Config, sig signaling.Signaler) (*Session,
 	reg := game.RegistryFor(cfg.Map)
 	nc := cfg.Netcode
 	nc.Registry = reg
+	nc.Resume = cfg.Resume
 	c, err := netcode.Dial(ctx, nc, sig)
 	if err != nil {
 		return nil, err
@@ -152,6 +158,17 @@ func (s *Session) ID() game.PlayerID { return s.self }
 
 // Map returns the map the session plays on.
 func (s *Session) Map() *game.Map { return s.m }
+
+// ResumeState returns what resumes this session on a new connection (Config.Resume),
+// or nil when it cannot be resumed; see netcode.Client.ResumeState.
+func (s *Session) ResumeState() *netcode.ResumeState { return s.nc.ResumeState() }
+
+// ResumeRefused reports whether err is the host's refusal of a resumption (the player
+// was gone for too long, or the state was used already): connect afresh.
+func ResumeRefused(err error) bool {
+	return errors.Is(err, netcode.ErrResumeExpired) || errors.Is(err, netcode.ErrResumeInvalid) ||
+		errors.Is(err, netcode.ErrResumeReplayed) || errors.Is(err, netcode.ErrResumeOverflow)
+}
 
 // Netcode returns the underlying connection (for its statistics).
 func (s *Session) Netcode() *netcode.Client { return s.nc }
@@ -311,17 +328,24 @@ func (s *Session) Frame(frameDt float64) *Frame {
 		f.Status = "waiting for the first snapshot…"
 	}
 	st := s.nc.Stats()
+	if s.nc.State() == netcode.LinkRestarting && f.Status == "" {
+		f.Status = "connection interrupted: restarting ICE…"
+	}
 	f.Net = NetStats{
-		RTT:          st.RTT,
-		Jitter:       st.Jitter,
-		LossDown:     st.LossIn,
-		LossUp:       st.LossOut,
-		SnapshotRate: st.SnapshotsPerSec,
-		KbpsDown:     st.BytesInPerSec * 8 / 1000,
-		KbpsUp:       st.BytesOutPerSec * 8 / 1000,
-		Pending:      s.pred.Pending(),
-		Corrections:  s.pred.Corrections(),
-		Entities:     s.latest.Len(),
+		Link:           s.nc.State().String(),
+		Restarts:       st.Restarts,
+		RestartsFailed: st.RestartsFailed,
+		Resumes:        st.Resumes,
+		RTT:            st.RTT,
+		Jitter:         st.Jitter,
+		LossDown:       st.LossIn,
+		LossUp:         st.LossOut,
+		SnapshotRate:   st.SnapshotsPerSec,
+		KbpsDown:       st.BytesInPerSec * 8 / 1000,
+		KbpsUp:         st.BytesOutPerSec * 8 / 1000,
+		Pending:        s.pred.Pending(),
+		Corrections:    s.pred.Corrections(),
+		Entities:       s.latest.Len(),
 	}
 	return f
 }

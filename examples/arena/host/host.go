@@ -216,6 +216,17 @@ func (h *Host) step(t *netcode.Tick) {
 		h.changed = true
 		h.log.Info("player joined", "client", id)
 	}
+	// A suspended player (its connection lost, maybe coming back) stays in the game
+	// with its score; without inputs it stands still after MaxInputRepeat ticks.
+	for _, id := range t.Suspended {
+		h.log.Info("player suspended", "client", id)
+	}
+	for _, id := range t.Resumed {
+		// A resumed client may be a new process (a reloaded page) that lost the
+		// name table: send it again.
+		h.changed = true
+		h.log.Info("player resumed", "client", id)
+	}
 	for _, l := range t.Left {
 		pid := game.PlayerID(l.Client)
 		if h.state.RemovePlayer(pid) {

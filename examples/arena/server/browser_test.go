@@ -230,3 +230,88 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestBrowserReload opens the arena page, plays until the page's player has a score
+// (three bots hunt it), and reloads the page: within the resume window it comes back
+// as the same player with its score (the page kept its lobby token and session state
+// in sessionStorage), and the host saw a suspension and a resumption, not a departure
+// and a join. The network panel's state counts the resumption.
+func TestBrowserReload(t *testing.T) {
+	chrome := browsertest.Chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	a, err := server.Start(ctx, server.Config{
+		Bots:      3,
+		Transport: netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}},
+		CacheDir:  server.DefaultCacheDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.WaitWeb(ctx); err != nil {
+		t.Fatalf("wasm client: %v", err)
+	}
+	started := time.Now()
+	bctx := browsertest.NewBrowser(t, ctx, chrome, chromedp.WindowSize(1280, 760))
+	page := a.PageURL(url.Values{"name": {"reloader"}})
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 720), chromedp.Navigate(page)); err != nil {
+		t.Fatalf("navigate to %s: %v", page, err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`window.arenaState && window.arenaState.connected === true`,
+		chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		status, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.arenaState)`))
+		t.Fatalf("the page did not connect: %v; arenaState = %s", err, status)
+	}
+	id, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.arenaState.playerId`))
+	if err != nil || id == 0 {
+		t.Fatalf("playerId = %d, %v", id, err)
+	}
+	pid := game.PlayerID(id)
+	// The bots find the standing player within seconds; allow for a loaded machine.
+	scoreDeadline := time.NewTimer(2 * time.Minute)
+	defer scoreDeadline.Stop()
+	var before game.Player
+	for before.Kills+before.Deaths == 0 {
+		select {
+		case <-a.Host.Updated():
+			before, _ = a.Host.Summary().Player(pid)
+		case <-scoreDeadline.C:
+			t.Fatalf("the page's player never scored: %+v", a.Host.Summary().Players)
+		}
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`sessionStorage.getItem("volley.arena.session") !== null`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the page keeps no session state: %v", err)
+	}
+	resumedBefore := a.Host.Server().LifecycleStats().Resumed
+	t.Logf("player %d scored (%d kills, %d deaths) after %v; reloading", pid, before.Kills, before.Deaths, time.Since(started).Round(time.Second))
+
+	reloaded := time.Now()
+	if err := chromedp.Do(bctx, chromedp.Reload()); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	expr := fmt.Sprintf(`window.arenaState && window.arenaState.connected === true && window.arenaState.playerId === %d && window.arenaState.resumes >= 1`, id)
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		status, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.arenaState)`))
+		t.Fatalf("the reloaded page did not come back as player %d: %v; arenaState = %s", id, err, status)
+	}
+	after, ok := a.Host.Summary().Player(pid)
+	if !ok || after.Kills < before.Kills || after.Deaths < before.Deaths || after.Name != "reloader" {
+		t.Fatalf("after the reload the host has %+v (found %v), before %+v", after, ok, before)
+	}
+	st := a.Host.Server().LifecycleStats()
+	if st.Resumed != resumedBefore+1 {
+		t.Fatalf("lifecycle %+v: want one more resumption", st)
+	}
+	if n := a.Host.Server().Totals().Disconnects; n["left"]+n["error"]+n["closed"] != 0 {
+		t.Fatalf("departures %v: the reload made the player leave", n)
+	}
+	shown := fmt.Sprintf(`window.arenaState.kills >= %d && window.arenaState.deaths >= %d`, before.Kills, before.Deaths)
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](shown, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		status, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.arenaState)`))
+		t.Fatalf("the page does not show the score (%d kills, %d deaths): %v; arenaState = %s", before.Kills, before.Deaths, err, status)
+	}
+	t.Logf("player %d came back with %d kills, %d deaths (before: %d, %d) %v after the reload; lifecycle %+v",
+		pid, after.Kills, after.Deaths, before.Kills, before.Deaths, time.Since(reloaded).Round(time.Millisecond), st)
+}

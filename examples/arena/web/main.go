@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/volleynet/volley/examples/arena/client"
+	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/lobby"
 	"github.com/volleynet/volley/netcode"
 )
@@ -68,6 +70,7 @@ type app struct {
 
 	mu      sync.Mutex
 	session *client.Session // current session, nil while (re)connecting; guarded by mu
+	lobby   *lobby.Client   // its lobby connection; guarded by mu
 	status  string          // connection status shown when not playing; guarded by mu
 
 	lastFrame float64 // owned by the frame callback
@@ -87,6 +90,8 @@ func main() {
 	a.statusEl.Set("textContent", "")
 
 	go a.connectLoop(context.Background())
+	a.watchNetwork()
+	a.onPageHide()
 
 	var onFrame js.Func
 	onFrame = js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -132,29 +137,142 @@ func (a *app) connectLoop(ctx context.Context) {
 	}
 }
 
+// Keys of what the page keeps in sessionStorage, so that a reload within the grace
+// and resume windows brings back the same lobby member and the same player.
+const (
+	storeLobby   = "volley.arena.lobby"   // the lobby connection's resume token
+	storeSession = "volley.arena.session" // the netcode session's ResumeState (JSON)
+	storeMap     = "volley.arena.map"     // the room's map (its lobby metadata)
+)
+
+func storageGet(key string) string {
+	v := js.Global().Get("sessionStorage").Call("getItem", key)
+	if v.IsNull() {
+		return ""
+	}
+	return v.String()
+}
+
+func storageSet(key, value string) {
+	if value == "" {
+		js.Global().Get("sessionStorage").Call("removeItem", key)
+		return
+	}
+	js.Global().Get("sessionStorage").Call("setItem", key, value)
+}
+
+// joinLobby resumes the lobby connection the page had before a reload, or joins the
+// room afresh.
+func (a *app) joinLobby(ctx context.Context) (*lobby.Client, *lobby.PeerSignaler, *game.Map, error) {
+	if tok := storageGet(storeLobby); tok != "" {
+		lc, err := lobby.Dial(ctx, a.cfg.lobby, lobby.ClientConfig{Resume: tok})
+		if err == nil {
+			if room, host := lc.Room(); room != "" && !host {
+				// The same room as before the reload: its map too.
+				return lc, lc.HostSignaler(), client.MapFromMetadata(json.RawMessage(storageGet(storeMap))), nil
+			}
+			lc.Close()
+		}
+		storageSet(storeLobby, "")
+	}
+	lc, sig, m, err := client.JoinRoom(ctx, a.cfg.lobby, a.cfg.room, lobby.ClientConfig{})
+	if err == nil {
+		storageSet(storeMap, string(client.MapMetadata(m)))
+	}
+	return lc, sig, m, err
+}
+
+// connect resumes the netcode session the page had (across a reload, or after the
+// connection was lost), or connects a new player.
+func (a *app) connect(ctx context.Context, lc *lobby.Client, sig *lobby.PeerSignaler, m *game.Map) (*client.Session, error) {
+	cfg := client.Config{Name: a.cfg.name, Netcode: client.WithLobbyICE(netcode.ClientConfig{}, lc), Map: m}
+	if raw := storageGet(storeSession); raw != "" {
+		var st netcode.ResumeState
+		if json.Unmarshal([]byte(raw), &st) == nil {
+			cfg.Resume = &st
+			a.setStatus("Resuming the game…")
+			sess, err := client.Connect(ctx, cfg, sig)
+			if err == nil || !client.ResumeRefused(err) {
+				return sess, err
+			}
+			js.Global().Get("console").Call("info", "arena: resumption refused: "+err.Error())
+		}
+		storageSet(storeSession, "")
+		cfg.Resume = nil
+	}
+	return client.Connect(ctx, cfg, sig)
+}
+
+// save keeps what a reload needs to resume in sessionStorage.
+func (a *app) save(sess *client.Session, lc *lobby.Client) {
+	if lc != nil {
+		storageSet(storeLobby, lc.ResumeToken())
+	}
+	if sess == nil {
+		return
+	}
+	raw := ""
+	if st := sess.ResumeState(); st != nil {
+		if b, err := json.Marshal(st); err == nil {
+			raw = string(b)
+		}
+	}
+	storageSet(storeSession, raw)
+}
+
+// onPageHide saves the resumption state when the page goes away (a reload).
+func (a *app) onPageHide() {
+	js.Global().Call("addEventListener", "pagehide", js.FuncOf(func(js.Value, []js.Value) any {
+		a.mu.Lock()
+		sess, lc := a.session, a.lobby
+		a.mu.Unlock()
+		a.save(sess, lc)
+		return nil
+	}))
+}
+
+// watchNetwork restarts ICE at once when the browser says the network changed,
+// rather than waiting for ICE to notice the old path is dead.
+func (a *app) watchNetwork() {
+	restart := js.FuncOf(func(js.Value, []js.Value) any {
+		a.mu.Lock()
+		sess := a.session
+		a.mu.Unlock()
+		if sess != nil {
+			sess.Netcode().RestartICE()
+		}
+		return nil
+	})
+	js.Global().Call("addEventListener", "online", restart)
+	if conn := js.Global().Get("navigator").Get("connection"); conn.Truthy() {
+		conn.Call("addEventListener", "change", restart)
+	}
+}
+
 // play runs one connection: lobby, room, WebRTC session, until something ends it.
 func (a *app) play(ctx context.Context) error {
-	lc, sig, m, err := client.JoinRoom(ctx, a.cfg.lobby, a.cfg.room, lobby.ClientConfig{})
+	lc, sig, m, err := a.joinLobby(ctx)
 	if err != nil {
 		return err
 	}
 	defer lc.Close()
 	a.setStatus("Connecting to the arena host over WebRTC…")
-	sess, err := client.Connect(ctx, client.Config{
-		Name:    a.cfg.name,
-		Netcode: client.WithLobbyICE(netcode.ClientConfig{}, lc),
-		Map:     m,
-	}, sig)
+	sess, err := a.connect(ctx, lc, sig, m)
 	if err != nil {
 		return fmt.Errorf("WebRTC connection to the host failed: %w", err)
 	}
 	a.mu.Lock()
-	a.session = sess
+	a.session, a.lobby = sess, lc
 	a.mu.Unlock()
+	a.save(sess, lc)
 	defer func() {
 		a.mu.Lock()
-		a.session = nil
+		a.session, a.lobby = nil, nil
 		a.mu.Unlock()
+		// A lost connection leaves a state to resume with on the next attempt; a
+		// session the host ended leaves none.
+		a.save(sess, nil)
+		storageSet(storeLobby, "")
 		sess.Close()
 	}()
 	select {
@@ -223,6 +341,12 @@ func (a *app) frame(now float64) {
 		}
 		sess.Input(buttons, aim)
 		f = sess.Frame(dt)
+		if a.frames%30 == 0 {
+			a.mu.Lock()
+			lc := a.lobby
+			a.mu.Unlock()
+			a.save(sess, lc)
+		}
 	} else {
 		f = &client.Frame{Status: status}
 	}
@@ -247,6 +371,9 @@ func (a *app) publish(f *client.Frame) {
 	state.Set("rttMs", f.Net.RTT.Milliseconds())
 	state.Set("snapshotRate", f.Net.SnapshotRate)
 	state.Set("entities", f.Net.Entities)
+	state.Set("link", f.Net.Link)
+	state.Set("restarts", f.Net.Restarts)
+	state.Set("resumes", f.Net.Resumes)
 	title := "Volley arena"
 	if ok {
 		state.Set("x", self.Pos.X)

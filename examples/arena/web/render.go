@@ -264,6 +264,7 @@ func (r *renderer) drawNetPanel(f *client.Frame) {
 		fmt.Sprintf("kbit/s down %.1f  up %.1f", n.KbpsDown, n.KbpsUp),
 		fmt.Sprintf("unacked inputs %d  fixes %d", n.Pending, n.Corrections),
 		fmt.Sprintf("entities received %d", n.Entities),
+		fmt.Sprintf("link %s  restarts %d (%d failed)  resumes %d", n.Link, n.Restarts, n.RestartsFailed, n.Resumes),
 	}
 	const line = 16.0
 	w, h := sidebarWidth, 10+line*float64(len(lines))

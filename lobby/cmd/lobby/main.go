@@ -104,6 +104,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	redisPrefix := fs.String("redis-prefix", "", "prefix of the Redis keys and channels (default \"volley:lobby:\"; the same on every instance)")
 	redisTTL := fs.Duration("redis-ttl", 0, "how long a crashed instance's rooms outlive it (default 30s; the same on every instance)")
 	trusted := fs.String("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (per-address limits)")
+	grace := fs.Duration("member-grace", 0, "how long a dropped connection keeps its room and seat for its client to resume (default 20s; negative: off)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	drainTimeout := fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long to keep serving connections told to move (\"draining\") before closing them")
 	relayFlags := turnserver.RegisterFlags(fs, "turn-")
@@ -125,6 +126,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 		HostSecret:        cmp.Or(*hostSecret, os.Getenv(*hostSecretEnv)),
 		MessagesPerSecond: *rate,
 		MaxConnections:    *maxConns,
+		MemberGrace:       *grace,
 	}
 	for _, p := range splitList(*trusted) {
 		prefix, err := parsePrefix(p)

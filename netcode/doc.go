@@ -182,9 +182,11 @@
 // message, an unknown kind, a forged or future ack, an input for a far-future tick
 // is dropped, counted by reason ([Stats].Drops) and survived. Pings go through a
 // per-client token bucket ([ServerConfig.PingRate]): over it they are not answered
-// ([DropPingLimited]). Commands go through another: over it they are dropped
-// ([DropRateLimited]) and after [ServerConfig.FloodLimit] such drops the client is
-// disconnected ([ErrFlood]); too many bad messages disconnect it with [ErrProtocol].
+// ([DropPingLimited]). Commands are never dropped: they are paced into the game
+// ([ServerConfig.CommandRate]), so that commands the network held up and delivered
+// together all arrive; a client whose waiting commands exceed
+// [ServerConfig.MaxQueuedCommandBytes] is disconnected ([ErrFlood]). Too many bad
+// messages disconnect a client with [ErrProtocol].
 // Other clients are not affected. docs/limits.md lists every limit of the host.
 //
 // # Admission and refusals

@@ -69,12 +69,17 @@ type ServerConfig struct {
 	MaxPendingHandshakes int
 	// MaxCommandBytes caps one command message. Default 16 KiB.
 	MaxCommandBytes int
-	// CommandRate and CommandBurst form a token bucket per client: a command over
-	// the bucket is dropped and counted; FloodLimit such drops disconnect the
-	// client with ErrFlood. Defaults 120 per second, burst 240, limit 64.
-	CommandRate  float64
-	CommandBurst int
-	FloodLimit   int
+	// CommandRate and CommandBurst pace each client's commands into the game:
+	// Tick.Commands holds at most CommandBurst of one client's commands at once and
+	// CommandRate per second on average; the others wait, in order, for later
+	// ticks, so that commands the network held up and delivered together are all
+	// kept. MaxQueuedCommandBytes (and 1024 commands) bounds what may wait: a
+	// client that sends faster than the pace for long enough to exceed it is
+	// flooding and is disconnected with ErrFlood ("flood").
+	// Defaults 120 per second, burst 240, 256 KiB.
+	CommandRate           float64
+	CommandBurst          int
+	MaxQueuedCommandBytes int
 	// PingRate and PingBurst form a token bucket per client for pings: a ping
 	// over it is not answered, only counted (DropPingLimited), so a client cannot
 	// make the host send pongs faster than this. Clients ping every 250 ms by

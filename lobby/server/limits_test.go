@@ -448,7 +448,11 @@ func TestHTTPServer(t *testing.T) {
 	if got[httpRejectSockets] < 1 || got[httpRejectBody] != 1 {
 		t.Fatalf("lobby_http_rejections_total = %v", got)
 	}
-	// A WebSocket through it still works.
+	// A WebSocket through it still works, once the server has seen the held sockets
+	// close (until then it is at MaxSockets and would refuse it).
+	waitFor(t, waitTimeout, "the held sockets to be uncounted", func() bool {
+		return (&testEnv{srv: lob}).metric(t, "lobby_http_sockets", "") == 0
+	})
 	c := dialClient(t, "ws://"+addr+"/ws")
 	if _, err := c.List(testCtx(t)); err != nil {
 		t.Fatal(err)

@@ -38,13 +38,14 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 		// host (projectiles expire, the dead respawn): normally well under a second, far
 		// longer when the machine is loaded and round trips take seconds.
 		settleTime = 30 * time.Second
+		liveness   = 30 * time.Second // netcode's Timeout, host and bots
 	)
 	nw := netsim.ForTest(t, netsim.Config{Delay: 40 * time.Millisecond, Seed: 1})
 	hostNet := nw.MustNet(t)
-	// The liveness timeouts are not under test: generous ones keep a loaded
-	// machine's stalls from ending sessions.
 	h, err := host.New(host.Config{
-		Netcode: netcode.ServerConfig{Transport: netcode.TransportConfig{Net: hostNet}, Timeout: 30 * time.Second},
+		// Liveness is not what this test checks: a loaded machine that stalls the
+		// process for seconds must not cut a bot.
+		Netcode: netcode.ServerConfig{Transport: netcode.TransportConfig{Net: hostNet}, Timeout: liveness},
 		History: 512,
 	})
 	if err != nil {
@@ -71,7 +72,7 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 		}()
 		sessions[i], err = client.Connect(ctx, client.Config{
 			Name:    fmt.Sprintf("bot%d", i+1),
-			Netcode: netcode.ClientConfig{Transport: netcode.TransportConfig{Net: botNet}, Timeout: 30 * time.Second},
+			Netcode: netcode.ClientConfig{Transport: netcode.TransportConfig{Net: botNet}, Timeout: liveness},
 		}, botSig)
 		if err != nil {
 			t.Fatalf("bot %d: connect: %v", i+1, err)

@@ -27,10 +27,9 @@ type LagCompensation struct {
 	// ticks the history keeps. Default 500 ms. A rewind spans the client's input lead
 	// (RTT/2, the input margin and twice the jitter) and its interpolation delay
 	// (two send intervals and twice the jitter): `go run ./bench lagcomp` measured
-	// about 95 ms on a perfect network and 240 ms at 150 ms RTT with 20 ms jitter;
-	// on a simulated 250 ms RTT with 30 ms jitter (where the client measured RTTs of
-	// 400-600 ms and jitter above 100 ms) rewinds of 550-860 ms were clamped, and such
-	// a player's shots miss a moving target.
+	// about 90 ms on a perfect network, 240 ms at 150 ms RTT with 20 ms jitter and
+	// 500 ms at 250 ms RTT with 30 ms jitter, where a third of the rewinds were
+	// clamped and those shots missed a moving target.
 	MaxRewind time.Duration
 	// Types, if set, limits the history to entities of these types (e.g. only the
 	// players that shots can hit), which saves memory and copying. Default: all.

@@ -1,5 +1,3 @@
-//go:build !js
-
 package netcode
 
 import (
@@ -58,6 +56,7 @@ type Server struct {
 	hist           *History      // LagCompensation.Enabled; owned by the tick goroutine
 	budgetDeferred atomic.Uint64 // entity updates a bandwidth budget pushed to a later send
 
+	page    *pageHooks  // the browser tab a host runs in (page_js.go); nil natively
 	life    *serverLife // resumption (lifecycle_resume_host.go)
 	timings loopTimings
 	curTick atomic.Uint32 // the tick being run, read by LoopStats and new sessions
@@ -211,6 +210,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.api = api
 	s.epoch = s.clk.Now()
 	go s.run()
+	s.page = startPage(s)
 	return s, nil
 }
 
@@ -329,6 +329,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.page.stop()
 	s.abort()
 	list := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {

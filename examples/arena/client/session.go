@@ -120,9 +120,6 @@ func WithLobbyICE(cfg netcode.ClientConfig, lc *lobby.Client) netcode.ClientConf
 // Connect connects to the host through sig, sends the player's name and returns the
 // session once the host has welcomed it.
 func Connect(ctx context.Context, cfg Config, sig signaling.Signaler) (*Session, error) {
-	if cfg.FeedLines <= 0 {
-		cfg.FeedLines = 5
-	}
 	if cfg.Map == nil {
 		cfg.Map = game.DefaultMap
 	}
@@ -133,6 +130,30 @@ func Connect(ctx context.Context, cfg Config, sig signaling.Signaler) (*Session,
 	c, err := netcode.Dial(ctx, nc, sig)
 	if err != nil {
 		return nil, err
+	}
+	return newSession(c, reg, cfg)
+}
+
+// ConnectLocal joins a host running in this process (a player hosting from its
+// browser tab) through netcode.DialLocal: no network, the same protocol. It sends the
+// player's name and returns the session once the host has welcomed it.
+func ConnectLocal(ctx context.Context, cfg Config, srv *netcode.Server) (*Session, error) {
+	if cfg.Map == nil {
+		cfg.Map = game.DefaultMap
+	}
+	reg := game.RegistryFor(cfg.Map)
+	nc := cfg.Netcode
+	nc.Registry = reg
+	c, err := netcode.DialLocal(ctx, nc, srv)
+	if err != nil {
+		return nil, err
+	}
+	return newSession(c, reg, cfg)
+}
+
+func newSession(c *netcode.Client, reg *snapshot.Registry, cfg Config) (*Session, error) {
+	if cfg.FeedLines <= 0 {
+		cfg.FeedLines = 5
 	}
 	s := &Session{
 		nc:     c,

@@ -50,7 +50,7 @@ func runBandwidth(args []string) error {
 	fs.Float64Var(&lo.radius, "radius", 100, "interest radius on the large map")
 	fs.IntVar(&lo.clients, "large-clients", 16, "large-map players measured as clients")
 	fs.IntVar(&lo.budget, "large-budget", 4000, "bandwidth budget of the last large-map row, bytes per second")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if lo.players < 1 || lo.players > 1023 || lo.clients < 1 || !(lo.size > 0 && lo.size <= 1000) || !(lo.radius > 0) || lo.budget <= 0 {

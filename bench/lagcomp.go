@@ -33,7 +33,7 @@ func runLagcomp(args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON array instead of a Markdown table")
 	shots := fs.Int("shots", 200, "shots judged per condition")
 	seed := fs.Int64("seed", 1, "network loss seed")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *shots <= 0 {

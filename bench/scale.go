@@ -75,11 +75,8 @@ func parseScaleFlags(args []string) (scaleConfig, error) {
 	fs.StringVar(&c.LoadGOGC, "loadgen-gogc", "", "GOGC of the load generator (empty: Go's default)")
 	fs.StringVar(&c.Profile, "profile", "", "write the host's CPU, block and mutex profiles into this directory (the load generator's into its loadgen/)")
 	fs.BoolVar(&c.Trace, "trace", false, "with -profile, also write an execution trace (slows the host)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	for s := range strings.SplitSeq(*steps, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

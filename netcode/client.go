@@ -70,16 +70,15 @@ type Client struct {
 	rx  seqTracker
 
 	// mu guards the clock estimate, the ack and the input queue.
-	mu          sync.Mutex
-	sync        clockSync
-	ack         snapshot.Ack
-	ackPending  bool       // c.ack has not been sent yet
-	pending     []inputMsg // unacknowledged inputs, ascending ticks
-	lastStamp   uint32
-	haveStamp   bool
-	applied     uint32 // last input tick applied + 1, from the host
-	updateBuf   []byte
-	lastSnapAck time.Time
+	mu         sync.Mutex
+	sync       clockSync
+	ack        snapshot.Ack
+	ackPending bool       // c.ack has not been sent yet
+	pending    []inputMsg // unacknowledged inputs, ascending ticks
+	lastStamp  uint32
+	haveStamp  bool
+	applied    uint32 // last input tick applied + 1, from the host
+	updateBuf  []byte
 
 	imu    sync.Mutex
 	interp *interpBuffer

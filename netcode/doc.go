@@ -367,8 +367,8 @@
 // "resume_invalid", "resume_replayed", "resume_overflow"; a bye before the welcome is
 // a refusal).
 // Every msgpack payload is
-// pre-scanned by internal/msgguard before decoding, so a claimed container length
-// larger than the bytes that remain is rejected without allocating.
+// pre-scanned before decoding, so a claimed container length larger than the bytes
+// that remain is rejected without allocating.
 //
 // The complete wire contract, for clients in any language, is docs/protocol.md in the
 // repository, with golden vectors in testdata/protocol.

@@ -36,10 +36,10 @@ func (t *totals) addSince(s, prev Stats) {
 // included, so that they only grow as clients come and go (Clients excepted). Package
 // netcode/netcodeprom exports them to Prometheus.
 type HostTotals struct {
-	Clients                                  int    // connected now
-	BytesIn, BytesOut, PacketsIn, PacketsOut uint64 // data channel traffic, both channels
-	Snapshots                                uint64 // snapshot packets sent
-	Drops                                    [NumDropReasons]uint64
+	Clients                                  int        // connected now
+	BytesIn, BytesOut, PacketsIn, PacketsOut uint64     // data channel traffic, both channels
+	Snapshots                                uint64     // snapshot packets sent
+	Drops                                    DropCounts // by reason
 	// Disconnects counts departed clients by reason: the bye code of their Departure
 	// ("left", "timeout", ...). The map is the caller's.
 	Disconnects map[string]uint64

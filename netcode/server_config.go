@@ -84,7 +84,7 @@ type ServerConfig struct {
 	// default (ClientConfig.PingInterval); a client that pings faster than
 	// PingRate sees some of its pings unanswered. Defaults 10 per second, burst 20.
 	PingRate  float64
-	PingBurst int
+	PingBurst int // default 20
 	// MaxBadMessages malformed or unknown messages from one client over
 	// its session disconnect it with ErrProtocol. Default 100.
 	MaxBadMessages int

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/netcode"
 )
 
@@ -37,7 +39,10 @@ func main() {
 	noHost := flag.Bool("nohost", false, "run no game host: serve the lobby and the page only; players host games from their browser tabs")
 	verbose := flag.Bool("v", false, "log debug details")
 	large := flag.Bool("large", false, fmt.Sprintf("play a large map (%d×%d classic arenas) where each client receives only what is near it; %d bots unless -bots says otherwise", largeTiles, largeTiles, largeBots))
-	flag.Parse()
+	if err := cli.Parse(flag.CommandLine, os.Args[1:], "arena [flags]", `Runs the Volley sample game on this machine: a lobby, an arena host in a lobby room,
+native bots and the browser client (compiled to WebAssembly on the first start).`); err != nil {
+		cli.Exit("arena", err)
+	}
 	var m *game.Map
 	if *large {
 		m = game.NewMap(largeTiles)
@@ -46,6 +51,13 @@ func main() {
 		if !botsSet {
 			*bots = largeBots
 		}
+	}
+
+	// Listen before anything else: with the port taken, that is the only error.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "arena: %v (is an arena already running? -addr chooses another address)\n", err)
+		os.Exit(1)
 	}
 
 	level := slog.LevelInfo
@@ -57,7 +69,7 @@ func main() {
 	defer stop()
 
 	cfg := server.Config{
-		Addr:         *addr,
+		Listener:     ln,
 		LobbyURL:     *lobbyURL,
 		PageLobbyURL: *pageLobby,
 		RoomName:     *room,
@@ -69,11 +81,13 @@ func main() {
 		Logger:       log,
 		Transport:    netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
 	}
+	cfg.Compiling = func() {
+		fmt.Fprintln(os.Stderr, "arena: compiling the browser client to WebAssembly (first start only: about a minute, see the README)")
+	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = server.DefaultCacheDir()
 	}
-	fmt.Fprintln(os.Stderr, "arena: starting (the first start compiles the browser client; this takes a while)")
-	err := server.Run(ctx, cfg, func(a *server.Arena) {
+	err = server.Run(ctx, cfg, func(a *server.Arena) {
 		if *noHost {
 			fmt.Fprintf(os.Stderr, "arena: no host here: lobby %s, %d bots (they join rooms hosted from browser tabs)\n", a.LobbyURL, *bots)
 		} else {

@@ -111,17 +111,17 @@ func (st *Stats) fail(err error) {
 
 // Summary is a snapshot of Stats.
 type Summary struct {
-	Connected         int
-	Attempts          uint64 // connection attempts
-	Failures          uint64 // attempts that failed or sessions that ended with an error
-	LastError         error
-	MeanRTT           time.Duration
-	MaxRTT            time.Duration
-	MeanLossIn        float64
-	SnapshotsPerSec   float64 // summed over bots
-	KbpsIn, KbpsOut   float64 // summed over bots
-	Kills, Deaths     int     // scored by the bots since they started
-	BytesIn, BytesOut uint64
+	Connected         int           // bots in a game now
+	Attempts          uint64        // connection attempts
+	Failures          uint64        // attempts that failed or sessions that ended with an error
+	LastError         error         // the latest failure's error, nil without any
+	MeanRTT           time.Duration // round trip, averaged over connected bots
+	MaxRTT            time.Duration // the largest round trip of a connected bot
+	MeanLossIn        float64       // fraction of snapshots lost, averaged over connected bots
+	SnapshotsPerSec   float64       // summed over bots
+	KbpsIn, KbpsOut   float64       // summed over bots
+	Kills, Deaths     int           // scored by the bots since they started
+	BytesIn, BytesOut uint64        // data channel totals of every session, ended ones included
 }
 
 // Summary returns the current aggregate.

@@ -123,14 +123,14 @@ var SpawnPoints = []Vec{
 // Player is one player's full state on the host (and, for the local player, in the
 // client's prediction).
 type Player struct {
-	ID     PlayerID
-	Name   string
-	Pos    Vec
-	Aim    float64 // radians, 0 = +x, pi/2 = +y (down)
-	Health int
-	Kills  int
-	Deaths int
-	Alive  bool
+	ID     PlayerID // unique in the match
+	Name   string   // display name, at most MaxNameLen bytes
+	Pos    Vec      // center, in arena units
+	Aim    float64  // radians, 0 = +x, pi/2 = +y (down)
+	Health int      // 0 to MaxHealth; 0 while dead
+	Kills  int      // players this one killed
+	Deaths int      // times this one died
+	Alive  bool     // false between death and respawn
 	// Spawn counts the player's (re)spawns; a change tells clients not to interpolate
 	// across the teleport.
 	Spawn int
@@ -145,11 +145,11 @@ type Player struct {
 
 // Projectile is a shot in flight.
 type Projectile struct {
-	ID    uint32
-	Owner PlayerID
-	Pos   Vec
-	Vel   Vec
-	Life  float64 // seconds left
+	ID    uint32   // unique in the match, never 0
+	Owner PlayerID // the shooter, who cannot hit itself
+	Pos   Vec      // position, in arena units
+	Vel   Vec      // velocity, in arena units per second
+	Life  float64  // seconds left
 	// Lag is the shooter's Input.Lag when it fired: the projectile meets the other
 	// players where they were Lag ticks earlier (State.PlayerAt).
 	Lag float64
@@ -158,7 +158,7 @@ type Projectile struct {
 // State is the whole match state. The zero value is an empty arena; use AddPlayer to
 // add players. Players are kept sorted by ID so every iteration is deterministic.
 type State struct {
-	Tick uint64
+	Tick uint64 // steps run so far
 	// Map is the arena's layout. Default (nil): DefaultMap.
 	Map *Map
 	// PlayerAt, if set, says where player id was ticksAgo ticks before the tick
@@ -166,8 +166,8 @@ type State struct {
 	// compensation for projectiles fired with Input.Lag. The host answers from its
 	// netcode.History. Default nil: shots meet players where they are.
 	PlayerAt    func(id PlayerID, ticksAgo float64) (Vec, bool)
-	Players     []*Player
-	Projectiles []Projectile
+	Players     []*Player    // sorted by ID
+	Projectiles []Projectile // in flight, in firing order
 	// NextProjectileID numbers projectiles; 0 is never used.
 	NextProjectileID uint32
 	// Seed drives the (deterministic) tie-breaking of spawn points.

@@ -20,7 +20,8 @@ const MaxInputRepeat = 8
 // Input is what one player does during one tick.
 type Input struct {
 	// Seq numbers the player's inputs, one per client tick, starting at 1.
-	Seq     uint32
+	Seq uint32
+	// Buttons are the buttons held (ButtonUp, ButtonFire, ...), ORed together.
 	Buttons uint8
 	// Aim is the aim angle in radians; it travels quantized to 16 bits (QuantizeAim).
 	Aim float64
@@ -66,9 +67,9 @@ const (
 
 // Event is something that happened during a Step, for kill feeds and sounds.
 type Event struct {
-	Kind     EventKind
-	Attacker PlayerID
-	Victim   PlayerID
+	Kind     EventKind // what happened
+	Attacker PlayerID  // the shooter, for hits and kills
+	Victim   PlayerID  // the player hit, killed or respawned
 }
 
 // RoundPos rounds v to the PosPrecision grid.

@@ -18,13 +18,13 @@ const projectileBase = 1 << 31
 
 // PlayerEntity is a player as the snapshot carries it.
 type PlayerEntity struct {
-	X      float64 `snap:"float,min=-1,max=65,prec=0.01"`
-	Y      float64 `snap:"float,min=-1,max=37,prec=0.01"`
-	Aim    float64 `snap:"angle,bits=10"`
-	Health int     `snap:"int,min=0,max=100"`
-	Kills  int     `snap:"int,min=0,max=65535"`
-	Deaths int     `snap:"int,min=0,max=65535"`
-	Alive  bool    `snap:"bool"`
+	X      float64 `snap:"float,min=-1,max=65,prec=0.01"` // Player.Pos
+	Y      float64 `snap:"float,min=-1,max=37,prec=0.01"` // Player.Pos
+	Aim    float64 `snap:"angle,bits=10"`                 // Player.Aim
+	Health int     `snap:"int,min=0,max=100"`             // Player.Health
+	Kills  int     `snap:"int,min=0,max=65535"`           // Player.Kills
+	Deaths int     `snap:"int,min=0,max=65535"`           // Player.Deaths
+	Alive  bool    `snap:"bool"`                          // Player.Alive
 	// Spawn is the spawn counter modulo 256; a change is a teleport.
 	Spawn int `snap:"int,min=0,max=255,teleport"`
 	// Respawn is the time left before a dead player respawns, in tenths of a second.
@@ -33,9 +33,9 @@ type PlayerEntity struct {
 
 // ProjectileEntity is a projectile as the snapshot carries it.
 type ProjectileEntity struct {
-	X     float64 `snap:"float,min=-1,max=65,prec=0.01"`
-	Y     float64 `snap:"float,min=-1,max=37,prec=0.01"`
-	Owner uint32  `snap:"int,min=0,max=1048575"`
+	X     float64 `snap:"float,min=-1,max=65,prec=0.01"` // Projectile.Pos
+	Y     float64 `snap:"float,min=-1,max=37,prec=0.01"` // Projectile.Pos
+	Owner uint32  `snap:"int,min=0,max=1048575"`         // Projectile.Owner
 }
 
 // PlayerEntityWide is PlayerEntity on a large map (NewMap with more than one tile):
@@ -177,8 +177,8 @@ func (ww *WorldWriter) Write(s *State, w *snapshot.World) error {
 // View is the part of the world a client draws, read from a (usually interpolated)
 // snapshot.World.
 type View struct {
-	Players     []Player // sorted by ID; Name is empty (names come as events)
-	Projectiles []Projectile
+	Players     []Player     // sorted by ID; Name is empty (names come as events)
+	Projectiles []Projectile // sorted by ID; Vel is zero
 }
 
 // ReadView fills v from w, reusing v's storage. Entities of unknown types are skipped.
@@ -279,6 +279,6 @@ type Notice struct {
 
 // KillNotice is one line of the kill feed.
 type KillNotice struct {
-	Attacker uint32 `msgpack:"a"`
-	Victim   uint32 `msgpack:"v"`
+	Attacker uint32 `msgpack:"a"` // the killer's PlayerID
+	Victim   uint32 `msgpack:"v"` // the killed player's PlayerID
 }

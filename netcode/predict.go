@@ -8,9 +8,9 @@ import (
 // Vector is the type of a Predictor's visual correction: typically a position
 // difference, such as a 2D or 3D vector with these three methods.
 type Vector[V any] interface {
-	Add(V) V
-	Scale(float64) V
-	Len() float64
+	Add(V) V         // the sum of two corrections
+	Scale(float64) V // the correction times a factor (fading)
+	Len() float64    // the correction's size (0: none)
 }
 
 // PredictorConfig configures a Predictor. Step is required.

@@ -71,18 +71,18 @@ func ExampleGrid() {
 	// client 2 receives [2]
 }
 
-// vec1 is a one-dimensional correction.
-type vec1 float64
+// Vec is a one-dimensional correction (a Predictor's V).
+type Vec float64
 
-func (v vec1) Add(w vec1) vec1              { return v + w }
-func (v vec1) Scale(k float64) vec1         { return vec1(float64(v) * k) }
-func (v vec1) Len() float64                 { return math.Abs(float64(v)) }
-func jump(before, after *Unit) (vec1, bool) { return vec1(before.X - after.X), true }
+func (v Vec) Add(w Vec) Vec                { return v + w }
+func (v Vec) Scale(k float64) Vec          { return Vec(float64(v) * k) }
+func (v Vec) Len() float64                 { return math.Abs(float64(v)) }
+func jump(before, after *Unit) (Vec, bool) { return Vec(before.X - after.X), true }
 
 // A Predictor applies inputs at once and reconciles with the host's state.
 func ExamplePredictor() {
 	move := func(u *Unit, dx float32) { u.X += dx }
-	pred := netcode.NewPredictor(netcode.PredictorConfig[Unit, float32, vec1]{Step: move, Correction: jump})
+	pred := netcode.NewPredictor(netcode.PredictorConfig[Unit, float32, Vec]{Step: move, Correction: jump})
 	pred.Reconcile(Unit{X: 10}, 100) // the host's state after tick 100
 	for tick := uint32(101); tick <= 105; tick++ {
 		pred.Input(tick, 1) // what SendInput returned, and the input sent
@@ -95,3 +95,36 @@ func ExamplePredictor() {
 	// predicted x=15, 5 inputs pending
 	// reconciled x=14, 2 pending, drawn at 15 this frame
 }
+
+// toolkitSketch is the README's toolkit snippet ("Write your first game"): the toolkit
+// turned on for the first game's Ball. It compiles; the runnable versions are the
+// examples above and the tests.
+func toolkitSketch(reg *snapshot.Registry, c *netcode.Client, view *snapshot.World, targetID snapshot.EntityID,
+	fire byte, push Push, hostBall Ball, snapTick uint32, moveBall func(*Ball, Push), draw func(*Ball)) {
+	grid, _ := netcode.NewGrid(netcode.GridConfig{Radius: 40}) // near entity ID == client ID
+	srv, _ := netcode.NewServer(netcode.ServerConfig{
+		Registry:        reg,
+		Interest:        grid,                                   // or netcode.InterestFunc(f)
+		BytesPerSecond:  16000,                                  // per client; AdaptToLoss: true backs off on loss
+		LagCompensation: netcode.LagCompensation{Enabled: true}, // t.History, rewinds capped at 500 ms
+		Step: func(t *netcode.Tick) {
+			for _, in := range t.Inputs { // an input: fire byte, then the view stamp
+				seen, _ := netcode.ReadView(in.Data[1:], t.N) // the tick the shooter's screen showed
+				at, _ := t.History.Clamp(t.N, seen)
+				var target Ball
+				t.History.Get(targetID, at, &target) // where the shooter saw the target: judge the shot there
+			}
+		},
+	})
+	defer srv.Close()
+
+	// client: stamp inputs with what the screen shows, and predict your own ball
+	shown, _ := c.Interpolate(view)
+	tick, _ := c.SendInput(netcode.AppendView([]byte{fire}, shown))
+	pred := netcode.NewPredictor(netcode.PredictorConfig[Ball, Push, Vec]{Step: moveBall})
+	pred.Input(tick, push)             // applied at once
+	pred.Reconcile(hostBall, snapTick) // on each snapshot (c.Latest): restart and replay
+	draw(pred.State())                 // plus pred.Offset(frameDt) with a Correction func
+}
+
+var _ = toolkitSketch // compiled, not run

@@ -43,6 +43,7 @@ type Config struct {
 
 // Result counts the judged shots and their hits.
 type Result struct {
+	// Shots is how many shots were judged.
 	Shots int
 	// Compensated, Present and Capped count hits judged against the target where
 	// the shooter saw it, where it is at the host, and where a history capped at
@@ -53,7 +54,8 @@ type Result struct {
 	Clamped, ClampedFull uint64
 	// Rewind is the mean rewind, in ticks, from the tick a shot was applied to the
 	// tick its shooter saw.
-	Rewind   float64
+	Rewind float64
+	// TickRate is the host's tick rate (for converting ticks to time).
 	TickRate int
 	// RTT and Jitter are the shooter's clock-sync estimates at the end: what its
 	// input lead and interpolation delay, and so the rewind, depend on.
@@ -70,8 +72,8 @@ func (r Result) Rate(hits int) float64 {
 
 // Target is the strafing entity.
 type Target struct {
-	X float32 `snap:"float,min=0,max=100,prec=0.01"`
-	Y float32 `snap:"float,min=0,max=100,prec=0.01"`
+	X float32 `snap:"float,min=0,max=100,prec=0.01"` // strafes between 20 and 80
+	Y float32 `snap:"float,min=0,max=100,prec=0.01"` // stays at 50
 }
 
 const (

@@ -41,22 +41,22 @@ type ProjectileEntity struct {
 // PlayerEntityWide is PlayerEntity on a large map (NewMap with more than one tile):
 // the same fields, with positions up to MaxTiles tiles.
 type PlayerEntityWide struct {
-	X       float64 `snap:"float,min=-1,max=1025,prec=0.01"`
-	Y       float64 `snap:"float,min=-1,max=577,prec=0.01"`
-	Aim     float64 `snap:"angle,bits=10"`
-	Health  int     `snap:"int,min=0,max=100"`
-	Kills   int     `snap:"int,min=0,max=65535"`
-	Deaths  int     `snap:"int,min=0,max=65535"`
-	Alive   bool    `snap:"bool"`
-	Spawn   int     `snap:"int,min=0,max=255,teleport"`
-	Respawn int     `snap:"int,min=0,max=31"`
+	X       float64 `snap:"float,min=-1,max=1025,prec=0.01"` // Player.Pos
+	Y       float64 `snap:"float,min=-1,max=577,prec=0.01"`  // Player.Pos
+	Aim     float64 `snap:"angle,bits=10"`                   // Player.Aim
+	Health  int     `snap:"int,min=0,max=100"`               // Player.Health
+	Kills   int     `snap:"int,min=0,max=65535"`             // Player.Kills
+	Deaths  int     `snap:"int,min=0,max=65535"`             // Player.Deaths
+	Alive   bool    `snap:"bool"`                            // Player.Alive
+	Spawn   int     `snap:"int,min=0,max=255,teleport"`      // as PlayerEntity.Spawn
+	Respawn int     `snap:"int,min=0,max=31"`                // as PlayerEntity.Respawn
 }
 
 // ProjectileEntityWide is ProjectileEntity on a large map.
 type ProjectileEntityWide struct {
-	X     float64 `snap:"float,min=-1,max=1025,prec=0.01"`
-	Y     float64 `snap:"float,min=-1,max=577,prec=0.01"`
-	Owner uint32  `snap:"int,min=0,max=1048575"`
+	X     float64 `snap:"float,min=-1,max=1025,prec=0.01"` // Projectile.Pos
+	Y     float64 `snap:"float,min=-1,max=577,prec=0.01"`  // Projectile.Pos
+	Owner uint32  `snap:"int,min=0,max=1048575"`           // Projectile.Owner
 }
 
 // NewRegistry returns the snapshot registry of the classic arena's entity types;

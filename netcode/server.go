@@ -111,7 +111,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.Timeout = defaultTimeout
 	}
 	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = 10 * time.Second
+		cfg.HandshakeTimeout = defaultHandshakeTimeout
 	}
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 256

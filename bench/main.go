@@ -8,6 +8,7 @@
 //	go run ./bench churn     (honest connect time while attackers churn handshakes)
 //	go run ./bench recover   (recovery after an outage or a network switch, resumption after a hard restart)
 //	go run ./bench soak      [-json] [-clients N] [-minutes M]
+//	go run ./bench lagcomp   [-json]  (hit rates with and without lag compensation)
 //
 // go run ./bench -h lists the commands, go run ./bench <command> -h their flags.
 package main
@@ -27,6 +28,7 @@ var commands = map[string]func(args []string) error{
 	"scale":     runScale,
 	"churn":     runChurn,
 	"recover":   runRecover,
+	"lagcomp":   runLagcomp,
 }
 
 // summaries lists the commands bench -h shows, in order; a command missing here
@@ -38,6 +40,7 @@ var summaries = []struct{ name, text string }{
 	{"churn", "connect time of an honest player through a lobby while attackers churn handshakes at the lobby's rate"},
 	{"recover", "recovery after an outage or a network switch, and resumption after a hard restart"},
 	{"soak", "heap, goroutines and open files of an arena host while clients join, play and leave, against its baseline"},
+	{"lagcomp", "hit rates of shots at a moving target with and without lag compensation, over pion with simulated delay and jitter"},
 }
 
 func main() { cli.Exit("bench", run(os.Args[1:], os.Stderr)) }

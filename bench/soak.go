@@ -428,7 +428,7 @@ func (s *soakRun) slot(ctx context.Context, i int) {
 func (s *soakRun) session(ctx context.Context, slot int, rng *rand.Rand, life time.Duration, kill bool) error {
 	joinCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	lc, sig, err := client.JoinRoom(joinCtx, s.arena.LobbyURL, s.arena.RoomID, lobby.ClientConfig{})
+	lc, sig, _, err := client.JoinRoom(joinCtx, s.arena.LobbyURL, s.arena.RoomID, lobby.ClientConfig{})
 	if err != nil {
 		return err
 	}

@@ -206,8 +206,12 @@ type ClientConfig struct {
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// defaultTimeout is the default of ServerConfig.Timeout and ClientConfig.Timeout. It
-// is a variable so that this package's tests, which must pass on a loaded machine
-// where a process can stall for seconds, lengthen it for the tests that do not
-// exercise it (those that do set Timeout).
-var defaultTimeout = 5 * time.Second
+// defaultTimeout and defaultHandshakeTimeout are the defaults of
+// ServerConfig.Timeout, ClientConfig.Timeout and ServerConfig.HandshakeTimeout. They
+// are variables so that this package's tests, which must pass on a loaded machine
+// where a process can stall for seconds, lengthen them for the tests that do not
+// exercise them (those that do set the field).
+var (
+	defaultTimeout          = 5 * time.Second
+	defaultHandshakeTimeout = 10 * time.Second
+)

@@ -127,6 +127,7 @@ type counters struct {
 	drops                                     [numDropReasons]atomic.Uint64
 	rtt, jitter                               atomic.Int64
 	lossIn, lossOut                           atomic.Uint64 // float64 bits
+	lossOutCounts                             atomic.Uint64 // recv<<32 | lost, as the peer reported
 	rates                                     [5]atomic.Uint64
 	restarts, restartsFailed, resumes         atomic.Uint64
 	resumeLost, quietRestarts                 atomic.Uint64
@@ -160,6 +161,7 @@ func (c *counters) setLossIn(recv, lost uint32) {
 }
 
 func (c *counters) setLossOut(recv, lost uint32) {
+	c.lossOutCounts.Store(uint64(recv)<<32 | uint64(lost))
 	c.lossOut.Store(math.Float64bits(lossFraction(recv, lost)))
 }
 

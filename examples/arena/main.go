@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/server"
 	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/netcode"
@@ -37,9 +38,19 @@ func main() {
 	cacheDir := flag.String("cache", "", "wasm build cache directory (default: examples/arena/.cache under the module)")
 	noHost := flag.Bool("nohost", false, "run no game host: serve the lobby and the page only; players host games from their browser tabs")
 	verbose := flag.Bool("v", false, "log debug details")
+	large := flag.Bool("large", false, fmt.Sprintf("play a large map (%d×%d classic arenas) where each client receives only what is near it; %d bots unless -bots says otherwise", largeTiles, largeTiles, largeBots))
 	if err := cli.Parse(flag.CommandLine, os.Args[1:], "arena [flags]", `Runs the Volley sample game on this machine: a lobby, an arena host in a lobby room,
 native bots and the browser client (compiled to WebAssembly on the first start).`); err != nil {
 		cli.Exit("arena", err)
+	}
+	var m *game.Map
+	if *large {
+		m = game.NewMap(largeTiles)
+		botsSet := false
+		flag.Visit(func(f *flag.Flag) { botsSet = botsSet || f.Name == "bots" })
+		if !botsSet {
+			*bots = largeBots
+		}
 	}
 
 	// Listen before anything else: with the port taken, that is the only error.
@@ -64,6 +75,7 @@ native bots and the browser client (compiled to WebAssembly on the first start).
 		RoomName:     *room,
 		HostSecret:   os.Getenv(*secretEnv),
 		Bots:         *bots,
+		Map:          m,
 		NoHost:       *noHost,
 		CacheDir:     *cacheDir,
 		Logger:       log,
@@ -99,3 +111,9 @@ native bots and the browser client (compiled to WebAssembly on the first start).
 	}
 	fmt.Fprintln(os.Stderr, "arena: stopped")
 }
+
+// The -large map: 4×4 classic arenas (256×144 units) and 60 bots.
+const (
+	largeTiles = 4
+	largeBots  = 60
+)

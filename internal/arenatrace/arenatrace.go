@@ -52,7 +52,7 @@ type State struct {
 
 // Config configures a Sim. The zero value works.
 type Config struct {
-	Players int     // default 64 (at most 255)
+	Players int     // default 64, at most 1023 (the snap tags hold owners up to 255: more players need wider tags)
 	Seed    uint64  // default 1
 	Size    float64 // arena side in units, default 200 (the snap tags assume 200)
 }
@@ -96,7 +96,7 @@ func New(cfg Config) *Sim {
 	if cfg.Players <= 0 {
 		cfg.Players = 64
 	}
-	cfg.Players = min(cfg.Players, 255)
+	cfg.Players = min(cfg.Players, 1023)
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}

@@ -17,6 +17,8 @@ type Frame struct {
 	Connected bool
 	// Self is the local player's ID (0 before the host welcomed us).
 	Self game.PlayerID
+	// Map is the map played on (nil before the session exists).
+	Map *game.Map
 	// Players are sorted by ID; the local one is drawn at its predicted position.
 	Players []PlayerView
 	// Projectiles are interpolated between snapshots.
@@ -44,6 +46,9 @@ type NetStats struct {
 	KbpsUp       float64       // kbit/s sent, both channels
 	Pending      int           // local inputs not acknowledged by the host yet
 	Corrections  int           // mispredictions corrected so far
+	// Entities is how many entities this client currently receives: with the
+	// host's interest management, those near its player.
+	Entities int
 	// Link is the connection's state: "connected" or "restarting" (an ICE restart
 	// under way).
 	Link string

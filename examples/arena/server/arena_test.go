@@ -134,7 +134,7 @@ func TestExternalLobby(t *testing.T) {
 			t.Fatal("the bot never joined through the external lobby")
 		}
 	}
-	lc, _, err := client.JoinRoom(ctx, lobbyURL, "", lobby.ClientConfig{})
+	lc, _, _, err := client.JoinRoom(ctx, lobbyURL, "", lobby.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

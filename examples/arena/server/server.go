@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/volleynet/volley/examples/arena/bot"
+	"github.com/volleynet/volley/examples/arena/client"
 	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/host"
 	"github.com/volleynet/volley/lobby"
@@ -67,8 +68,14 @@ type Config struct {
 	// HostSecret is sent when creating the room, for lobbies that restrict who may
 	// host. Default: none.
 	HostSecret string
-	// Capacity is the room's member capacity. Default 64.
+	// Capacity is the room's member capacity. Default: the map's MaxPlayers (64
+	// on the classic arena).
 	Capacity int
+	// Map is the arena's layout; the room's metadata names it, so that clients
+	// joining through the lobby play the same one. Default: game.DefaultMap. A
+	// large map (game.NewMap) is for the Go clients: the JavaScript page at /js/
+	// plays the classic arena only (the host refuses it: another schema).
+	Map *game.Map
 	// Bots is the number of native bots to run in-process. Default 0.
 	Bots int
 	// NoHost runs no game host: the arena serves the lobby and the web page only,
@@ -131,8 +138,11 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	if cfg.RoomName == "" {
 		cfg.RoomName = "arena"
 	}
+	if cfg.Map == nil {
+		cfg.Map = game.DefaultMap
+	}
 	if cfg.Capacity <= 0 {
-		cfg.Capacity = 64
+		cfg.Capacity = cfg.Map.MaxPlayers
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -242,7 +252,7 @@ func (a *Arena) startHost(ctx, runCtx context.Context, metrics *prometheus.Regis
 		nc.Logger = cfg.Logger.With("component", "netcode")
 	}
 	var err error
-	a.Host, err = host.New(host.Config{Netcode: nc, Logger: cfg.Logger.With("component", "host")})
+	a.Host, err = host.New(host.Config{Netcode: nc, Map: cfg.Map, Logger: cfg.Logger.With("component", "host")})
 	if err != nil {
 		return err
 	}
@@ -305,7 +315,7 @@ func (a *Arena) hostOnce(ctx context.Context, room chan<- string) error {
 	}
 	defer lc.Close()
 	info, err := lc.Create(ctx, lobby.RoomOptions{Name: a.cfg.RoomName, Capacity: a.cfg.Capacity, Secret: a.cfg.HostSecret,
-		Game: game.LobbyGame, GameVersion: game.LobbyVersion})
+		Game: game.LobbyGame, GameVersion: game.LobbyVersionFor(a.cfg.Map), Metadata: client.MapMetadata(a.cfg.Map)})
 	if err != nil {
 		return err
 	}

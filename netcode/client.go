@@ -654,7 +654,8 @@ func (c *Client) sendRaw(msg []byte) error {
 func (c *Client) sendUnreliableRaw(msg []byte) error { return c.unrel.Send(msg) }
 
 // InputTick returns the host tick an input sent now should be stamped with: the
-// estimated host tick when it arrives, plus a margin for jitter and one lost update
+// estimated host tick when it arrives (half the round trip plus twice the jitter
+// ahead, at most a second), plus a margin for one lost update
 // (ClientConfig.InputMargin).
 func (c *Client) InputTick() uint32 {
 	c.mu.Lock()
@@ -663,12 +664,20 @@ func (c *Client) InputTick() uint32 {
 }
 
 func (c *Client) inputTickLocked(now time.Time) uint32 {
-	host := now.Sub(c.epoch) + c.sync.offset + c.sync.rtt/2 + 2*c.sync.jitter + c.inputMargin
+	transit := min(c.sync.rtt/2+2*c.sync.jitter, maxInputTransit)
+	host := now.Sub(c.epoch) + c.sync.offset + transit + c.inputMargin
 	if host < 0 {
 		return 0
 	}
 	return uint32(host / c.tickDur)
 }
+
+// maxInputTransit caps the transit time (half the round trip plus twice the jitter)
+// an input is stamped ahead for. Estimates beyond it come from a process that stalled
+// while pongs were in flight (a loaded machine) more often than from a network that
+// slow, and stamping inputs seconds ahead would make the host drop them as too far in
+// the future (ServerConfig.MaxInputLead, 2 s by default) or hold them that long.
+const maxInputTransit = time.Second
 
 // SendInput sends one tick's input (at most MaxInputBytes) on the unreliable channel,
 // stamped with InputTick (never with an earlier tick than the previous call's), and

@@ -175,7 +175,7 @@
 //
 // Each is a field of the server's Config
 // ([github.com/volleynet/volley/lobby/server.Config]); the defaults are documented there
-// and listed with what an offender gets in docs/limits.md.
+// and listed with what an offender gets in the README's "Security and limits".
 //
 //   - Before the upgrade: an Origin not allowed (default: no Origin header, the same
 //     origin, or localhost/127.0.0.1/[::1]) gets HTTP 403; beyond MaxConnections, 503;

@@ -187,7 +187,8 @@
 // together all arrive; a client whose waiting commands exceed
 // [ServerConfig.MaxQueuedCommandBytes] is disconnected ([ErrFlood]). Too many bad
 // messages disconnect a client with [ErrProtocol].
-// Other clients are not affected. docs/limits.md lists every limit of the host.
+// Other clients are not affected. The README's "Security and limits" lists every
+// limit of the host.
 //
 // # Admission and refusals
 //

@@ -12,7 +12,7 @@
 //
 // A [Server] is the WebSocket endpoint, a [net/http.Handler]; [Server.Mux] adds
 // /healthz and /metrics. Every limit is a [Config] field with a documented default
-// (docs/limits.md lists them with what an offender gets). Serve it with an
+// (the README's "Security and limits" lists them with what an offender gets). Serve it with an
 // http.Server from [HTTPServer], whose timeouts, body limit and socket cap bound what a
 // client can hold outside the WebSocket protocol (a bare http.Server lets a client
 // hold a socket forever).

@@ -2,6 +2,7 @@ package server
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,4 +146,37 @@ func TestGraceQueueBound(t *testing.T) {
 	if m := h.expect(lobby.TypeMemberLeft); m.Peer != p.id {
 		t.Fatalf("member_left %+v", m)
 	}
+}
+
+// TestResumeWhileLeaving: a token stops working once its connection starts leaving.
+// The resumption here arrives after the room was told the member left and before
+// the server forgot the connection; it used to take the connection over.
+func TestResumeWhileLeaving(t *testing.T) {
+	env := newEnv(t, Config{MemberGrace: 50 * time.Millisecond})
+	h := dialRaw(t, env.url)
+	room := h.create("arena", 4, "")
+	p := dialRaw(t, env.url)
+	p.join(room.ID, "")
+	h.expect(lobby.TypeMemberJoined)
+
+	leaving, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	env.srv.mu.Lock()
+	env.srv.leftHook = func(id string) {
+		if id == p.id {
+			once.Do(func() { // only the member's first departure waits
+				leaving <- struct{}{}
+				<-release
+			})
+		}
+	}
+	env.srv.mu.Unlock()
+	defer close(release)
+
+	p.drop() // the grace expires and the member leaves
+	<-leaving
+	h.expect(lobby.TypeMemberLeft)
+	r := dialRaw(t, env.url)
+	r.send(lobby.Message{Type: lobby.TypeResume, Ref: "r", Token: p.welcome.Token})
+	r.expectError(lobby.CodeResumeFailed)
 }

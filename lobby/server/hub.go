@@ -546,7 +546,16 @@ func (c *conn) acceptsSignal(from, room string) bool {
 
 // disconnect removes c after its reader ended.
 func (s *Server) disconnect(c *conn) {
+	// Its token dies before it leaves: a resumption arriving while it leaves must
+	// not take over a connection whose room has already been told it is gone.
+	s.mu.Lock()
+	c.tokenHash = [32]byte{}
+	left := s.leftHook
+	s.mu.Unlock()
 	s.leave(c)
+	if left != nil {
+		left(c.id)
+	}
 	s.mu.Lock()
 	if s.conns[c.id] == c { // not taken over by a resumption
 		delete(s.conns, c.id)

@@ -32,12 +32,16 @@ import (
 // across a Store call, a relay publish, JSON encoding or work proportional to the
 // number of rooms (see hub.go).
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	store    Store
-	m        *metrics
-	grace    graceMetrics
-	relay    *relayState // nil unless the Store is shared (relayOpener)
+	cfg   Config
+	log   *slog.Logger
+	store Store
+	m     *metrics
+	grace graceMetrics
+	relay *relayState // nil unless the Store is shared (relayOpener)
+
+	// leftHook, set by tests under mu, runs after a connection has left its room
+	// and before it is forgotten.
+	leftHook func(id string)
 	upgrader websocket.Upgrader
 	nconns   atomic.Int64
 	addrs    *addrLimits

@@ -120,6 +120,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxCommandBytes <= 0 {
 		cfg.MaxCommandBytes = 16 << 10
 	}
+	if cfg.CopyBytes == 0 {
+		cfg.CopyBytes = defaultCopyBytes
+	}
 	if cfg.CommandRate <= 0 {
 		cfg.CommandRate = 120
 	}
@@ -477,6 +480,9 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 	}
 	s.cfg.Step(t)
 	s.ticks.Add(1)
+	for _, sess := range active {
+		sess.flushCopies()
+	}
 
 	// A silent client is cut here, on the first tick past its deadline, and
 	// reported to the next tick at once: its shutdown (a bye it will not answer,

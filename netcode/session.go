@@ -31,8 +31,9 @@ const (
 // session is the host side of one client.
 //
 // Ownership: the pion callback goroutines of the two channels write the inbox (under
-// mu) and their own receive state (rx and pings, cmdBucket: the unreliable and
-// reliable callbacks respectively, each called from one goroutine); the tick
+// mu); the unreliable callback owns its receive state (rx, pings); commands arrive on
+// both channels and are numbered, checked and queued under the numbering lock (see
+// command); the tick
 // goroutine reads the inbox (under mu) and owns inBuf and lastInput; the encoder and
 // the outgoing snapshot belong to the Server's sending goroutine, which the tick hands
 // the client to on its send ticks (the tick creates the encoder at join, before the
@@ -86,9 +87,21 @@ type session struct {
 	pongBuf   []byte
 	pings     tokenBucket
 
-	// Reliable callback goroutine.
+	// Commands, from either channel's callback, under the numbering lock (the
+	// identity's mutex, or cmdMu for a session without one: see
+	// hostLife.commandIn): relIn counts the command messages received on the
+	// reliable channel (from the resumed count), cmdsIn the commands received
+	// when there is no identity; cmdsSeen mirrors the count received for the
+	// copies' acknowledgement.
+	cmdMu      sync.Mutex
+	relIn      uint32
+	cmdsIn     uint32
+	cmdsSeen   atomic.Uint32
 	cmdBucket  tokenBucket
 	floodDrops int
+
+	copies    hostCopies // copies_host.go
+	cpScratch [][]byte   // unreliable callback goroutine
 
 	// Inbox, guarded by mu.
 	mu       sync.Mutex
@@ -399,6 +412,9 @@ func (sess *session) onUnreliable(msg webrtc.DataChannelMessage) {
 			Lost:       lost,
 		})
 		sess.sendUnreliable(sess.pongBuf)
+	case kindCommandCopies:
+		sess.rx.add(seq)
+		sess.onCommandCopies(b)
 	default:
 		sess.badMessage(DropUnknownKind, fmt.Errorf("%w: 0x%02x", ErrUnknownKind, kind))
 	}
@@ -494,38 +510,8 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	}
 	switch b[0] {
 	case kindCommand:
-		unlock, current := sess.life.commandIn()
-		if !current {
-			return
-		}
-		defer unlock()
-		body := b[1:]
-		cfg := &sess.srv.cfg
-		if len(body) > cfg.MaxCommandBytes {
-			sess.badMessage(DropTooLarge, fmt.Errorf("%w: command of %d bytes", ErrTooLarge, len(body)))
-			return
-		}
-		if err := msgguard.Check(body, cfg.MaxCommandBytes); err != nil {
-			sess.badMessage(DropMalformed, fmt.Errorf("%w: command: %w", ErrMalformed, err))
-			return
-		}
-		if !sess.cmdBucket.take(sess.srv.clk.Now(), cfg.CommandRate, cfg.CommandBurst) {
-			sess.drop(DropRateLimited)
-			sess.floodDrops++
-			if sess.floodDrops >= cfg.FloodLimit {
-				sess.end(fmt.Errorf("%w: %d commands over the rate limit", ErrFlood, sess.floodDrops))
-			}
-			return
-		}
-		sess.mu.Lock()
-		full := len(sess.commands) >= maxQueuedCommands
-		if !full {
-			sess.commands = append(sess.commands, body)
-		}
-		sess.mu.Unlock()
-		if full {
-			sess.drop(DropQueueFull)
-			sess.end(fmt.Errorf("%w: %d commands queued", ErrFlood, maxQueuedCommands))
+		if !sess.srv.cfg.ignoreReliableCommands {
+			sess.command(0, false, b[1:])
 		}
 	case kindAck:
 		sess.life.onAck(b[1:])
@@ -542,6 +528,45 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	default:
 		sess.badMessage(DropUnknownKind, fmt.Errorf("%w: 0x%02x", ErrUnknownKind, b[0]))
 	}
+}
+
+// command checks and queues a command: num, from a copy (copied), or the next one
+// on the reliable channel. It reports whether the command was new, and not already
+// received on the other channel (then it was queued, or dropped and counted).
+func (sess *session) command(num uint32, copied bool, body []byte) bool {
+	unlock, ok := sess.life.commandIn(num, copied)
+	if !ok {
+		return false
+	}
+	defer unlock()
+	cfg := &sess.srv.cfg
+	if len(body) > cfg.MaxCommandBytes {
+		sess.badMessage(DropTooLarge, fmt.Errorf("%w: command of %d bytes", ErrTooLarge, len(body)))
+		return true
+	}
+	if err := msgguard.Check(body, cfg.MaxCommandBytes); err != nil {
+		sess.badMessage(DropMalformed, fmt.Errorf("%w: command: %w", ErrMalformed, err))
+		return true
+	}
+	if !sess.cmdBucket.take(sess.srv.clk.Now(), cfg.CommandRate, cfg.CommandBurst) {
+		sess.drop(DropRateLimited)
+		sess.floodDrops++
+		if sess.floodDrops >= cfg.FloodLimit {
+			sess.end(fmt.Errorf("%w: %d commands over the rate limit", ErrFlood, sess.floodDrops))
+		}
+		return true
+	}
+	sess.mu.Lock()
+	full := len(sess.commands) >= maxQueuedCommands
+	if !full {
+		sess.commands = append(sess.commands, body)
+	}
+	sess.mu.Unlock()
+	if full {
+		sess.drop(DropQueueFull)
+		sess.end(fmt.Errorf("%w: %d commands queued", ErrFlood, maxQueuedCommands))
+	}
+	return true
 }
 
 // collect moves the inbox into the tick: the input for tick n, commands (acks wait

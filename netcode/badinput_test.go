@@ -63,12 +63,12 @@ func TestBadInput(t *testing.T) {
 	rec := newRecorder()
 	drops := &dropLog{counts: map[ClientID]map[DropReason]int{}, wake: make(chan struct{}, 1)}
 	cfg := ServerConfig{
-		Registry:       reg,
-		Transport:      loopback(),
-		CommandRate:    50,
-		CommandBurst:   20,
-		FloodLimit:     20,
-		MaxBadMessages: 50,
+		Registry:              reg,
+		Transport:             loopback(),
+		CommandRate:           50,
+		CommandBurst:          20,
+		MaxQueuedCommandBytes: 1 << 10, // about 100 small commands
+		MaxBadMessages:        50,
 		Step: func(tk *Tick) {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
@@ -189,10 +189,10 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("host stats of the bad client: %+v", st.Drops)
 	}
 
-	// A flood: commands far over the rate limit are dropped, then the client is cut off.
+	// A flood: commands far over the pace fill the queue, then the client is cut off.
 	flooder, _ := connect(ctx, t, srv, ccfg)
 	defer flooder.Close()
-	for i := 0; i < 500; i++ {
+	for i := 0; i < 2000; i++ {
 		if err := flooder.Send(cmdMsg{Seq: i}); err != nil {
 			break // the host already hung up
 		}
@@ -217,14 +217,14 @@ func TestBadInput(t *testing.T) {
 	}
 	got := rec.commands[flooder.ID()]
 	rec.mu.Unlock()
-	// Rate-limited commands are dropped, so the accepted ones may have gaps, but they
-	// arrive once each and in order.
-	for i := 1; i < len(got); i++ {
-		if got[i] <= got[i-1] {
-			t.Fatalf("flooder's accepted commands out of order or repeated: %v", got)
+	// The commands the game got before the cut arrived once each, in order, with
+	// no gaps.
+	for i, seq := range got {
+		if seq != i {
+			t.Fatalf("flooder's commands out of order, repeated or missing: %v", got)
 		}
 	}
-	drops.wait(t, flooder.ID(), DropRateLimited, 1)
+	drops.wait(t, flooder.ID(), DropQueueFull, 1)
 
 	// Too many malformed messages: disconnected for a protocol violation.
 	garbage, _ := connect(ctx, t, srv, ccfg)

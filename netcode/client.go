@@ -550,10 +550,21 @@ func (c *Client) sendPing(now time.Time) {
 }
 
 func (c *Client) sendUnreliable(b []byte) {
+	if c.unrel.BufferedAmount() > maxClientUnreliableBuffered {
+		c.stats.drop(DropBackpressure)
+		return
+	}
 	if err := c.unrel.Send(b); err == nil {
 		c.stats.out(len(b))
 	}
 }
+
+// maxClientUnreliableBuffered bounds what the client's unreliable channel may hold
+// unsent. Updates and pings are superseded by the next ones (inputs repeat until the
+// host applies them), so when a congested association holds more, new ones are
+// dropped (DropBackpressure) rather than queued for seconds behind stale ones, which
+// would also inflate the round-trip estimate.
+const maxClientUnreliableBuffered = 16 << 10
 
 // trimInputsLocked forgets inputs the host has applied (or whose tick has passed).
 func (c *Client) trimInputsLocked() {

@@ -147,9 +147,11 @@
 // message, an unknown kind, a forged or future ack, an input for a far-future tick
 // is dropped, counted by reason ([Stats].Drops) and survived. Pings go through a
 // per-client token bucket ([ServerConfig.PingRate]): over it they are not answered
-// ([DropPingLimited]). Commands go through another: over it they are dropped
-// ([DropRateLimited]) and after [ServerConfig.FloodLimit] such drops the client is
-// disconnected ([ErrFlood]); too many bad messages disconnect it with [ErrProtocol].
+// ([DropPingLimited]). Commands are never dropped: they are paced into the game
+// ([ServerConfig.CommandRate]), so that commands the network held up and delivered
+// together all arrive; a client whose waiting commands exceed
+// [ServerConfig.MaxQueuedCommandBytes] is disconnected ([ErrFlood]). Too many bad
+// messages disconnect a client with [ErrProtocol].
 // Other clients are not affected. docs/limits.md lists every limit of the host.
 //
 // # Admission and refusals
@@ -303,7 +305,7 @@
 // reliable channel is command k, the host's k-th event message event k, counted across
 // resumptions. Each side counts the other's messages received (1…k all arrived): a
 // reliable message at or below the count came first as a copy and is skipped, a copy
-// exactly one above it is delivered (and checked, rate-limited and counted like the
+// exactly one above it is delivered (and checked, queued and counted like the
 // reliable one), any other copy is ignored. A copies message carries the sender's
 // count of the other direction ("events" from the client, "commands" from the host),
 // which ends the copying of what it covers, then copies of messages first, first+1,

@@ -289,7 +289,8 @@ func (l *serverLife) takeOver(sess *session, ident *identity, h ackMsg, w *welco
 	old.mu.Lock()
 	sess.mu.Lock()
 	sess.commands = append(old.commands, sess.commands...)
-	old.commands = nil
+	sess.cmdBytes += old.cmdBytes
+	old.commands, old.cmdBytes = nil, 0
 	sess.mu.Unlock()
 	old.mu.Unlock()
 

@@ -129,8 +129,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.CommandBurst <= 0 {
 		cfg.CommandBurst = 240
 	}
-	if cfg.FloodLimit <= 0 {
-		cfg.FloodLimit = 64
+	if cfg.MaxQueuedCommandBytes <= 0 {
+		cfg.MaxQueuedCommandBytes = 256 << 10
 	}
 	if cfg.PingRate <= 0 {
 		cfg.PingRate = 10

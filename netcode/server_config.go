@@ -71,20 +71,25 @@ type ServerConfig struct {
 	MaxCommandBytes int
 	// CopyBytes: events of at most this many bytes (their msgpack) also travel
 	// on the unreliable channel to a client that takes copies (the Go client does,
-	// see ClientConfig.CopyBytes), repeated on its send ticks until it
+	// see ClientConfig.CopyBytes), repeated every tick until it
 	// acknowledges them; it delivers each event once, from whichever channel
-	// brings it first, so a lost packet delays an event by about a send interval
+	// brings it first, so a lost packet delays an event by about a tick
 	// rather than an SCTP retransmission timeout. At most 1,086 bytes of copies
 	// wait per client; an event over CopyBytes, or one that does not fit, travels
 	// on the reliable channel only (counted in Stats.Uncopied). See "Copies" in
 	// the package doc. Default 256; negative: no copies.
 	CopyBytes int
-	// CommandRate and CommandBurst form a token bucket per client: a command over
-	// the bucket is dropped and counted; FloodLimit such drops disconnect the
-	// client with ErrFlood. Defaults 120 per second, burst 240, limit 64.
-	CommandRate  float64
-	CommandBurst int
-	FloodLimit   int
+	// CommandRate and CommandBurst pace each client's commands into the game:
+	// Tick.Commands holds at most CommandBurst of one client's commands at once and
+	// CommandRate per second on average; the others wait, in order, for later
+	// ticks, so that commands the network held up and delivered together are all
+	// kept. MaxQueuedCommandBytes (and 1024 commands) bounds what may wait: a
+	// client that sends faster than the pace for long enough to exceed it is
+	// flooding and is disconnected with ErrFlood ("flood").
+	// Defaults 120 per second, burst 240, 256 KiB.
+	CommandRate           float64
+	CommandBurst          int
+	MaxQueuedCommandBytes int
 	// PingRate and PingBurst form a token bucket per client for pings: a ping
 	// over it is not answered, only counted (DropPingLimited), so a client cannot
 	// make the host send pongs faster than this. Clients ping every 250 ms by

@@ -23,8 +23,9 @@ const (
 	// maxQueuedAcks: acks waiting for the tick goroutine; when full the oldest is
 	// dropped (a later ack covers it: it carries a mask of earlier packets).
 	maxQueuedAcks = 64
-	// maxQueuedCommands: commands waiting for the tick goroutine; overflowing it
-	// disconnects the client with ErrFlood, since commands are never dropped silently.
+	// maxQueuedCommands: commands waiting for the game (see
+	// ServerConfig.MaxQueuedCommandBytes for their bytes); overflowing it disconnects
+	// the client with ErrFlood, since commands are never dropped silently.
 	maxQueuedCommands = 1024
 )
 
@@ -93,12 +94,10 @@ type session struct {
 	// reliable channel (from the resumed count), cmdsIn the commands received
 	// when there is no identity; cmdsSeen mirrors the count received for the
 	// copies' acknowledgement.
-	cmdMu      sync.Mutex
-	relIn      uint32
-	cmdsIn     uint32
-	cmdsSeen   atomic.Uint32
-	cmdBucket  tokenBucket
-	floodDrops int
+	cmdMu    sync.Mutex
+	relIn    uint32
+	cmdsIn   uint32
+	cmdsSeen atomic.Uint32
 
 	copies    hostCopies // copies_host.go
 	cpScratch [][]byte   // unreliable callback goroutine
@@ -108,13 +107,16 @@ type session struct {
 	acks     []snapshot.Ack
 	inputs   []pendingInput // ticks not run yet, ascending; one version per tick
 	next     uint32         // the next tick collect runs for this session
-	commands [][]byte
+	commands [][]byte       // arrived, not yet handed to Step, in order
+	cmdBytes int            // the bytes of commands
 
 	// Tick goroutine.
 	phase     uint32              // snapshots go out on ticks n with (n+phase)%sendEvery == 0
 	worker    int                 // the encoding group (see Server.caches)
 	inBuf     [MaxInputBytes]byte // this tick's input, handed to Step
 	lastInput uint32              // last applied input tick + 1
+	cmdTokens float64             // commands Step may receive now (ServerConfig.CommandRate)
+	cmdTick   uint32              // the tick cmdTokens was last credited at
 
 	// Sending goroutine (or the helper encoding the client's group), from the
 	// tick that queued the client's snapshot until it is sent.
@@ -142,7 +144,7 @@ func newSession(s *Server, id ClientID) *session {
 	}
 	now := s.clk.Now()
 	sess.lastHeard.Store(now.UnixNano())
-	sess.cmdBucket = newTokenBucket(s.cfg.CommandBurst, now)
+	sess.cmdTokens = float64(s.cfg.CommandBurst)
 	sess.pings = newTokenBucket(s.cfg.PingBurst, now)
 	sess.next = s.curTick.Load()
 	sess.life = newHostLife(sess)
@@ -548,23 +550,20 @@ func (sess *session) command(num uint32, copied bool, body []byte) bool {
 		sess.badMessage(DropMalformed, fmt.Errorf("%w: command: %w", ErrMalformed, err))
 		return true
 	}
-	if !sess.cmdBucket.take(sess.srv.clk.Now(), cfg.CommandRate, cfg.CommandBurst) {
-		sess.drop(DropRateLimited)
-		sess.floodDrops++
-		if sess.floodDrops >= cfg.FloodLimit {
-			sess.end(fmt.Errorf("%w: %d commands over the rate limit", ErrFlood, sess.floodDrops))
-		}
-		return true
-	}
+	// No rate check here: commands the network held up arrive together, and an
+	// honest client must lose none. collect paces them into the game; a client
+	// sending faster than that for long fills the queue.
 	sess.mu.Lock()
-	full := len(sess.commands) >= maxQueuedCommands
+	full := len(sess.commands) >= maxQueuedCommands || sess.cmdBytes+len(body) > cfg.MaxQueuedCommandBytes
 	if !full {
 		sess.commands = append(sess.commands, body)
+		sess.cmdBytes += len(body)
 	}
+	n, bytes := len(sess.commands), sess.cmdBytes
 	sess.mu.Unlock()
 	if full {
 		sess.drop(DropQueueFull)
-		sess.end(fmt.Errorf("%w: %d commands queued", ErrFlood, maxQueuedCommands))
+		sess.end(fmt.Errorf("%w: %d commands (%d bytes) waiting for the game", ErrFlood, n, bytes))
 	}
 	return true
 }
@@ -590,11 +589,21 @@ func (sess *session) collect(n uint32, t *Tick) {
 	}
 	m := copy(sess.inputs, sess.inputs[i:])
 	sess.inputs = sess.inputs[:m]
-	for _, c := range sess.commands {
-		t.Commands = append(t.Commands, Command{Client: sess.id, Data: c, max: sess.srv.cfg.MaxCommandBytes})
+	// Pace commands into the game: CommandRate per second, CommandBurst at once.
+	cfg := &sess.srv.cfg
+	if d := serialDiff(n, sess.cmdTick); d > 0 {
+		sess.cmdTokens = min(float64(cfg.CommandBurst), sess.cmdTokens+float64(d)*cfg.CommandRate/float64(cfg.TickRate))
 	}
-	clear(sess.commands)
-	sess.commands = sess.commands[:0]
+	sess.cmdTick = n
+	k := min(len(sess.commands), int(sess.cmdTokens))
+	sess.cmdTokens -= float64(k)
+	for _, c := range sess.commands[:k] {
+		t.Commands = append(t.Commands, Command{Client: sess.id, Data: c, max: cfg.MaxCommandBytes})
+		sess.cmdBytes -= len(c)
+	}
+	rest := copy(sess.commands, sess.commands[k:])
+	clear(sess.commands[rest:])
+	sess.commands = sess.commands[:rest]
 	sess.mu.Unlock()
 
 	if int64(sess.bad.Load()) >= int64(sess.srv.cfg.MaxBadMessages) {

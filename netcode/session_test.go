@@ -407,3 +407,107 @@ func TestPublicIPs(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandPacing: commands that arrive together (as after the network held them up)
+// are all delivered, once each and in order, paced into the game at CommandBurst at
+// once and CommandRate per second, not dropped.
+func TestCommandPacing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const (
+		commands = 200
+		burst    = 10
+	)
+	reg := testRegistry(t)
+	rec := newRecorder()
+	var (
+		mu      sync.Mutex
+		perTick []int // commands Step received per tick, for ticks with any
+	)
+	srv, err := NewServer(ServerConfig{
+		Registry:     reg,
+		Transport:    loopback(),
+		CommandRate:  600, // 10 a tick at 60 Hz: the burst refills every tick
+		CommandBurst: burst,
+		Step: func(tk *Tick) {
+			if len(tk.Commands) > 0 {
+				mu.Lock()
+				perTick = append(perTick, len(tk.Commands))
+				mu.Unlock()
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			for _, c := range tk.Commands {
+				var m cmdMsg
+				if err := c.Decode(&m); err == nil {
+					rec.commands[c.Client] = append(rec.commands[c.Client], m.Seq)
+				}
+			}
+			rec.poke()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: loopback()})
+	defer c.Close()
+	for i := range commands {
+		if err := c.Send(cmdMsg{Seq: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.waitFor(t, 30*time.Second, "every command", func() bool { return len(rec.commands[id]) == commands })
+	rec.mu.Lock()
+	for i, seq := range rec.commands[id] {
+		if seq != i {
+			t.Fatalf("command %d has seq %d: %v", i, seq, rec.commands[id])
+		}
+	}
+	rec.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range perTick {
+		if n > burst {
+			t.Fatalf("a tick got %d commands, more than the burst %d: %v", n, burst, perTick)
+		}
+	}
+	if st, _ := srv.ClientStats(id); st.Dropped(DropQueueFull) != 0 || c.Err() != nil {
+		t.Fatalf("drops %v, client %v", st.Drops, c.Err())
+	}
+}
+
+// TestClientUnreliableBackpressure: on a link too slow for what the client sends, its
+// unreliable channel does not queue without bound: updates beyond the bound are
+// dropped (they are superseded, and inputs repeat until applied).
+func TestClientUnreliableBackpressure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nw := netsim.ForTest(t, netsim.Config{Seed: 3})
+	reg := testRegistry(t)
+	srv, err := NewServer(ServerConfig{Registry: reg, Transport: TransportConfig{Net: nw.MustNet(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: nw.MustNet(t)}})
+	defer c.Close()
+	// 16 kbit/s: 2 KB a second, far below what the loop below sends.
+	if err := nw.SetConfig(netsim.Config{Seed: 3, Bandwidth: 16_000}); err != nil {
+		t.Fatal(err)
+	}
+	input := make([]byte, MaxInputBytes)
+	var most uint64
+	for i := 0; i < 2000; i++ {
+		if _, err := c.SendInput(input); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, c.unrel.BufferedAmount())
+	}
+	if limit := uint64(maxClientUnreliableBuffered + MaxUnreliableBytes); most > limit {
+		t.Fatalf("the unreliable channel held %d bytes, bound %d", most, limit)
+	}
+	if n := c.Stats().Dropped(DropBackpressure); n == 0 {
+		t.Fatalf("no update dropped for backpressure (held at most %d bytes)", most)
+	}
+}

@@ -12,8 +12,9 @@ type DropReason uint8
 
 // Drop reasons.
 const (
-	// DropBackpressure: a snapshot send skipped because the unreliable channel
-	// still held the previous ones (the loop never blocks on I/O).
+	// DropBackpressure: a message not sent because the unreliable channel still held
+	// earlier ones: on the host a snapshot send (the loop never blocks on I/O), on
+	// the client an update or ping (superseded by the next).
 	DropBackpressure DropReason = iota
 	// DropMalformed: a message that does not parse.
 	DropMalformed
@@ -30,8 +31,6 @@ const (
 	// be (Timeout plus MaxInputLead ticks), which serial arithmetic cannot tell
 	// from far ahead.
 	DropFutureInput
-	// DropRateLimited: a command over the client's rate limit.
-	DropRateLimited
 	// DropQueueFull: an inbound queue was full.
 	DropQueueFull
 	// DropSnapshotDecode: a snapshot the decoder rejected (e.g. a missing baseline).
@@ -45,7 +44,7 @@ const (
 
 var dropNames = [numDropReasons]string{
 	"backpressure", "malformed", "too_large", "unknown_kind", "bad_ack", "late_input",
-	"future_input", "rate_limited", "queue_full", "snapshot_decode", "stale",
+	"future_input", "queue_full", "snapshot_decode", "stale",
 	"ping_limited",
 }
 

@@ -66,7 +66,9 @@ func TestServerTickLoopFakeClock(t *testing.T) {
 		Registry:   testRegistry(t),
 		Clock:      fake,
 		MaxCatchUp: 4,
-		Step:       func(tk *Tick) { stepped <- tk.N },
+		// OnTick, not Step: it runs once the loop has counted the tick, so the
+		// LoopStats read below see every tick received.
+		OnTick: func(n uint32, _ time.Duration) { stepped <- n },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ type Roaming struct {
 	nw *Network
 
 	mu  sync.Mutex
-	cur *vnet.Net
+	cur *Net
 	cut map[string]bool // switched-off addresses
 }
 
@@ -57,14 +57,14 @@ func (r *Roaming) Switch() error {
 // IP returns the peer's current address.
 func (r *Roaming) IP() (net.IP, error) { return netIP(r.net()) }
 
-func (r *Roaming) net() *vnet.Net {
+func (r *Roaming) net() *Net {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cur
 }
 
-// netIP returns the non-loopback IPv4 address of a vnet interface.
-func netIP(n *vnet.Net) (net.IP, error) {
+// netIP returns the non-loopback IPv4 address of a peer's interface.
+func netIP(n *Net) (net.IP, error) {
 	ifcs, err := n.Interfaces()
 	if err != nil {
 		return nil, err

@@ -1,10 +1,6 @@
 package netsim
 
-import (
-	"testing"
-
-	"github.com/pion/transport/v4/vnet"
-)
+import "testing"
 
 // ForTest returns a Network for a test: it fails the test if the network cannot
 // start and closes it when the test (and its deferred calls) end.
@@ -19,7 +15,7 @@ func ForTest(t testing.TB, cfg Config) *Network {
 }
 
 // MustNet is NewNet for tests: it fails the test on error.
-func (n *Network) MustNet(t testing.TB) *vnet.Net {
+func (n *Network) MustNet(t testing.TB) *Net {
 	t.Helper()
 	nw, err := n.NewNet()
 	if err != nil {

@@ -3,9 +3,9 @@
 package netcode
 
 import (
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"

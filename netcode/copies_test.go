@@ -218,12 +218,13 @@ func TestCopiesAlone(t *testing.T) {
 func TestCopiesExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	nw := netsim.ForTest(t, netsim.Config{Loss: 0.1, Delay: 10 * time.Millisecond, Seed: 15})
+	nw := netsim.ForTest(t, netsim.Config{Delay: 10 * time.Millisecond, Seed: 15})
 	rec := newRecorder()
 	srv := echoServer(t, rec, ServerConfig{Registry: testRegistry(t), Transport: TransportConfig{Net: nw.MustNet(t)}})
 	defer srv.Close()
 	c, id := connect(ctx, t, srv, ClientConfig{Registry: testRegistry(t), Transport: TransportConfig{Net: nw.MustNet(t)}})
 	defer c.Close()
+	nw.SetLoss(0.1) // once connected: a handshake at 10% loss can outlast HandshakeTimeout
 	echoes(t, rec, c, id, 100, 2)
 	// A command over CopyBytes travels on the reliable channel only, and the
 	// small ones after it are still delivered after it.

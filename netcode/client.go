@@ -26,9 +26,9 @@ type Client struct {
 	cfg         ClientConfig
 	clk         Clock
 	log         *slog.Logger
-	pc          *webrtc.PeerConnection
-	unrel       *webrtc.DataChannel
-	rel         *webrtc.DataChannel
+	pc          *webrtc.PeerConnection // nil for a local client (DialLocal)
+	unrel       channel
+	rel         channel
 	sigw        *sigWriter
 	cands       *remoteCandidates
 	epoch       time.Time // local epoch of ping times
@@ -101,8 +101,39 @@ type Client struct {
 // cfg.Registry's is refused by the client at once (ErrVersionMismatch,
 // ErrSchemaMismatch, naming both values), and told why in a bye.
 func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	res, err := newClientResume(cfg)
+	if err != nil {
+		return nil, err
+	}
+	api, err := NewWebRTCAPI(cfg.Transport)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(cfg.Transport.ICE.rtcConfig())
+	if err != nil {
+		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
+	}
+	c := newClient(cfg, res)
+	c.pc = pc
+	c.cands = &remoteCandidates{pc: pc}
+	if err := c.connect(ctx, sig); err != nil {
+		c.end(err)
+		c.shutdown()
+		<-c.done
+		return nil, err
+	}
+	c.start()
+	return c, nil
+}
+
+// withDefaults validates cfg and applies its defaults.
+func (cfg ClientConfig) withDefaults() (ClientConfig, error) {
 	if cfg.Registry == nil {
-		return nil, fmt.Errorf("%w: Registry is required", ErrConfig)
+		return cfg, fmt.Errorf("%w: Registry is required", ErrConfig)
 	}
 	if cfg.BufferedSnapshots <= 1 {
 		cfg.BufferedSnapshots = 32
@@ -131,26 +162,17 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 	if cfg.Logger == nil {
 		cfg.Logger = discardLogger()
 	}
-	res, err := newClientResume(cfg)
-	if err != nil {
-		return nil, err
-	}
-	api, err := NewWebRTCAPI(cfg.Transport)
-	if err != nil {
-		return nil, err
-	}
-	pc, err := api.NewPeerConnection(cfg.Transport.ICE.rtcConfig())
-	if err != nil {
-		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
-	}
+	return cfg, nil
+}
+
+// newClient returns a client that is not connected yet; cfg has its defaults.
+func newClient(cfg ClientConfig, res *clientResume) *Client {
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		cfg:      cfg,
 		clk:      cfg.Clock,
 		log:      cfg.Logger,
-		pc:       pc,
 		sigw:     newSigWriter(),
-		cands:    &remoteCandidates{pc: pc},
 		ctx:      cctx,
 		cancel:   cancel,
 		open:     make(chan struct{}),
@@ -172,16 +194,14 @@ func Dial(ctx context.Context, cfg ClientConfig, sig signaling.Signaler) (*Clien
 	c.epoch = c.clk.Now()
 	c.lastHeard.Store(c.epoch.UnixNano())
 	c.life = newClientLife(c)
-	if err := c.connect(ctx, sig); err != nil {
-		c.end(err)
-		c.shutdown()
-		<-c.done
-		return nil, err
-	}
+	return c
+}
+
+// start starts the goroutines of a connected client.
+func (c *Client) start() {
 	c.wg.Add(2)
 	go c.run()
 	go c.life.run()
-	return c, nil
 }
 
 func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
@@ -248,6 +268,12 @@ func (c *Client) connect(ctx context.Context, sig signaling.Signaler) error {
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for answer: %w", ErrSignaling, ctx.Err())
 	}
+	return c.awaitWelcome(ctx)
+}
+
+// awaitWelcome waits for the host's welcome and the channels to open, checks the
+// welcome and applies it.
+func (c *Client) awaitWelcome(ctx context.Context) error {
 	var w welcome
 	select {
 	case w = <-c.welcomed:
@@ -817,7 +843,11 @@ func (c *Client) shutdown() {
 			t.Stop()
 		}
 	}
-	_ = c.pc.Close()
+	if c.pc != nil {
+		_ = c.pc.Close()
+	} else {
+		closeChannels(c.unrel, c.rel)
+	}
 	c.cancel()
 	go func() {
 		c.wg.Wait()

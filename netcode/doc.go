@@ -182,6 +182,37 @@
 // hands every client an optional final event, then a bye of code "draining", waits
 // for the clients to close or its context to end, and closes the Server.
 //
+// # A host in a browser tab
+//
+// [Server] builds for GOOS=js GOARCH=wasm too, on the browser's own RTCPeerConnection
+// (pion's js build wraps it, as it does for [Client]): the same tick loop, snapshots,
+// commands and stats, so a game whose Step is plain Go can be hosted by one player's
+// tab while the others, in browsers or native, join it through the lobby. The player
+// hosting plays through [DialLocal]: a [Client] on in-memory channels to a Server in
+// the same process, speaking the same protocol without any network, so Step sees it
+// as any other client. In the browser the Transport settings (limits, ICE mode,
+// ListenUDP) are the browser's to choose; ICE servers still apply.
+//
+// A browser limits a tab in ways a process is not limited, and the host handles them
+// as well as the platform allows ([PageConfig], [Server.Page]):
+//
+//   - Hidden tabs: a hidden tab's timers run at most once a second (Chromium aligns
+//     them to whole seconds), which would run a burst of MaxCatchUp ticks a second and
+//     skip the rest. While the tab is hidden the host runs a dedicated Web Worker,
+//     whose timers are not throttled, that wakes the tab twice per tick; messages
+//     arriving from clients wake it as well. [PageStats] reports the time hidden and
+//     the ticks run, late and skipped meanwhile, and whether the worker runs
+//     ([PageConfig.NoWaker] turns it off, for pages whose Content-Security-Policy
+//     forbids blob: workers). requestAnimationFrame does not run in a hidden tab, so
+//     the hosting player's own frame loop, and its inputs, stop meanwhile.
+//   - The tab closing: on "pagehide" the host sends every client a bye at once,
+//     with [PageConfig.Goodbye] as its reason (the page may not run another task),
+//     so clients end with [ErrServerClosed] and that reason instead of timing out,
+//     and then closes. Reloading the tab ends the game the same way.
+//   - One thread: the host, its clients' callbacks, the game and the page share the
+//     tab's one thread (GOMAXPROCS is 1), so snapshots are encoded in one group, and
+//     a long Step delays the page's drawing as much as the ticks.
+//
 // # Connection lifecycle
 //
 // A session outlives a network that blips or changes and a client that restarts

@@ -11,8 +11,12 @@ type ICEPath struct {
 }
 
 // SelectedPath returns the candidate pair ICE has selected, or false before there is
-// one (or after the connection closed). Native only.
+// one (or after the connection closed), and for a local client (DialLocal), which has
+// no ICE. Native only.
 func (c *Client) SelectedPath() (ICEPath, bool) {
+	if c.pc == nil {
+		return ICEPath{}, false
+	}
 	sctp := c.pc.SCTP()
 	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
 		return ICEPath{}, false

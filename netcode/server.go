@@ -1,5 +1,3 @@
-//go:build !js
-
 package netcode
 
 import (
@@ -55,6 +53,7 @@ type Server struct {
 	helpers  sync.WaitGroup // encoding helpers, including those that found no work
 	sendDone chan struct{}
 
+	page    *pageHooks  // the browser tab a host runs in (page_js.go); nil natively
 	life    *serverLife // resumption (lifecycle_resume_host.go)
 	timings loopTimings
 	curTick atomic.Uint32 // the tick being run, read by LoopStats and new sessions
@@ -208,6 +207,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.api = api
 	s.epoch = s.clk.Now()
 	go s.run()
+	s.page = startPage(s)
 	return s, nil
 }
 
@@ -326,6 +326,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.page.stop()
 	s.abort()
 	list := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {

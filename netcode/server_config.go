@@ -1,5 +1,3 @@
-//go:build !js
-
 package netcode
 
 import (
@@ -112,6 +110,8 @@ type ServerConfig struct {
 	ListenUDP string
 	// Transport configures pion.
 	Transport TransportConfig
+	// Page configures a host running in a browser tab (GOOS=js); see PageConfig.
+	Page PageConfig
 	// ResumeWindow is how long the host keeps the game identity of a client whose
 	// connection was lost (silent for Timeout, or closed without a goodbye), for
 	// it to come back: by itself (an ICE restart, the network returning) or on a

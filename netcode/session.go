@@ -1,5 +1,3 @@
-//go:build !js
-
 package netcode
 
 import (
@@ -59,8 +57,8 @@ type session struct {
 	reoffer *signaling.Signal
 
 	chMu     sync.Mutex
-	unrel    *webrtc.DataChannel
-	rel      *webrtc.DataChannel
+	unrel    channel // a *webrtc.DataChannel, or a local link's end (DialLocal)
+	rel      channel
 	opened   int
 	ready    chan struct{} // closed when both channels are open
 	peerGone chan struct{} // closed when the reliable channel closes
@@ -155,6 +153,9 @@ func newSession(s *Server, id ClientID) *session {
 // waits until both channels are open, sess.hctx ends or the session ends (then it
 // returns the session's reason).
 func (sess *session) handshake(sig signaling.Signaler, offer *signaling.Signal) error {
+	if l, ok := sig.(*localSignaler); ok {
+		return sess.attachLocal(l.link)
+	}
 	s := sess.srv
 	ctx := sess.hctx
 	var early []signaling.Signal
@@ -746,6 +747,8 @@ func (sess *session) teardown() {
 		sess.stopSignaling()
 		if sess.pc != nil {
 			_ = sess.pc.Close()
+		} else {
+			closeChannels(sess.unrel, sess.rel) // a local link
 		}
 		close(sess.done)
 	})

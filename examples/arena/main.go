@@ -33,6 +33,7 @@ func main() {
 	secretEnv := flag.String("host-secret-env", "LOBBY_HOST_SECRET", "environment variable holding the lobby's host secret, if it requires one")
 	public := flag.Bool("public", false, "gather ICE candidates on every interface instead of loopback only")
 	cacheDir := flag.String("cache", "", "wasm build cache directory (default: examples/arena/.cache under the module)")
+	noHost := flag.Bool("nohost", false, "run no game host: serve the lobby and the page only; players host games from their browser tabs")
 	verbose := flag.Bool("v", false, "log debug details")
 	flag.Parse()
 
@@ -51,6 +52,7 @@ func main() {
 		RoomName:     *room,
 		HostSecret:   os.Getenv(*secretEnv),
 		Bots:         *bots,
+		NoHost:       *noHost,
 		CacheDir:     *cacheDir,
 		Logger:       log,
 		Transport:    netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
@@ -60,7 +62,11 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "arena: starting (the first start compiles the browser client; this takes a while)")
 	err := server.Run(ctx, cfg, func(a *server.Arena) {
-		fmt.Fprintf(os.Stderr, "arena: room %s on lobby %s, %d bots\n", a.RoomID, a.LobbyURL, *bots)
+		if *noHost {
+			fmt.Fprintf(os.Stderr, "arena: no host here: lobby %s, %d bots (they join rooms hosted from browser tabs)\n", a.LobbyURL, *bots)
+		} else {
+			fmt.Fprintf(os.Stderr, "arena: room %s on lobby %s, %d bots\n", a.RoomID, a.LobbyURL, *bots)
+		}
 		go func() {
 			start := time.Now()
 			if err := a.WaitWeb(ctx); err != nil {

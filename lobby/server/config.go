@@ -166,6 +166,31 @@ type Config struct {
 	MaxNameBytes     int
 	MaxMetadataBytes int
 	MaxPasswordBytes int
+
+	// The room feed (GET /rooms/events, Server-Sent Events; see RoomEventsHandler).
+	//
+	// MaxFeedStreams bounds open streams; more are refused with HTTP 503
+	// (lobby_rejections_total{reason="feed_streams"}). Each holds a socket of the
+	// http.Server, which HTTPConfig.MaxSockets (default 1024) also bounds. Streams also
+	// count against MaxConnectionsPerIP. Default: 256.
+	MaxFeedStreams int
+	// FeedQueue is the number of events buffered per stream; a stream whose client
+	// does not read fast enough to keep it from filling is closed
+	// (reason "feed_slow"), and the client's reconnection resumes or starts over with
+	// a full list. Default: 256.
+	FeedQueue int
+	// FeedReplay is how many recent events an instance keeps for clients that
+	// reconnect with Last-Event-ID; one that missed more gets a full list. Default: 1024.
+	FeedReplay int
+	// FeedHeartbeat is how often an idle stream gets a comment line, so that proxies
+	// and clients see it alive. Default: 15 s.
+	FeedHeartbeat time.Duration
+	// FeedResync is how often the instance re-reads every room from the store while
+	// it keeps the room list (while streams are open, and for FeedResync after the
+	// last one ended, so that a reconnecting client can resume), catching changes it
+	// was not told about (the rooms of a crashed instance expiring in a shared store)
+	// and retrying after a store error. Default: 30 s.
+	FeedResync time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -246,5 +271,10 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxNameBytes, 64)
 	setInt(&c.MaxMetadataBytes, 4096)
 	setInt(&c.MaxPasswordBytes, 128)
+	setInt(&c.MaxFeedStreams, 256)
+	setInt(&c.FeedQueue, 256)
+	setInt(&c.FeedReplay, 1024)
+	setDur(&c.FeedHeartbeat, 15*time.Second)
+	setDur(&c.FeedResync, 30*time.Second)
 	return c
 }

@@ -44,6 +44,7 @@ func (s *Server) Drain(ctx context.Context) error {
 			c.enqueue(drainNotice)
 		}
 		d.checkEmptyLocked()
+		s.feed.endStreams() // their EventSource reconnects, through the load balancer, elsewhere
 		s.log.Info("lobby: draining", "connections", n)
 	}
 	empty := d.empty

@@ -196,6 +196,7 @@ func (s *Server) create(c *conn, m lobby.Message) {
 	}
 	s.owned.hosting(r)
 	s.m.rooms.Inc()
+	s.feed.changed(r.ID)
 	s.log.Debug("lobby: room created", "room", r.ID, "host", c.id)
 }
 
@@ -335,6 +336,9 @@ func (s *Server) join(c *conn, m lobby.Message) {
 		}
 	}
 	s.mu.Unlock()
+	if ok {
+		s.feed.changed(r.ID)
+	}
 	switch {
 	case !ok:
 	case closed != nil: // the room closed while we joined it
@@ -419,6 +423,7 @@ func (s *Server) leave(c *conn) {
 				r.Members = append(r.Members, id)
 			}
 		}
+		s.feed.changed(roomID)
 		s.closeMembers(roomID, r.Members, lobby.RoomClosedHostLeft)
 		s.log.Debug("lobby: room closed", "room", roomID)
 		return
@@ -429,6 +434,7 @@ func (s *Server) leave(c *conn) {
 	} else if err != nil {
 		s.log.Error("lobby: remove member", "room", roomID, "peer", c.id, "err", err)
 	}
+	s.feed.changed(roomID)
 	left := s.encode(lobby.Message{Type: lobby.TypeMemberLeft, RoomID: roomID, Peer: c.id})
 	s.mu.Lock()
 	h := s.conns[hostID]
@@ -570,6 +576,7 @@ func (s *Server) closeHostedRoom(roomID, reason string) {
 	}
 	s.mu.Unlock()
 	s.m.rooms.Dec()
+	s.feed.changed(roomID)
 	slices.Sort(members)
 	s.closeMembers(roomID, members, reason)
 	s.log.Warn("lobby: room lost by the store", "room", roomID, "host", r.Host)

@@ -293,6 +293,7 @@ func (s *Server) storeUp(up bool) {
 	if s.relay.up.Swap(up) != up {
 		if up {
 			s.m.storeUp.Set(1)
+			s.feed.resyncSoon() // changes made meanwhile were not all announced
 			s.log.Info("lobby: store answers again")
 		} else {
 			s.m.storeUp.Set(0)
@@ -308,6 +309,7 @@ func (s *Server) storeHealthy() bool { return s.relay == nil || s.relay.up.Load(
 func (s *Server) restored(rooms, members int) {
 	s.m.restored.WithLabelValues("rooms").Add(float64(rooms))
 	s.m.restored.WithLabelValues("members").Add(float64(members))
+	s.feed.resyncSoon()
 	s.log.Warn("lobby: restored records the store had lost", "rooms", rooms, "members", members)
 }
 

@@ -42,6 +42,9 @@ type Server struct {
 	nconns   atomic.Int64
 	addrs    *addrLimits
 	owned    ownedState // what this instance must keep in a shared store
+	feed     *feed      // the room feed (feed.go)
+
+	feedStreams atomic.Int64 // open room feed streams (Config.MaxFeedStreams)
 
 	drain  drainState       // see Drain
 	mu     sync.Mutex       // the hub lock
@@ -71,6 +74,7 @@ func New(cfg Config) *Server {
 		// The Origin is checked (and counted) in ServeHTTP before the upgrade.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
+	s.feed = newFeed(s) // before the relay, which reports to it
 	if o, ok := cfg.Store.(relayOpener); ok {
 		s.startRelay(o)
 	}
@@ -121,10 +125,12 @@ func (s *Server) HealthHandler() http.Handler {
 	})
 }
 
-// Mux returns a mux serving the WebSocket endpoint at /ws, /healthz and /metrics.
+// Mux returns a mux serving the WebSocket endpoint at /ws, the room feed at
+// /rooms/events (RoomEventsHandler), /healthz and /metrics.
 func (s *Server) Mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", s)
+	mux.Handle("/rooms/events", s.RoomEventsHandler())
 	mux.Handle("/healthz", s.HealthHandler())
 	mux.Handle("/metrics", s.MetricsHandler())
 	return mux
@@ -146,6 +152,7 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.shutdown(websocket.CloseGoingAway, lobby.ReasonShutdown)
 	}
+	s.feed.close() // ends the room feed streams
 	s.wg.Wait()
 	s.closeRelay()
 	return nil

@@ -98,9 +98,6 @@ func WithLobbyICE(cfg netcode.ClientConfig, lc *lobby.Client) netcode.ClientConf
 // Connect connects to the host through sig, sends the player's name and returns the
 // session once the host has welcomed it.
 func Connect(ctx context.Context, cfg Config, sig signaling.Signaler) (*Session, error) {
-	if cfg.FeedLines <= 0 {
-		cfg.FeedLines = 5
-	}
 	reg := game.NewRegistry()
 	nc := cfg.Netcode
 	nc.Registry = reg
@@ -108,6 +105,27 @@ func Connect(ctx context.Context, cfg Config, sig signaling.Signaler) (*Session,
 	c, err := netcode.Dial(ctx, nc, sig)
 	if err != nil {
 		return nil, err
+	}
+	return newSession(c, reg, cfg)
+}
+
+// ConnectLocal joins a host running in this process (a player hosting from its
+// browser tab) through netcode.DialLocal: no network, the same protocol. It sends the
+// player's name and returns the session once the host has welcomed it.
+func ConnectLocal(ctx context.Context, cfg Config, srv *netcode.Server) (*Session, error) {
+	reg := game.NewRegistry()
+	nc := cfg.Netcode
+	nc.Registry = reg
+	c, err := netcode.DialLocal(ctx, nc, srv)
+	if err != nil {
+		return nil, err
+	}
+	return newSession(c, reg, cfg)
+}
+
+func newSession(c *netcode.Client, reg *snapshot.Registry, cfg Config) (*Session, error) {
+	if cfg.FeedLines <= 0 {
+		cfg.FeedLines = 5
 	}
 	s := &Session{
 		nc:     c,

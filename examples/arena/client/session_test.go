@@ -50,7 +50,35 @@ func TestSessions(t *testing.T) {
 	defer alice.Close()
 	bob := connect(ctx, t, h, "bob")
 	defer bob.Close()
+	walkAndAgree(ctx, t, h, alice, bob)
+}
 
+// TestLocalSession is TestSessions with alice hosting: she plays on a local client
+// (ConnectLocal, no network) in the host's process, bob over WebRTC.
+func TestLocalSession(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	h, err := host.New(host.Config{Netcode: netcode.ServerConfig{Transport: loopback}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice, err := client.ConnectLocal(ctx, client.Config{Name: "alice"}, h.Server())
+	if err != nil {
+		t.Fatalf("alice: connect locally: %v", err)
+	}
+	defer alice.Close()
+	bob := connect(ctx, t, h, "bob")
+	defer bob.Close()
+	walkAndAgree(ctx, t, h, alice, bob)
+}
+
+// walkAndAgree has alice walk for half a second and stand still: both must learn each
+// other's names, and her predicted position, bob's interpolated view of her and the
+// host must then agree.
+func walkAndAgree(ctx context.Context, t *testing.T, h *host.Host, alice, bob *client.Session) {
+	t.Helper()
 	tick := time.NewTicker(time.Second / 60)
 	defer tick.Stop()
 	walked, still := 0, 0

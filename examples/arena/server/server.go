@@ -62,6 +62,10 @@ type Config struct {
 	Capacity int
 	// Bots is the number of native bots to run in-process. Default 0.
 	Bots int
+	// NoHost runs no game host: the arena serves the lobby and the web page only,
+	// and players host games from their browser tabs ("Host a game"); bots, if
+	// any, quick-join whatever room is open. Default false.
+	NoHost bool
 	// Transport configures WebRTC for the host and the bots (set
 	// ICE.LoopbackOnly for a localhost arena). Default: netcode's defaults.
 	Transport netcode.TransportConfig
@@ -85,9 +89,9 @@ type Arena struct {
 	URL string
 	// LobbyURL is the lobby WebSocket URL the host and bots use.
 	LobbyURL string
-	// RoomID is the host's lobby room.
+	// RoomID is the host's lobby room ("" with Config.NoHost).
 	RoomID string
-	// Host is the game host.
+	// Host is the game host (nil with Config.NoHost).
 	Host *host.Host
 
 	cfg      Config
@@ -164,6 +168,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	if cfg.LobbyURL == "" {
 		a.lobby = lobbyserver.New(lobbyserver.Config{Logger: cfg.Logger.With("component", "lobby")})
 		mux.Handle("/ws", a.lobby)
+		mux.Handle("/rooms/events", a.lobby.RoomEventsHandler())
 		mux.Handle("/healthz", a.lobby.HealthHandler())
 		gather = append(gather, a.lobby.Gatherer())
 		a.LobbyURL = "ws://" + ln.Addr().String() + "/ws"
@@ -190,28 +195,10 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		}
 	}()
 
-	nc := cfg.Netcode
-	nc.Transport = cfg.Transport
-	if nc.Logger == nil {
-		nc.Logger = cfg.Logger.With("component", "netcode")
-	}
-	a.Host, err = host.New(host.Config{Netcode: nc, Logger: cfg.Logger.With("component", "host")})
-	if err != nil {
-		return a, err
-	}
-	if err := metrics.Register(netcodeprom.NewCollector(a.Host.Server())); err != nil {
-		return a, fmt.Errorf("arena: metrics: %w", err)
-	}
-	room := make(chan string, 1)
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.hostLoop(runCtx, room)
-	}()
-	select {
-	case a.RoomID = <-room:
-	case <-ctx.Done():
-		return a, ctx.Err()
+	if !cfg.NoHost {
+		if err := a.startHost(ctx, runCtx, metrics); err != nil {
+			return a, err
+		}
 	}
 
 	if cfg.Bots > 0 {
@@ -224,6 +211,36 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		})
 	}
 	return a, nil
+}
+
+// startHost starts the arena's own game host and waits for its lobby room.
+func (a *Arena) startHost(ctx, runCtx context.Context, metrics *prometheus.Registry) error {
+	cfg := a.cfg
+	nc := cfg.Netcode
+	nc.Transport = cfg.Transport
+	if nc.Logger == nil {
+		nc.Logger = cfg.Logger.With("component", "netcode")
+	}
+	var err error
+	a.Host, err = host.New(host.Config{Netcode: nc, Logger: cfg.Logger.With("component", "host")})
+	if err != nil {
+		return err
+	}
+	if err := metrics.Register(netcodeprom.NewCollector(a.Host.Server())); err != nil {
+		return fmt.Errorf("arena: metrics: %w", err)
+	}
+	room := make(chan string, 1)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.hostLoop(runCtx, room)
+	}()
+	select {
+	case a.RoomID = <-room:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // browserHost turns a listen address into one a browser can open: an unspecified IP
@@ -383,12 +400,16 @@ type pageConfig struct {
 	Lobby string `json:"lobby"`
 	// Room is the room to join; "" means quick-join any room.
 	Room string `json:"room"`
+	// Game and GameVersion are what the arena's rooms announce in the lobby; the
+	// page's room list (the lobby's /rooms/events feed) shows only those.
+	Game        string `json:"game"`
+	GameVersion string `json:"gameVersion"`
 	// Error, when set, is shown instead of starting the game.
 	Error string `json:"error,omitempty"`
 }
 
 func (a *Arena) serveConfig(w http.ResponseWriter, r *http.Request) {
-	pc := pageConfig{Lobby: a.cfg.PageLobbyURL}
+	pc := pageConfig{Lobby: a.cfg.PageLobbyURL, Game: game.LobbyGame, GameVersion: game.LobbyVersion}
 	switch {
 	case pc.Lobby != "":
 		// An explicit page lobby: the room ID there is unknown, quick-join.

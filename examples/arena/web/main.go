@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"syscall/js"
 	"time"
@@ -22,6 +23,7 @@ import (
 // arena server), overridden by the page's query string (?lobby=&room=&name=).
 type config struct {
 	lobby, room, name string
+	host              bool // ?host=1: host a game in this tab at once
 }
 
 func readConfig() config {
@@ -40,6 +42,7 @@ func readConfig() config {
 			*kv.dst = v.String()
 		}
 	}
+	c.host = q.Call("get", "host").Truthy()
 	if c.lobby == "" {
 		scheme := "ws://"
 		if loc.Get("protocol").String() == "https:" {
@@ -67,10 +70,16 @@ type app struct {
 	keys     *keyboard
 	statusEl js.Value
 
+	hostBtn  js.Value
+	bannerEl js.Value
+	inviteEl js.Value
+	hostReq  chan struct{} // size 1: the "Host a game" button was pressed
+
 	mu      sync.Mutex
 	session *client.Session // current session, nil while (re)connecting; guarded by mu
 	lobby   *lobby.Client   // its lobby connection; guarded by mu
 	status  string          // connection status shown when not playing; guarded by mu
+	hosting *tabHost        // the game this tab hosts, once it does; guarded by mu
 
 	lastFrame float64 // owned by the frame callback
 	frames    int
@@ -81,6 +90,10 @@ func main() {
 	a := &app{
 		cfg:      readConfig(),
 		statusEl: doc.Call("getElementById", "status"),
+		hostBtn:  doc.Call("getElementById", "host"),
+		bannerEl: doc.Call("getElementById", "banner"),
+		inviteEl: doc.Call("getElementById", "invite"),
+		hostReq:  make(chan struct{}, 1),
 	}
 	canvas := doc.Call("getElementById", "arena")
 	a.render = newRenderer(canvas)
@@ -88,7 +101,17 @@ func main() {
 	canvas.Call("focus")
 	a.statusEl.Set("textContent", "")
 
-	go a.connectLoop(context.Background())
+	if a.hostBtn.Truthy() {
+		a.hostBtn.Set("onclick", js.FuncOf(func(js.Value, []js.Value) any {
+			a.requestHost()
+			return nil
+		}))
+		a.hostBtn.Get("style").Set("display", "")
+	}
+	if a.cfg.host {
+		a.requestHost()
+	}
+	go a.run(context.Background())
 	a.watchNetwork()
 	a.onPageHide()
 
@@ -108,6 +131,35 @@ func (a *app) setStatus(s string) {
 	a.mu.Unlock()
 }
 
+// requestHost asks run to stop joining and host a game in this tab. Never blocks.
+func (a *app) requestHost() {
+	select {
+	case a.hostReq <- struct{}{}:
+	default:
+	}
+}
+
+// run joins a game until the player asks to host one, then hosts it for the rest of
+// the page's life.
+func (a *app) run(ctx context.Context) {
+	joinCtx, stopJoining := context.WithCancel(ctx)
+	joined := make(chan struct{})
+	go func() {
+		defer close(joined)
+		a.connectLoop(joinCtx)
+	}()
+	select {
+	case <-a.hostReq:
+	case <-ctx.Done():
+	}
+	stopJoining()
+	<-joined
+	if a.hostBtn.Truthy() {
+		a.hostBtn.Get("style").Set("display", "none")
+	}
+	a.hostGame(ctx)
+}
+
 // connectLoop joins the room and plays until the connection ends, then explains why
 // and tries again with a growing delay.
 func (a *app) connectLoop(ctx context.Context) {
@@ -115,6 +167,9 @@ func (a *app) connectLoop(ctx context.Context) {
 	for attempt := 1; ; attempt++ {
 		a.setStatus(fmt.Sprintf("Connecting to the lobby at %s…", a.cfg.lobby))
 		err := a.play(ctx)
+		if ctx.Err() != nil {
+			return
+		}
 		why := describe(err)
 		if a.cfg.room != "" && errors.Is(err, &lobby.Error{Code: lobby.CodeRoomNotFound}) {
 			// The host restarted under a new room: take any open arena instead.
@@ -196,8 +251,14 @@ func (a *app) connect(ctx context.Context, lc *lobby.Client, sig *lobby.PeerSign
 	return client.Connect(ctx, cfg, sig)
 }
 
-// save keeps what a reload needs to resume in sessionStorage.
+// save keeps what a reload needs to resume in sessionStorage. A tab that hosts keeps
+// nothing: its game ends with the page.
 func (a *app) save(sess *client.Session, lc *lobby.Client) {
+	if a.tabHost() != nil {
+		storageSet(storeLobby, "")
+		storageSet(storeSession, "")
+		return
+	}
 	if lc != nil {
 		storageSet(storeLobby, lc.ResumeToken())
 	}
@@ -271,10 +332,16 @@ func (a *app) play(ctx context.Context) error {
 	select {
 	case <-sess.Done():
 		return sess.Err()
+	case <-ctx.Done():
+		return ctx.Err()
 	case <-lc.Done():
 		// The lobby connection only carries signaling; the game can go on without it.
-		<-sess.Done()
-		return sess.Err()
+		select {
+		case <-sess.Done():
+			return sess.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -296,8 +363,14 @@ func describe(err error) string {
 	case errors.Is(err, &lobby.Error{Code: lobby.CodeRoomFull}):
 		return "The arena is full"
 	case errors.Is(err, &lobby.Error{Code: lobby.CodeNoRoomAvailable}):
-		return "No arena is open on this lobby"
-	case errors.Is(err, netcode.ErrServerClosed) || errors.Is(err, lobby.ErrRoomClosed):
+		return "No arena is open on this lobby: press “Host a game” to open one in this tab"
+	case errors.Is(err, netcode.ErrServerClosed):
+		// The host's own words, e.g. that its browser tab was closed.
+		if _, why, ok := strings.Cut(err.Error(), "host says: "); ok && why != "" && why != netcode.ErrClosed.Error() {
+			return "The arena host shut down: " + why
+		}
+		return "The arena host shut down"
+	case errors.Is(err, lobby.ErrRoomClosed):
 		return "The arena host shut down"
 	case errors.Is(err, netcode.ErrTimeout):
 		return "The host stopped answering"
@@ -382,6 +455,7 @@ func (a *app) publish(f *client.Frame) {
 	if doc.Get("title").String() != title {
 		doc.Set("title", title)
 	}
+	a.publishHost(state)
 	msg := ""
 	if !f.Connected {
 		msg = f.Status

@@ -1,5 +1,3 @@
-//go:build !js
-
 package netcode
 
 import (
@@ -15,8 +13,9 @@ import (
 // goroutine calling Server.Send or Broadcast; the unreliable callback, which applies
 // the client's acknowledgements); buf belongs to the tick goroutine.
 type hostCopies struct {
-	on     atomic.Bool // the client's first ack said it takes copies
-	ackDue atomic.Bool // command copies arrived since the last event copies went out
+	on     atomic.Bool  // the client's first ack said it takes copies
+	ackDue atomic.Bool  // command copies arrived since the last event copies went out
+	held   atomic.Int32 // len(win.bodies), so that an idle tick takes no lock
 
 	mu    sync.Mutex
 	evOut uint32 // events numbered on this connection, when the host keeps no identities
@@ -37,6 +36,7 @@ func (sess *session) keepEventLocked(num uint32, msg []byte) {
 		return
 	}
 	c.added++
+	c.held.Store(int32(len(c.win.bodies)))
 }
 
 // sendEvent sends event num on the reliable channel and keeps its copy.
@@ -68,6 +68,7 @@ func (sess *session) sendEventNumbered(msg []byte) error {
 func (c *hostCopies) ackEvents(n uint32) {
 	c.mu.Lock()
 	c.win.ack(n)
+	c.held.Store(int32(len(c.win.bodies)))
 	c.mu.Unlock()
 }
 
@@ -103,7 +104,7 @@ func (sess *session) onCommandCopies(b []byte) {
 // has queued) and be lost with it.
 func (sess *session) flushCopies() {
 	c := &sess.copies
-	if !c.on.Load() {
+	if !c.on.Load() || c.held.Load() == 0 && !c.ackDue.Load() {
 		return
 	}
 	due := c.ackDue.Load() && c.ackDue.Swap(false)

@@ -119,9 +119,9 @@ type scaleStep struct {
 	// netcode messages per second to and from each client
 	PktsOutPerClient, PktsInPerClient float64
 	RawCPU                            float64 // cores used by the host process for raw pion at this step (0: not measured)
-	SchedP99     float64 // goroutine scheduling latency p99 in the host (ms)
-	Late         uint64  // ticks run late (catch-up) in the window
-	Skipped      uint64  // ticks skipped in the window
+	SchedP99                          float64 // goroutine scheduling latency p99 in the host (ms)
+	Late                              uint64  // ticks run late (catch-up) in the window
+	Skipped                           uint64  // ticks skipped in the window
 }
 
 // runScale runs the scale benchmark.

@@ -32,7 +32,9 @@ type bandwidthOpts struct {
 
 // runBandwidth measures bytes per second per client on the arena trace: msgpack of the
 // full state each send, the snapshot codec without deltas, and with deltas at 0%, 5% and
-// 20% packet loss (acks lost at the same rate, seeded).
+// 20% packet loss (acks lost at the same rate, seeded). Then the large-map trace (many
+// more players on a larger map): every entity to every client, against interest
+// management (netcode.Grid) and interest with a bandwidth budget.
 func runBandwidth(args []string) error {
 	fs := flag.NewFlagSet("bandwidth", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a Markdown table")
@@ -42,8 +44,17 @@ func runBandwidth(args []string) error {
 	fs.IntVar(&o.ackDelay, "ack-delay", 3, "sends between a snapshot and its ack reaching the host (3 = 100 ms RTT at 30 Hz)")
 	fs.IntVar(&o.maxPacket, "max-packet", snapshot.DefaultMaxPacketBytes, "packet size cap in bytes")
 	fs.Uint64Var(&o.seed, "seed", 1, "trace and loss seed")
-	if err := fs.Parse(args); err != nil {
+	var lo largeOpts
+	fs.IntVar(&lo.players, "large-players", 256, "players on the large map")
+	fs.Float64Var(&lo.size, "large-size", 400, "side of the large map in units")
+	fs.Float64Var(&lo.radius, "radius", 100, "interest radius on the large map")
+	fs.IntVar(&lo.clients, "large-clients", 16, "large-map players measured as clients")
+	fs.IntVar(&lo.budget, "large-budget", 4000, "bandwidth budget of the last large-map row, bytes per second")
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if lo.players < 1 || lo.players > 1023 || lo.clients < 1 || !(lo.size > 0 && lo.size <= 1000) || !(lo.radius > 0) || lo.budget <= 0 {
+		return fmt.Errorf("bandwidth: -large-players must be in 1..1023, -large-size in (0, 1000], -large-clients, -radius and -large-budget positive")
 	}
 	if o.seconds <= 0 || o.ackDelay < 1 {
 		return fmt.Errorf("bandwidth: -seconds and -ack-delay must be positive")
@@ -81,6 +92,10 @@ func runBandwidth(args []string) error {
 		rows = append(rows, res)
 		maxPkt = max(maxPkt, res.MaxPacket)
 	}
+	large, err := largeMapRows(o, lo)
+	if err != nil {
+		return fmt.Errorf("large map: %w", err)
+	}
 
 	if *asJSON {
 		out := map[string]any{
@@ -109,6 +124,7 @@ func runBandwidth(args []string) error {
 			"send_rate_hz":        arenatrace.SendRate,
 			"tick_rate_hz":        arenatrace.TickRate,
 			"packet_cap_bytes":    o.maxPacket,
+			"large_map":           large,
 		}
 		enc := json.NewEncoder(os.Stdout)
 		return enc.Encode(out)
@@ -120,6 +136,7 @@ func runBandwidth(args []string) error {
 	for _, r := range rows {
 		fmt.Printf("| %s | %.0f | %.3f | %d | %d | %d | %d |\n", r.Name, r.BPS, r.BPS/rows[0].BPS, r.Packets, r.MaxPacket, r.Deferred, r.Mismatches)
 	}
+	printLargeMap(large, lo)
 	return nil
 }
 

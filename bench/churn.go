@@ -41,11 +41,8 @@ func parseChurnFlags(args []string) (churnConfig, error) {
 	fs.IntVar(&c.Connects, "connects", 10, "honest connects measured, one after the other")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "how long one honest connect may take")
 	fs.IntVar(&c.MaxClient, "max-clients", 0, "the host's MaxClients (0: netcode's default)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if c.Attackers < 0 || c.Rate <= 0 || c.Connects <= 0 || c.Timeout <= 0 || c.Warmup < 0 {
 		return c, errors.New("need -attackers >= 0, and positive -rate, -connects and -timeout")

@@ -22,8 +22,6 @@ import (
 	"github.com/volleynet/volley/netcode"
 )
 
-func init() { commands["join"] = runJoin }
-
 // joinConfig holds the join command's flags.
 type joinConfig struct {
 	outputFlags
@@ -41,11 +39,8 @@ func parseJoinFlags(args []string) (joinConfig, error) {
 	fs.IntVar(&c.Warmup, "warmup", 3, "joins before the measured ones (not counted)")
 	fs.IntVar(&c.Players, "players", 0, "players that stay connected meanwhile (the room is not empty)")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "how long one join may take")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if c.Joins <= 0 || c.Warmup < 0 || c.Players < 0 || c.Timeout <= 0 {
 		return c, errors.New("need -joins > 0, -warmup >= 0, -players >= 0, -timeout > 0")

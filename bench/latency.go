@@ -53,11 +53,8 @@ func parseLatencyFlags(args []string) (latencyConfig, error) {
 	fs.DurationVar(&sctpRTOMax, "sctp-rto-max", 0, "SCTP retransmission timeout cap of every pion peer (0: netcode's default)")
 	fs.BoolVar(&c.Floors, "floors", true, "measure on loopback: the echo floors and (unless -netcode=false) netcode")
 	fs.BoolVar(&c.Netcode, "netcode", true, "measure command round trip and input to visible through netcode")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
 	if c.Conditions, err = parseConditions(*conds); err != nil {

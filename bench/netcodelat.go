@@ -132,7 +132,7 @@ func measureNetcode(ctx context.Context, l *link, o netcodeOpts) (netcodeResults
 				mu.Lock()
 				stamps[m.Seq] = hostStamp{stepStart: start, sendAt: time.Now()}
 				mu.Unlock()
-				_ = t.Send(c.Client, pongEvent{Seq: m.Seq})
+				_ = t.Send(c.Client, pongEvent(m))
 			}
 		},
 	})

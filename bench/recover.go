@@ -52,14 +52,11 @@ func parseRecoverFlags(args []string) (recoverConfig, error) {
 	fs.IntVar(&c.TickRate, "tick", 60, "host tick rate (Hz)")
 	fs.IntVar(&c.SendRate, "send", 30, "snapshot send rate (Hz)")
 	verbose := fs.Bool("v", false, "log the host's and the client's connection events (ICE restarts, suspensions) on stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
 	if *verbose {
 		dbgLog = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	for _, s := range strings.Split(*outages, ",") {
 		if s = strings.TrimSpace(s); s == "" {

@@ -195,7 +195,7 @@ func writeCSV(path string, rows []Row) error {
 
 // writeJSON writes rows as one indented JSON array. NaN figures become null.
 func writeJSON(w io.Writer, rows []Row) error {
-	clean := make([]Row, len(rows))
+	clean := make([]Row, len(rows)) // never nil: no rows encode as [], not null
 	for i, r := range rows {
 		for _, p := range []**float64{&r.Delivered, &r.P50, &r.P90, &r.P99, &r.Max, &r.Value} {
 			if *p != nil && (math.IsNaN(**p) || math.IsInf(**p, 0)) {
@@ -203,9 +203,6 @@ func writeJSON(w io.Writer, rows []Row) error {
 			}
 		}
 		clean[i] = r
-	}
-	if clean == nil {
-		clean = []Row{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

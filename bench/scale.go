@@ -77,11 +77,8 @@ func parseScaleFlags(args []string) (scaleConfig, error) {
 	fs.StringVar(&c.Profile, "profile", "", "write the host's CPU, block and mutex profiles into this directory (the load generator's into its loadgen/)")
 	fs.BoolVar(&c.Trace, "trace", false, "with -profile, also write an execution trace (slows the host)")
 	fs.BoolVar(&c.Baseline, "baseline", true, "after the netcode steps, measure raw pion at each step: as many PeerConnections carrying the same messages per second and sizes both ways, without netcode")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	for s := range strings.SplitSeq(*steps, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

@@ -56,7 +56,7 @@ func runScaleLoad(args []string) error {
 	fs.IntVar(&o.InputRate, "input-rate", 30, "inputs per second per client")
 	fs.IntVar(&o.Dialers, "dialers", 4, "clients connected at once")
 	profile := fs.String("profile", "", "write the load generator's CPU, block and mutex profiles into this directory")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *profile != "" {

@@ -76,11 +76,8 @@ func parseSoakFlags(args []string) (soakConfig, error) {
 	fs.Float64Var(&c.HeapSlack, "heap-slack", 8, "MiB the live heap may end above the baseline and still count as flat (runs of about 1,000 sessions that left no goroutine or fd behind ended 1.4-5.5 MiB above it; a leak of 8 KiB a session shows over 1,000)")
 	fs.IntVar(&c.GoroutineSlack, "goroutine-slack", 2, "goroutines the process may end with above the baseline and still count as flat")
 	fs.IntVar(&c.FDSlack, "fd-slack", 2, "open fds the process may end with above the baseline and still count as flat")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	c.Duration = time.Duration(*minutes * float64(time.Minute))
 	var err error
@@ -431,7 +428,7 @@ func (s *soakRun) slot(ctx context.Context, i int) {
 func (s *soakRun) session(ctx context.Context, slot int, rng *rand.Rand, life time.Duration, kill bool) error {
 	joinCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	lc, sig, err := client.JoinRoom(joinCtx, s.arena.LobbyURL, s.arena.RoomID, lobby.ClientConfig{})
+	lc, sig, _, err := client.JoinRoom(joinCtx, s.arena.LobbyURL, s.arena.RoomID, lobby.ClientConfig{})
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,9 @@ import (
 // Clock tells the time and makes timers. Implementations must be safe for
 // concurrent use: netcode calls them from several goroutines.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
+	// NewTimer returns a timer that fires once, d from now.
 	NewTimer(d time.Duration) Timer
 }
 

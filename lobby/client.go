@@ -97,7 +97,7 @@ type transport interface {
 // Event is something the lobby told the client besides replies and signals.
 type Event struct {
 	Type   string // TypeMemberJoined, TypeMemberLeft, TypeRoomClosed, TypeDraining, TypeError, or TypeResumed after a reconnection
-	RoomID string
+	RoomID string // the room concerned (not for errors or draining)
 	Peer   string // member_joined, member_left
 	Reason string // room_closed; draining: the lobby's explanation
 	Err    *Error // error messages that answer no pending request (e.g. a failed signal)
@@ -241,7 +241,7 @@ func (c *Client) fail(err error) {
 
 // RoomOptions are the parameters of a new room.
 type RoomOptions struct {
-	Name     string
+	Name     string          // shown in room lists
 	Capacity int             // members besides the host; 0 means the server's default
 	Metadata json.RawMessage // any JSON value, shown in room lists
 	Password string          // empty for an open room
@@ -266,8 +266,8 @@ func (c *Client) Create(ctx context.Context, o RoomOptions) (RoomInfo, error) {
 // RoomFilter selects rooms by the game their host announced. An empty field matches
 // any room; a set one matches rooms whose field is equal (byte for byte).
 type RoomFilter struct {
-	Game        string
-	GameVersion string
+	Game        string // the game, as RoomOptions.Game
+	GameVersion string // its version, as RoomOptions.GameVersion
 }
 
 // ListOptions selects one page of rooms.

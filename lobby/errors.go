@@ -49,6 +49,7 @@ type Error struct {
 	Message string // human-readable detail; not stable
 }
 
+// Error returns "lobby: code: message".
 func (e *Error) Error() string {
 	if e.Message == "" {
 		return "lobby: " + e.Code

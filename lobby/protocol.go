@@ -53,23 +53,34 @@ const MaxRefBytes = 64
 // Message is the JSON envelope of every lobby message in both directions. Each message
 // type uses a few of its fields (see the package documentation); the others are omitted.
 type Message struct {
+	// Type names the message: one of the Type* constants.
 	Type string `json:"type"`
-	Ref  string `json:"ref,omitempty"`
+	// Ref is chosen by a client for a request (at most MaxRefBytes); the server
+	// echoes it in the one reply, success or error.
+	Ref string `json:"ref,omitempty"`
 
-	// welcome
-	ID         string      `json:"id,omitempty"`
+	// ID is this connection's ID (welcome).
+	ID string `json:"id,omitempty"`
+	// ICEServers are the STUN/TURN servers for WebRTC (welcome).
 	ICEServers []ICEServer `json:"iceServers,omitempty"`
-	// welcome, resume, resumed: the connection's resume token; welcome: the grace
-	// window in milliseconds (absent: the server keeps no identities)
+	// Token is the connection's resume token (welcome, resume, resumed).
 	Token string `json:"token,omitempty"`
-	Grace int    `json:"grace,omitempty"`
+	// Grace is how long, in milliseconds, the server keeps a dropped connection's
+	// identity for a resume; absent when it keeps none (welcome).
+	Grace int `json:"grace,omitempty"`
 
-	// create
-	Name     string          `json:"name,omitempty"`
-	Capacity int             `json:"capacity,omitempty"`
+	// Name is the new room's name (create).
+	Name string `json:"name,omitempty"`
+	// Capacity is the new room's member capacity, the host not counted; 0 asks
+	// for the server's default (create).
+	Capacity int `json:"capacity,omitempty"`
+	// Metadata is any JSON value shown in room lists (create).
 	Metadata json.RawMessage `json:"metadata,omitempty"`
-	Password string          `json:"password,omitempty"`
-	Secret   string          `json:"secret,omitempty"`
+	// Password locks the new room (create) or opens a locked one (join).
+	Password string `json:"password,omitempty"`
+	// Secret is the server's host secret, when it requires one to create rooms
+	// (create).
+	Secret string `json:"secret,omitempty"`
 	// Game names the game a room is for (create), or the game a list or quick_join
 	// wants ("" matches any).
 	Game string `json:"game,omitempty"`
@@ -84,47 +95,52 @@ type Message struct {
 	// Next, in a rooms reply, is the cursor of the following page; absent on the last.
 	Next string `json:"next,omitempty"`
 
-	// join, left, member_joined, member_left, room_closed
+	// RoomID names the room (join, left, member_joined, member_left, room_closed).
 	RoomID string `json:"roomId,omitempty"`
-	// created, joined
+	// Room describes the room created or joined (created, joined).
 	Room *RoomInfo `json:"room,omitempty"`
-	// rooms
+	// Rooms lists the rooms, oldest first (rooms).
 	Rooms []RoomInfo `json:"rooms,omitempty"`
 
-	// signal
-	To     string            `json:"to,omitempty"`
-	From   string            `json:"from,omitempty"`
+	// To is the connection a signal is for; a member may leave it empty for its
+	// host (signal, client to server).
+	To string `json:"to,omitempty"`
+	// From is the sender of a signal, stamped by the server; a client's is
+	// ignored (signal, server to client).
+	From string `json:"from,omitempty"`
+	// Signal is the WebRTC offer, answer or ICE candidate relayed (signal).
 	Signal *signaling.Signal `json:"signal,omitempty"`
 
-	// member_joined, member_left
+	// Peer is the member that joined or left (member_joined, member_left).
 	Peer string `json:"peer,omitempty"`
 
-	// error
-	Code    string `json:"code,omitempty"`
+	// Code is one of the Code* constants (error).
+	Code string `json:"code,omitempty"`
+	// Message is a human-readable detail, not stable (error).
 	Message string `json:"message,omitempty"`
-	// room_closed
+	// Reason says why the room closed: RoomClosedHostLeft (room_closed).
 	Reason string `json:"reason,omitempty"`
 }
 
 // ICEServer is one entry of the ICE server list, shaped like the browser's RTCIceServer.
 type ICEServer struct {
-	URLs       []string `json:"urls"`
-	Username   string   `json:"username,omitempty"`
-	Credential string   `json:"credential,omitempty"`
+	URLs       []string `json:"urls"`                 // stun:, turn: or turns: URLs
+	Username   string   `json:"username,omitempty"`   // TURN username, if any
+	Credential string   `json:"credential,omitempty"` // TURN password, if any
 }
 
 // RoomInfo describes a room as "created", "joined" and "rooms" report it.
 type RoomInfo struct {
-	ID       string          `json:"id"`
-	Name     string          `json:"name"`
-	Host     string          `json:"host"`
-	Capacity int             `json:"capacity"`
-	Members  int             `json:"members"`
-	Locked   bool            `json:"locked"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
+	ID       string          `json:"id"`                 // the room's ID, chosen by the server
+	Name     string          `json:"name"`               // the name its host gave it
+	Host     string          `json:"host"`               // the host's connection ID: the peer members signal
+	Capacity int             `json:"capacity"`           // members allowed, the host not counted
+	Members  int             `json:"members"`            // members now, the host not counted
+	Locked   bool            `json:"locked"`             // joining needs a password
+	Metadata json.RawMessage `json:"metadata,omitempty"` // the host's JSON value, if any
 	// Game and GameVersion are what the host announced in "create" ("" when it did not).
 	Game        string `json:"game,omitempty"`
-	GameVersion string `json:"gameVersion,omitempty"`
+	GameVersion string `json:"gameVersion,omitempty"` // see Game
 }
 
 var clientTypes = map[string]bool{
@@ -141,12 +157,15 @@ var serverTypes = map[string]bool{
 
 // ProtocolError is returned by DecodeMessage; Code is the error code the server answers with.
 type ProtocolError struct {
-	Code   string
+	Code   string // CodeBadMessage, CodeUnknownType or CodeBadRequest
 	Ref    string // the message's ref, when it could be read
-	Detail string
+	Detail string // what was wrong, for humans
 }
 
+// Error returns "lobby: code: detail".
 func (e *ProtocolError) Error() string { return fmt.Sprintf("lobby: %s: %s", e.Code, e.Detail) }
+
+// Unwrap returns ErrBadMessage.
 func (e *ProtocolError) Unwrap() error { return ErrBadMessage }
 
 // DecodeMessage parses one client-to-server frame. It never panics; its errors are

@@ -70,16 +70,15 @@ type Client struct {
 	rx  seqTracker
 
 	// mu guards the clock estimate, the ack and the input queue.
-	mu          sync.Mutex
-	sync        clockSync
-	ack         snapshot.Ack
-	ackPending  bool       // c.ack has not been sent yet
-	pending     []inputMsg // unacknowledged inputs, ascending ticks
-	lastStamp   uint32
-	haveStamp   bool
-	applied     uint32 // last input tick applied + 1, from the host
-	updateBuf   []byte
-	lastSnapAck time.Time
+	mu         sync.Mutex
+	sync       clockSync
+	ack        snapshot.Ack
+	ackPending bool       // c.ack has not been sent yet
+	pending    []inputMsg // unacknowledged inputs, ascending ticks
+	lastStamp  uint32
+	haveStamp  bool
+	applied    uint32 // last input tick applied + 1, from the host
+	updateBuf  []byte
 
 	imu    sync.Mutex
 	interp *interpBuffer
@@ -772,10 +771,12 @@ func (c *Client) InterpolationDelay() time.Duration {
 
 // Interpolate writes into dst (a World on the same Registry) the world sampled at
 // the render time, InterpolationDelay behind the estimated host time, and returns
-// that time as a fractional tick. Floats are blended linearly, angles the short way
-// round; integers and booleans and entities whose teleport field changed are not
-// blended. Before clock sync it returns the newest snapshot. ok is false before the
-// first snapshot.
+// the (fractional) tick the world it wrote shows: the render time, or the tick of
+// the newest (oldest) snapshot held when the render time lies past (before) them.
+// That is the tick to stamp into an input for lag compensation (AppendView). Floats
+// are blended linearly, angles the short way round; integers and booleans and
+// entities whose teleport field changed are not blended. Before clock sync it returns
+// the newest snapshot. ok is false before the first snapshot.
 func (c *Client) Interpolate(dst *snapshot.World) (renderTick float64, ok bool) {
 	est := c.Clock()
 	delay := c.InterpolationDelay()
@@ -790,7 +791,10 @@ func (c *Client) Interpolate(dst *snapshot.World) (renderTick float64, ok bool) 
 		return float64(e.tick), true
 	}
 	rt := est.HostTick - float64(delay)/float64(c.tickDur)
-	return rt, c.interp.sample(dst, rt)
+	if !c.interp.sample(dst, rt) {
+		return rt, false
+	}
+	return c.interp.shownTick(rt), true
 }
 
 // Stats returns the client's statistics.

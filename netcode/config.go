@@ -52,7 +52,8 @@ type ICEConfig struct {
 	// Default none.
 	Servers []webrtc.ICEServer
 	// PublicIPs rewrites host candidates to these addresses (1:1 NAT, a host
-	// behind a port-forwarding firewall or container). Default none. Native only.
+	// behind a port-forwarding firewall or container). An entry "public/local"
+	// rewrites only the candidates of that local address. Default none. Native only.
 	PublicIPs []string
 	// RelayOnly sets the ICE transport policy to "relay": the peer gathers and
 	// uses only TURN relay candidates (from Servers), so its traffic always goes
@@ -74,9 +75,11 @@ func (c ICEConfig) rtcConfig() webrtc.Configuration {
 // works. Most fields apply natively only: a browser's RTCPeerConnection (GOOS=js)
 // chooses its own.
 type TransportConfig struct {
+	// ICE chooses the candidates to gather and the STUN/TURN servers.
 	ICE ICEConfig
-	// Net is the network pion uses, e.g. a vnet from internal/netsim. Default:
-	// the operating system's network.
+	// Net is the network pion uses, e.g. a pion virtual network
+	// (github.com/pion/transport/v4/vnet) that simulates loss, delay and jitter
+	// in tests and benchmarks. Default: the operating system's network.
 	Net transport.Net
 	// MaxMessageBytes caps one data channel message on both channels (SCTP max
 	// message size). Default 64 KiB. Unreliable messages are further capped at
@@ -214,8 +217,12 @@ type ClientConfig struct {
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// defaultTimeout is the default of ServerConfig.Timeout and ClientConfig.Timeout. It
-// is a variable so that this package's tests, which must pass on a loaded machine
-// where a process can stall for seconds, lengthen it for the tests that do not
-// exercise it (those that do set Timeout).
-var defaultTimeout = 5 * time.Second
+// defaultTimeout and defaultHandshakeTimeout are the defaults of
+// ServerConfig.Timeout, ClientConfig.Timeout and ServerConfig.HandshakeTimeout. They
+// are variables so that this package's tests, which must pass on a loaded machine
+// where a process can stall for seconds, lengthen them for the tests that do not
+// exercise them (those that do set the field).
+var (
+	defaultTimeout          = 5 * time.Second
+	defaultHandshakeTimeout = 10 * time.Second
+)

@@ -98,6 +98,42 @@
 // MaxInputLead) cannot be told from one absurdly far ahead, so it is dropped as a
 // future input.
 //
+// [Predictor] does client-side prediction for any state and input types: it applies
+// each input when it is sent, and on each snapshot restarts from the host's state at
+// the snapshot's tick (every input the host applied up to that tick is in it) and
+// replays the later ones, gliding over the difference.
+//
+// # Lag compensation, interest, bandwidth budgets
+//
+// Each is off until the game turns it on in [ServerConfig]; none changes the wire
+// format.
+//
+// Lag compensation ([LagCompensation]): the host keeps the world of the last
+// MaxRewind (500 ms) of ticks, and Step reads it as [Tick.History]. A client stamps its
+// input with the tick its screen shows ([AppendView] with what [Client.Interpolate]
+// returned), the game reads the stamp back ([ReadView]), clamps it ([History.Clamp]:
+// at most MaxRewind back, counted when it bites) and asks where things were then
+// ([History.Get]), sampled between ticks exactly as the client blended them. Recording
+// a tick copies the world (or the types listed) into a ring and allocates nothing.
+//
+// Interest management ([Interest]): per send tick, [Interest.Prepare] sees the world
+// about to be encoded, then each client's snapshot is encoded with that client's rule
+// ([Interest.Relevance]): only the entities it weighs above 0, the heavier first when
+// a send cannot carry everything. [Grid] is the ready-made rule (entities within a
+// radius of the client's player, weighted by distance, with hysteresis);
+// [InterestFunc] wraps a callback. An entity that becomes relevant arrives whole; one
+// that stops is removed on the client with the usual repeat-until-acknowledged
+// removal. Encoders keep sharing their delta cache: deltas are keyed by entity
+// versions, whoever receives them.
+//
+// Bandwidth budget ([ServerConfig.BytesPerSecond]): each client has a token bucket of
+// snapshot bytes, refilled by BytesPerSecond/SendRate per send and holding at most one
+// more packet, so any second of sends stays within the budget plus one packet; the
+// encoder's priority accumulator decides which entities a send's bytes buy, so every
+// entity is still updated now and then. [ServerConfig.AdaptToLoss] lowers a client's
+// budget while it reports loss. Deferred updates are counted
+// ([HostTotals.BudgetDeferred]).
+//
 // # Time
 //
 // Tick n of the host is due n/TickRate seconds after the host started, computed from n
@@ -364,8 +400,8 @@
 // "resume_invalid", "resume_replayed", "resume_overflow"; a bye before the welcome is
 // a refusal).
 // Every msgpack payload is
-// pre-scanned by internal/msgguard before decoding, so a claimed container length
-// larger than the bytes that remain is rejected without allocating.
+// pre-scanned before decoding, so a claimed container length larger than the bytes
+// that remain is rejected without allocating.
 //
 // The complete wire contract, for clients in any language, is docs/protocol.md in the
 // repository, with golden vectors in testdata/protocol.

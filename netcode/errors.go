@@ -96,6 +96,7 @@ type RejectError struct {
 	Reason string
 }
 
+// Error returns "netcode: rejected by the host (code): reason".
 func (e *RejectError) Error() string {
 	if e.Reason == "" {
 		return fmt.Sprintf("netcode: rejected by the host (%s)", e.Code)

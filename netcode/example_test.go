@@ -35,15 +35,15 @@ func Example() {
 	}
 	loopback := netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}}
 
-	// The host. Step runs on the tick goroutine, 60 times a second.
+	// The host. Step runs on the tick goroutine, 60 times a second; it owns t.World.
 	srv, err := netcode.NewServer(netcode.ServerConfig{
 		Registry:  reg,
 		Transport: loopback,
 		Step: func(t *netcode.Tick) {
 			for _, id := range t.Joined {
-				_ = t.World.Set(snapshot.EntityID(id), 1, Ball{})
+				t.World.Set(snapshot.EntityID(id), 1, Ball{})
 			}
-			for _, l := range t.Left {
+			for _, l := range t.Left { // l.Reason: netcode.ErrClientLeft, ErrTimeout, ...
 				t.World.Remove(snapshot.EntityID(l.Client))
 			}
 			for _, c := range t.Commands {
@@ -52,10 +52,10 @@ func Example() {
 					continue
 				}
 				var b Ball
-				_, _ = t.World.Get(snapshot.EntityID(c.Client), &b)
+				t.World.Get(snapshot.EntityID(c.Client), &b)
 				b.X += p.DX
-				_ = t.World.Set(snapshot.EntityID(c.Client), 1, b)
-				_ = t.Send(c.Client, fmt.Sprintf("ball at %.2f", b.X))
+				t.World.Set(snapshot.EntityID(c.Client), 1, b)
+				t.Send(c.Client, fmt.Sprintf("ball at %.2f", b.X)) // an event
 			}
 		},
 	})
@@ -64,9 +64,9 @@ func Example() {
 	}
 	defer srv.Close()
 
-	// Signaling: an in-process pipe; a lobby would hand the host one per player.
+	// Host and client meet through a lobby (below) or, here, an in-process pipe.
 	hostSig, clientSig := signaling.Pipe()
-	go func() { _, _ = srv.Accept(ctx, hostSig) }()
+	go srv.Accept(ctx, hostSig)
 
 	// The client.
 	c, err := netcode.Dial(ctx, netcode.ClientConfig{Registry: reg, Transport: loopback}, clientSig)
@@ -75,7 +75,7 @@ func Example() {
 	}
 	defer c.Close()
 
-	if err := c.Send(Push{DX: 1.5}); err != nil {
+	if err := c.Send(Push{DX: 1.5}); err != nil { // a command: reliable, exactly once, in order
 		panic(err)
 	}
 	var msg string

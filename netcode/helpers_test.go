@@ -40,6 +40,7 @@ func init() {
 	// A loaded CI machine can stall a test process for seconds: tests that do not
 	// exercise the liveness timeout must not be cut by it.
 	defaultTimeout = 30 * time.Second
+	defaultHandshakeTimeout = 30 * time.Second
 }
 
 func loopback() TransportConfig {

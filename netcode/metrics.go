@@ -36,10 +36,10 @@ func (t *totals) addSince(s, prev Stats) {
 // included, so that they only grow as clients come and go (Clients excepted). Package
 // netcode/netcodeprom exports them to Prometheus.
 type HostTotals struct {
-	Clients                                  int    // connected now
-	BytesIn, BytesOut, PacketsIn, PacketsOut uint64 // data channel traffic, both channels
-	Snapshots                                uint64 // snapshot packets sent
-	Drops                                    [NumDropReasons]uint64
+	Clients                                  int        // connected now
+	BytesIn, BytesOut, PacketsIn, PacketsOut uint64     // data channel traffic, both channels
+	Snapshots                                uint64     // snapshot packets sent
+	Drops                                    DropCounts // by reason
 	// Disconnects counts departed clients by reason: the bye code of their Departure
 	// ("left", "timeout", ...). The map is the caller's.
 	Disconnects map[string]uint64
@@ -50,6 +50,12 @@ type HostTotals struct {
 	// were told ("host_full", "busy", "timeout", "bad_channel", "replaced",
 	// "signaling", "closed"...). The map is the caller's.
 	Refusals map[string]uint64
+	// RewindsClamped counts lag-compensation rewinds clamped to
+	// LagCompensation.MaxRewind (History.Clamp on Tick.History).
+	RewindsClamped uint64
+	// BudgetDeferred counts entity updates (and removals) that a client's
+	// BytesPerSecond budget pushed to a later send.
+	BudgetDeferred uint64
 }
 
 // Totals returns the host's totals. It briefly takes the lock that Accept and departing
@@ -70,11 +76,17 @@ func (s *Server) Totals() HostTotals {
 	if t.refusals == nil {
 		t.refusals = map[string]uint64{}
 	}
+	var clamped uint64
+	if s.hist != nil {
+		clamped = s.hist.RewindsClamped()
+	}
 	return HostTotals{
-		Pending:  pending,
-		Refusals: t.refusals,
-		Clients:  n,
-		BytesIn:  t.bytesIn, BytesOut: t.bytesOut, PacketsIn: t.pktsIn, PacketsOut: t.pktsOut,
+		RewindsClamped: clamped,
+		BudgetDeferred: s.budgetDeferred.Load(),
+		Pending:        pending,
+		Refusals:       t.refusals,
+		Clients:        n,
+		BytesIn:        t.bytesIn, BytesOut: t.bytesOut, PacketsIn: t.pktsIn, PacketsOut: t.pktsOut,
 		Snapshots:   t.snaps,
 		Drops:       t.drops,
 		Disconnects: t.departures,

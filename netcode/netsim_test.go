@@ -47,9 +47,7 @@ func TestSimulatedNetwork(t *testing.T) {
 		Step: func(tk *Tick) {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
-			for _, id := range tk.Joined {
-				rec.joined = append(rec.joined, id)
-			}
+			rec.joined = append(rec.joined, tk.Joined...)
 			for _, c := range tk.Commands {
 				var m cmdMsg
 				if err := c.Decode(&m); err != nil {

@@ -6,8 +6,8 @@ package netcode
 // ("host", "srflx", "prflx" or "relay") and address. A "relay" local type means the
 // client's traffic goes through its TURN server.
 type ICEPath struct {
-	LocalType, LocalAddr   string
-	RemoteType, RemoteAddr string
+	LocalType, LocalAddr   string // this end's candidate type and "ip:port"
+	RemoteType, RemoteAddr string // the peer's candidate type and "ip:port"
 }
 
 // SelectedPath returns the candidate pair ICE has selected, or false before there is

@@ -53,6 +53,9 @@ type Server struct {
 	helpers  sync.WaitGroup // encoding helpers, including those that found no work
 	sendDone chan struct{}
 
+	hist           *History      // LagCompensation.Enabled; owned by the tick goroutine
+	budgetDeferred atomic.Uint64 // entity updates a bandwidth budget pushed to a later send
+
 	page    *pageHooks  // the browser tab a host runs in (page_js.go); nil natively
 	life    *serverLife // resumption (lifecycle_resume_host.go)
 	timings loopTimings
@@ -108,7 +111,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.Timeout = defaultTimeout
 	}
 	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = 10 * time.Second
+		cfg.HandshakeTimeout = defaultHandshakeTimeout
 	}
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 256
@@ -167,6 +170,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		stop:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		sendDone:  make(chan struct{}),
+	}
+	if cfg.LagCompensation.Enabled {
+		s.hist = NewHistory(cfg.Registry, cfg.TickRate, cfg.LagCompensation)
 	}
 	s.closing, s.abort = context.WithCancel(context.Background())
 	life, err := newServerLife(s)
@@ -394,7 +400,7 @@ func (s *Server) run() {
 	}()
 	sched := scheduler{epoch: s.epoch, rate: uint64(s.cfg.TickRate), maxCatchUp: uint64(s.cfg.MaxCatchUp)}
 	world := snapshot.NewWorld(s.cfg.Registry)
-	t := &Tick{World: world, srv: s, Dt: s.tickDur}
+	t := &Tick{World: world, srv: s, Dt: s.tickDur, History: s.hist}
 	var active []*session
 	timer := s.clk.NewTimer(0)
 	defer timer.Stop()
@@ -484,6 +490,9 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 	for _, sess := range active {
 		sess.flushCopies()
 	}
+	if s.hist != nil {
+		s.hist.Record(n, t.World)
+	}
 
 	// A silent client is cut here, on the first tick past its deadline, and
 	// reported to the next tick at once: its shutdown (a bye it will not answer,
@@ -553,6 +562,7 @@ func (s *Server) sendLoop() {
 	defer close(s.sendDone)
 	defer s.helpers.Wait()
 	for slot := range s.sendQ {
+		s.prepareInterest(slot)
 		s.encodeSlot(slot)
 		sent := false
 		for i, list := range slot.due {
@@ -685,6 +695,10 @@ type Tick struct {
 	// Commands holds the commands that arrived since the previous tick, in arrival
 	// order per client, each exactly once (across resumptions too).
 	Commands []Command
+	// History is the world at recent ticks, for lag compensation, when
+	// ServerConfig.LagCompensation is enabled (nil otherwise). It holds the ticks
+	// before this one; the host records this tick's world after Step returns.
+	History *History
 	// Suspended lists clients whose connection was lost since the previous tick
 	// but whose game identity the host keeps for ServerConfig.ResumeWindow: keep
 	// their entities and score; they send no inputs meanwhile, and events sent to

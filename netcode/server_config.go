@@ -94,7 +94,7 @@ type ServerConfig struct {
 	// default (ClientConfig.PingInterval); a client that pings faster than
 	// PingRate sees some of its pings unanswered. Defaults 10 per second, burst 20.
 	PingRate  float64
-	PingBurst int
+	PingBurst int // default 20
 	// MaxBadMessages malformed or unknown messages from one client over
 	// its session disconnect it with ErrProtocol. Default 100.
 	MaxBadMessages int
@@ -104,6 +104,25 @@ type ServerConfig struct {
 	// MaxReliableBuffered disconnects a client (ErrSlowConsumer) whose reliable
 	// channel holds more than this many unsent bytes. Default 1 MiB.
 	MaxReliableBuffered int
+	// LagCompensation keeps a history of the world for judging actions against
+	// what a client saw (Tick.History). Default: off.
+	LagCompensation LagCompensation
+	// Interest, if set, decides which entities each client receives (see Interest,
+	// Grid, InterestFunc). Default nil: every client receives every entity.
+	Interest Interest
+	// BytesPerSecond caps the snapshot bytes sent to each client per second (a token
+	// bucket spent send by send, headers included): over any second a client gets
+	// at most BytesPerSecond plus one packet, and the priority accumulator (with the
+	// Interest's weights) picks which entities a send carries, so that every entity
+	// is still updated now and then. Counted when it bites: HostTotals.BudgetDeferred.
+	// At least 64 bytes per send (1,920 at 30 Hz). Default 0: no cap beyond
+	// MaxPacketsPerSend packets per send.
+	BytesPerSecond int
+	// AdaptToLoss treats the loss a client reports as congestion: each second in
+	// which more than 2% of its snapshots were lost cuts its budget to 3/4 (down to a
+	// quarter of BytesPerSecond), each other second gives back 1/16 of
+	// BytesPerSecond. Needs BytesPerSecond. Default false.
+	AdaptToLoss bool
 	// ListenUDP, if set (e.g. ":7000" or "127.0.0.1:0"), puts every client on this
 	// one UDP port (pion's ICE UDP mux): one firewall rule or container port.
 	// Default: one ephemeral port per client.
@@ -142,6 +161,9 @@ type ServerConfig struct {
 	// observeUpdate, if set (tests), sees the sequence number of every update
 	// once its inputs are queued.
 	observeUpdate func(id ClientID, seq uint32)
+	// observeSnapshot, if set (tests), sees every snapshot encoded: its tick,
+	// its bytes on the wire and the encoder's stats.
+	observeSnapshot func(id ClientID, tick uint32, bytes int, st snapshot.EncodeStats)
 	// observeDrain, if set (tests), runs in Drain once admission has stopped and
 	// before the goodbyes.
 	observeDrain func()

@@ -119,6 +119,7 @@ type session struct {
 	// Sending goroutine (or the helper encoding the client's group), from the
 	// tick that queued the client's snapshot until it is sent.
 	enc       *snapshot.Encoder
+	budget    budget // BytesPerSecond
 	sendInput uint32 // lastInput when the snapshot was queued
 	ackBuf    []snapshot.Ack
 	pkts      [][]byte // the encoder's packets
@@ -634,11 +635,12 @@ func (sess *session) encodeSnapshot(w *snapshot.World, n uint32) {
 		sess.drop(DropBackpressure)
 		return
 	}
-	pkts, err := sess.enc.Encode(sess.pkts[:0], w, n)
+	pkts, err := sess.enc.EncodeWith(sess.pkts[:0], w, n, sess.encodeOptions())
 	sess.pkts = pkts
 	if err != nil {
 		sess.srv.log.Warn("snapshot encode failed", "client", sess.id, "tick", n, "err", err)
 	}
+	sess.afterEncode(n)
 	for i, p := range pkts {
 		var m []byte
 		if i < cap(sess.msgs) {

@@ -148,9 +148,11 @@ func TestTimeout(t *testing.T) {
 	reg := testRegistry(t)
 	rec := newRecorder()
 	srv, err := NewServer(ServerConfig{
-		Registry:     reg,
-		Transport:    TransportConfig{Net: hostNet},
-		Timeout:      time.Second,
+		Registry:  reg,
+		Transport: TransportConfig{Net: hostNet},
+		// Short enough to fire before ICE gives up (3 s disconnected), long enough
+		// that a loaded machine's stalls before the cut do not fire it.
+		Timeout:      2 * time.Second,
 		ResumeWindow: -1,
 		Step: func(tk *Tick) {
 			if len(tk.Left) == 0 {
@@ -166,7 +168,7 @@ func TestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: clientNet}, Timeout: 1500 * time.Millisecond, Restart: RestartConfig{Attempts: -1}})
+	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: clientNet}, Timeout: 2500 * time.Millisecond, Restart: RestartConfig{Attempts: -1}})
 	defer c.Close()
 	waitWorld(t, c, 10*time.Second, "a snapshot", func(*snapshot.World) bool { return true })
 

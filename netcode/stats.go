@@ -1,7 +1,9 @@
 package netcode
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,8 +58,30 @@ func (r DropReason) String() string {
 	return "unknown"
 }
 
-// NumDropReasons is the number of DropReason values (the length of Stats.Drops).
+// NumDropReasons is the number of DropReason values (the length of DropCounts).
 const NumDropReasons = int(numDropReasons)
+
+// DropCounts counts drops, indexed by DropReason. It prints labelled, with the
+// reasons that occurred only: "backpressure=3 stale=1", or "none".
+type DropCounts [NumDropReasons]uint64
+
+// String returns the non-zero counts as reason=count pairs in DropReason order.
+func (d DropCounts) String() string {
+	var b strings.Builder
+	for r, n := range d {
+		if n == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", DropReason(r), n)
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
+}
 
 // Stats describes one client session, as seen from the side that reports it. Reading
 // it is a handful of atomic loads, cheap enough for every frame. "In" is what this side
@@ -69,14 +93,14 @@ type Stats struct {
 	// LossOut the fraction lost on their way to the peer, as the peer reports it.
 	LossIn, LossOut float64
 
-	BytesInPerSec, BytesOutPerSec     float64
-	PacketsInPerSec, PacketsOutPerSec float64
+	BytesInPerSec, BytesOutPerSec     float64 // both channels
+	PacketsInPerSec, PacketsOutPerSec float64 // data channel messages, both channels
 	// SnapshotsPerSec counts snapshot packets sent (host) or received (client).
 	SnapshotsPerSec float64
 
-	BytesIn, BytesOut, PacketsIn, PacketsOut uint64 // totals, both channels
-	Snapshots                                uint64 // total snapshot packets
-	Drops                                    [NumDropReasons]uint64
+	BytesIn, BytesOut, PacketsIn, PacketsOut uint64     // totals, both channels
+	Snapshots                                uint64     // total snapshot packets
+	Drops                                    DropCounts // by reason
 
 	// Connection lifecycle (see "Connection lifecycle" in the package doc):
 	// ICE restarts this side started (Restarts) and how many of those failed, how
@@ -107,6 +131,7 @@ type counters struct {
 	drops                                     [numDropReasons]atomic.Uint64
 	rtt, jitter                               atomic.Int64
 	lossIn, lossOut                           atomic.Uint64 // float64 bits
+	lossOutCounts                             atomic.Uint64 // recv<<32 | lost, as the peer reported
 	rates                                     [5]atomic.Uint64
 	restarts, restartsFailed, resumes         atomic.Uint64
 	resumeLost                                atomic.Uint64
@@ -141,6 +166,7 @@ func (c *counters) setLossIn(recv, lost uint32) {
 }
 
 func (c *counters) setLossOut(recv, lost uint32) {
+	c.lossOutCounts.Store(uint64(recv)<<32 | uint64(lost))
 	c.lossOut.Store(math.Float64bits(lossFraction(recv, lost)))
 }
 
@@ -199,6 +225,6 @@ type LoopStats struct {
 	Ticks   uint64 // ticks run
 	Late    uint64 // ticks run after the next tick was already due (catch-up)
 	Skipped uint64 // due ticks skipped because of the catch-up cap
-	Clients int
-	Pending int // handshakes in progress (at most MaxPendingHandshakes)
+	Clients int    // connected now
+	Pending int    // handshakes in progress (at most MaxPendingHandshakes)
 }

@@ -12,6 +12,7 @@ type ClientID uint32
 
 // Departure reports a disconnected client.
 type Departure struct {
+	// Client is the client that left; its ID is never reused.
 	Client ClientID
 	// Reason wraps ErrClientLeft for a clean goodbye (also wrapping
 	// ErrVersionMismatch or ErrSchemaMismatch when the client refused this host's
@@ -22,15 +23,15 @@ type Departure struct {
 
 // Input is one client's input for one tick.
 type Input struct {
-	Client ClientID
-	Tick   uint32
-	Data   []byte // at most MaxInputBytes; valid during Step only
+	Client ClientID // the sender
+	Tick   uint32   // the tick the client stamped it for: the tick running now
+	Data   []byte   // at most MaxInputBytes; valid during Step only
 }
 
 // Command is one msgpack-encoded command from a client.
 type Command struct {
-	Client ClientID
-	Data   []byte // the msgpack bytes (already checked by the msgpack guard)
+	Client ClientID // the sender
+	Data   []byte   // the msgpack bytes (already checked by the msgpack guard)
 	max    int
 }
 
@@ -40,7 +41,7 @@ func (c Command) Decode(v any) error { return msgguard.Unmarshal(c.Data, c.max, 
 
 // Event is one msgpack-encoded event from the host.
 type Event struct {
-	Data []byte
+	Data []byte // the msgpack bytes; Decode them
 	max  int
 }
 

@@ -4,7 +4,9 @@ package netcode
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -46,7 +48,21 @@ func newAPI(cfg TransportConfig, mux ice.UDPMux) (*webrtc.API, error) {
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
 	if len(cfg.ICE.PublicIPs) > 0 {
-		se.SetNAT1To1IPs(cfg.ICE.PublicIPs, webrtc.ICECandidateTypeHost)
+		// One rule per entry, as pion's former SetNAT1To1IPs did: "public" replaces
+		// the address of every host candidate, "public/local" only local's.
+		rules := make([]webrtc.ICEAddressRewriteRule, 0, len(cfg.ICE.PublicIPs))
+		for _, ip := range cfg.ICE.PublicIPs {
+			public, local, _ := strings.Cut(ip, "/")
+			rules = append(rules, webrtc.ICEAddressRewriteRule{
+				External:        []string{strings.TrimSpace(public)},
+				Local:           strings.TrimSpace(local),
+				AsCandidateType: webrtc.ICECandidateTypeHost,
+				Mode:            webrtc.ICEAddressRewriteReplace,
+			})
+		}
+		if err := se.SetICEAddressRewriteRules(rules...); err != nil {
+			return nil, fmt.Errorf("%w: ICEConfig.PublicIPs: %w", ErrConfig, err)
+		}
 	}
 	if mux != nil {
 		se.SetICEUDPMux(mux)

@@ -62,8 +62,8 @@ type Signal struct {
 	// Candidate, SDPMid and SDPMLineIndex are an ICE candidate's fields, as in
 	// RTCIceCandidateInit; an empty Candidate ends the candidates.
 	Candidate     string  `json:"candidate,omitempty"`
-	SDPMid        *string `json:"sdpMid,omitempty"`
-	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"`
+	SDPMid        *string `json:"sdpMid,omitempty"`        // the candidate's media stream ID
+	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"` // the candidate's m-line index
 	// Code says why a reject refuses (e.g. "host_full"); see ValidCode.
 	Code string `json:"code,omitempty"`
 	// Reason explains a reject to people; at most MaxReasonBytes.

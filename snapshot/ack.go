@@ -12,8 +12,8 @@ const AckLen = 7
 // set in Mask, packet Latest-1-i (sequence numbers are 16 bits and wrap). Sequence number
 // 0 is never used for a packet, so the zero Ack acknowledges nothing.
 type Ack struct {
-	Latest uint16
-	Mask   uint32
+	Latest uint16 // the newest packet received
+	Mask   uint32 // bit i: packet Latest-1-i was received too
 }
 
 // AppendAck appends the 7-byte wire form of a: version (1), Latest (uint16 LE), Mask (uint32 LE).

@@ -349,11 +349,18 @@ func (r *encEnt) version(seq uint64) []uint32 {
 // the host tick the state belongs to. Encode only reads w: encoders of several clients may
 // encode the same world concurrently while nothing modifies it.
 func (e *Encoder) Encode(dst [][]byte, w *World, tick uint32) ([][]byte, error) {
+	return e.EncodeWith(dst, w, tick, EncodeOptions{})
+}
+
+// EncodeWith is Encode with per-send options: the client's interest (which entities
+// it receives, and how urgently) and a byte budget for this send. See EncodeOptions.
+func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOptions) ([][]byte, error) {
 	if e.err != nil {
 		return dst, e.err
 	}
 	e.stats = EncodeStats{}
 	e.sends++
+	in := o.Interest
 	// Baselines must stay within History of every packet of this send.
 	lastPossible := e.seq + uint64(e.cfg.MaxPacketsPerSend) + 1
 	oldest := uint64(0)
@@ -377,10 +384,22 @@ func (e *Encoder) Encode(dst [][]byte, w *World, tick uint32) ([][]byte, error) 
 			}
 		}
 		var r *encEnt
-		if ri < len(recs) && recs[ri].id == we.id {
+		have := ri < len(recs) && recs[ri].id == we.id
+		if have {
 			r = recs[ri]
 			ri++
-		} else {
+		}
+		weight := uint32(1)
+		if in != nil {
+			weight = in.Weight(we.id, we.typ, we.q, have && r.sent && !r.removing)
+			if weight == 0 { // not for this client: as if gone from the world
+				if have && e.goneFromWorld(r) {
+					out = append(out, r)
+				}
+				continue
+			}
+		}
+		if !have {
 			r = e.newRec(we.id)
 		}
 		out = append(out, r)
@@ -396,7 +415,7 @@ func (e *Encoder) Encode(dst [][]byte, w *World, tick uint32) ([][]byte, error) 
 		r.cur, r.curVer = we.q, we.ver
 		r.selected = false
 		if e.plan(r, oldest) {
-			r.prio++
+			r.prio += weight
 			if r.delta {
 				bc := &e.baseCount[r.base%History]
 				if bc.seq != r.base {
@@ -458,8 +477,8 @@ func (e *Encoder) Encode(dst [][]byte, w *World, tick uint32) ([][]byte, error) 
 
 	// 2. Choose what goes now. Everything, if it fits with room for packing slack;
 	// otherwise the highest accumulated priorities.
-	maxPk := e.cfg.MaxPacketsPerSend
-	capacity := uint64(e.payload) * uint64(maxPk)
+	maxPk, lastPayload := e.packetBudget(o.MaxBytes)
+	capacity := uint64(e.payload)*uint64(maxPk-1) + uint64(lastPayload)
 	slack := uint64(maxCost) * uint64(maxPk)
 	if total+slack <= capacity {
 		for _, r := range e.recs {
@@ -491,6 +510,10 @@ func (e *Encoder) Encode(dst [][]byte, w *World, tick uint32) ([][]byte, error) 
 	used := uint(0)
 	prev := int64(-1)
 	full := false
+	limit := e.payload // of the packet being filled: the last one may be smaller
+	if maxPk == 1 {
+		limit = lastPayload
+	}
 	for _, r := range e.recs {
 		if !r.selected {
 			continue
@@ -500,15 +523,23 @@ func (e *Encoder) Encode(dst [][]byte, w *World, tick uint32) ([][]byte, error) 
 			continue
 		}
 		need := uint(r.cost) + gapBits(uint32(int64(r.id)-prev-1))
-		if used+need > e.payload {
-			e.finishPacket(dst)
-			if len(dst)-start == maxPk {
-				full = true
-				continue
+		if used+need > limit {
+			if used > 0 {
+				e.finishPacket(dst)
+				if len(dst)-start == maxPk {
+					full = true
+					continue
+				}
+				dst, pk = e.startPacket(dst, tick)
+				used, prev = 0, -1
+				need = uint(r.cost) + gapBits(uint32(r.id))
+				if len(dst)-start == maxPk {
+					limit = lastPayload
+				}
 			}
-			dst, pk = e.startPacket(dst, tick)
-			used, prev = 0, -1
-			need = uint(r.cost) + gapBits(uint32(r.id))
+			if need > limit {
+				continue // only in a packet cut short by MaxBytes: it waits
+			}
 		}
 		gap := uint32(int64(r.id) - prev - 1)
 		prev = int64(r.id)

@@ -33,29 +33,29 @@ const SchemaVersion = 1
 // an IEEE-754 double (the shortest form that reads back exactly), so a client that
 // parses the descriptor can rebuild the same bytes.
 type Schema struct {
-	Version int          `json:"version"`
-	Types   []SchemaType `json:"types"`
+	Version int          `json:"version"` // the descriptor format's version
+	Types   []SchemaType `json:"types"`   // ascending by ID
 }
 
 // SchemaType describes one registered entity type.
 type SchemaType struct {
-	ID     TypeID        `json:"id"`
-	Name   string        `json:"name"` // the Go type name
-	Fields []SchemaField `json:"fields"`
+	ID     TypeID        `json:"id"`     // as registered
+	Name   string        `json:"name"`   // the Go type name
+	Fields []SchemaField `json:"fields"` // in struct order
 }
 
 // SchemaField describes one quantized field (see Field and the package doc's
 // Quantization section).
 type SchemaField struct {
-	Name string `json:"name"`
+	Name string `json:"name"` // the Go struct field name
 	Kind string `json:"kind"` // "int", "float", "angle" or "bool"
-	Bits int    `json:"bits"`
+	Bits int    `json:"bits"` // bits of a quantized value
 	// MaxQ is the largest valid quantized value (Field.MaxQ).
 	MaxQ     uint32   `json:"maxq"`
-	Min      *float64 `json:"min,omitempty"`  // int and float fields
-	Max      *float64 `json:"max,omitempty"`  // int and float fields
-	Prec     *float64 `json:"prec,omitempty"` // float fields
-	Teleport bool     `json:"teleport,omitempty"`
+	Min      *float64 `json:"min,omitempty"`      // int and float fields
+	Max      *float64 `json:"max,omitempty"`      // int and float fields
+	Prec     *float64 `json:"prec,omitempty"`     // float fields
+	Teleport bool     `json:"teleport,omitempty"` // a change is a discontinuity (Field.Teleport)
 }
 
 // Schema returns the registry's descriptor.

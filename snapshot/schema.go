@@ -26,6 +26,7 @@ const (
 	KindBool                  // one bit
 )
 
+// String returns the kind's tag name: "int", "float", "angle" or "bool".
 func (k Kind) String() string {
 	switch k {
 	case KindInt:
@@ -43,8 +44,8 @@ func (k Kind) String() string {
 // Field is one compiled, quantized field of an entity type.
 type Field struct {
 	Name string // Go struct field name
-	Kind Kind
-	Bits int // bits of a quantized value, 1..32
+	Kind Kind   // how the value is quantized
+	Bits int    // bits of a quantized value, 1..32
 	// Teleport marks a field whose change is a discontinuity (respawn, teleport):
 	// interpolators must not blend across it. See Type.Teleported.
 	Teleport bool

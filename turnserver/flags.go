@@ -13,12 +13,12 @@ import (
 // turnserver's own command (no prefix).
 type Flags struct {
 	Listen     *string // TURN over UDP and TCP on this address ("" off)
-	NoTCP      *bool
-	RelayIP    *string
-	RelayPorts *string
-	UserQuota  *int
-	MaxAllocs  *int
-	Bandwidth  *int
+	NoTCP      *bool   // UDP only
+	RelayIP    *string // the public IP relayed candidates advertise
+	RelayPorts *string // the relay port range, "MIN-MAX"
+	UserQuota  *int    // live allocations per user
+	MaxAllocs  *int    // live allocations in all
+	Bandwidth  *int    // bytes per second per allocation, both directions
 }
 
 // RegisterFlags defines the relay's flags on fs, each name with prefix.

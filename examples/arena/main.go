@@ -15,12 +15,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/server"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/netcode"
 )
 
@@ -35,7 +38,27 @@ func main() {
 	cacheDir := flag.String("cache", "", "wasm build cache directory (default: examples/arena/.cache under the module)")
 	noHost := flag.Bool("nohost", false, "run no game host: serve the lobby and the page only; players host games from their browser tabs")
 	verbose := flag.Bool("v", false, "log debug details")
-	flag.Parse()
+	large := flag.Bool("large", false, fmt.Sprintf("play a large map (%d×%d classic arenas) where each client receives only what is near it; %d bots unless -bots says otherwise", largeTiles, largeTiles, largeBots))
+	if err := cli.Parse(flag.CommandLine, os.Args[1:], "arena [flags]", `Runs the Volley sample game on this machine: a lobby, an arena host in a lobby room,
+native bots and the browser client (compiled to WebAssembly on the first start).`); err != nil {
+		cli.Exit("arena", err)
+	}
+	var m *game.Map
+	if *large {
+		m = game.NewMap(largeTiles)
+		botsSet := false
+		flag.Visit(func(f *flag.Flag) { botsSet = botsSet || f.Name == "bots" })
+		if !botsSet {
+			*bots = largeBots
+		}
+	}
+
+	// Listen before anything else: with the port taken, that is the only error.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "arena: %v (is an arena already running? -addr chooses another address)\n", err)
+		os.Exit(1)
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -46,22 +69,25 @@ func main() {
 	defer stop()
 
 	cfg := server.Config{
-		Addr:         *addr,
+		Listener:     ln,
 		LobbyURL:     *lobbyURL,
 		PageLobbyURL: *pageLobby,
 		RoomName:     *room,
 		HostSecret:   os.Getenv(*secretEnv),
 		Bots:         *bots,
+		Map:          m,
 		NoHost:       *noHost,
 		CacheDir:     *cacheDir,
 		Logger:       log,
 		Transport:    netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: !*public}},
 	}
+	cfg.Compiling = func() {
+		fmt.Fprintln(os.Stderr, "arena: compiling the browser client to WebAssembly (first start only: about a minute, see the README)")
+	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = server.DefaultCacheDir()
 	}
-	fmt.Fprintln(os.Stderr, "arena: starting (the first start compiles the browser client; this takes a while)")
-	err := server.Run(ctx, cfg, func(a *server.Arena) {
+	err = server.Run(ctx, cfg, func(a *server.Arena) {
 		if *noHost {
 			fmt.Fprintf(os.Stderr, "arena: no host here: lobby %s, %d bots (they join rooms hosted from browser tabs)\n", a.LobbyURL, *bots)
 		} else {
@@ -85,3 +111,9 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "arena: stopped")
 }
+
+// The -large map: 4×4 classic arenas (256×144 units) and 60 bots.
+const (
+	largeTiles = 4
+	largeBots  = 60
+)

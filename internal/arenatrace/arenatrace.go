@@ -25,34 +25,34 @@ const (
 
 // Player is a replicated player. ID is not replicated as a field (it is the entity ID).
 type Player struct {
-	ID     uint32  `snap:"-" msgpack:"id"`
-	X      float32 `snap:"float,min=0,max=200,prec=0.01" msgpack:"x"`
-	Y      float32 `snap:"float,min=0,max=200,prec=0.01" msgpack:"y"`
-	Angle  float32 `snap:"angle,bits=10" msgpack:"angle"`
-	Health int     `snap:"int,min=0,max=100" msgpack:"health"`
-	Score  int     `snap:"int,min=0,max=1023" msgpack:"score"`
-	Alive  bool    `snap:"bool,teleport" msgpack:"alive"`
+	ID     uint32  `snap:"-" msgpack:"id"`                            // 1 to Config.Players
+	X      float32 `snap:"float,min=0,max=200,prec=0.01" msgpack:"x"` // position
+	Y      float32 `snap:"float,min=0,max=200,prec=0.01" msgpack:"y"` // position
+	Angle  float32 `snap:"angle,bits=10" msgpack:"angle"`             // heading, radians
+	Health int     `snap:"int,min=0,max=100" msgpack:"health"`        // 0 to 100
+	Score  int     `snap:"int,min=0,max=1023" msgpack:"score"`        // kills
+	Alive  bool    `snap:"bool,teleport" msgpack:"alive"`             // a change is a teleport (death, respawn)
 }
 
 // Projectile is a replicated projectile.
 type Projectile struct {
-	ID    uint32  `snap:"-" msgpack:"id"`
-	X     float32 `snap:"float,min=0,max=200,prec=0.01" msgpack:"x"`
-	Y     float32 `snap:"float,min=0,max=200,prec=0.01" msgpack:"y"`
-	Angle float32 `snap:"angle,bits=8" msgpack:"angle"`
-	Owner int     `snap:"int,min=0,max=255" msgpack:"owner"`
+	ID    uint32  `snap:"-" msgpack:"id"`                            // unique, never reused
+	X     float32 `snap:"float,min=0,max=200,prec=0.01" msgpack:"x"` // position
+	Y     float32 `snap:"float,min=0,max=200,prec=0.01" msgpack:"y"` // position
+	Angle float32 `snap:"angle,bits=8" msgpack:"angle"`              // direction of flight, radians
+	Owner int     `snap:"int,min=0,max=255" msgpack:"owner"`         // the shooter's ID
 }
 
 // State is the whole replicated state (the msgpack baseline marshals this).
 type State struct {
-	Tick        uint32       `msgpack:"tick"`
-	Players     []Player     `msgpack:"players"`
-	Projectiles []Projectile `msgpack:"projectiles"`
+	Tick        uint32       `msgpack:"tick"`        // simulation steps so far
+	Players     []Player     `msgpack:"players"`     // sorted by ID
+	Projectiles []Projectile `msgpack:"projectiles"` // in flight
 }
 
 // Config configures a Sim. The zero value works.
 type Config struct {
-	Players int     // default 64 (at most 255)
+	Players int     // default 64, at most 1023 (the snap tags hold owners up to 255: more players need wider tags)
 	Seed    uint64  // default 1
 	Size    float64 // arena side in units, default 200 (the snap tags assume 200)
 }
@@ -96,7 +96,7 @@ func New(cfg Config) *Sim {
 	if cfg.Players <= 0 {
 		cfg.Players = 64
 	}
-	cfg.Players = min(cfg.Players, 255)
+	cfg.Players = min(cfg.Players, 1023)
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}

@@ -22,7 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -48,7 +48,8 @@ func Chromium(t testing.TB) string {
 // the running toolchain. It fails the test with the compiler's output on error.
 func BuildWasm(t testing.TB, ctx context.Context, pkg, out string) {
 	t.Helper()
-	build := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", out, pkg)
+	// "go" on PATH is the running toolchain: go test puts its GOROOT/bin first.
+	build := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if output, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("wasm build of %s: %v\n%s", pkg, err, output)
@@ -59,7 +60,11 @@ func BuildWasm(t testing.TB, ctx context.Context, pkg, out string) {
 // page needs to run what BuildWasm built.
 func WasmExecJS(t testing.TB) []byte {
 	t.Helper()
-	js, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"))
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	js, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"))
 	if err != nil {
 		t.Fatal(err)
 	}

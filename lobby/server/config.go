@@ -62,8 +62,8 @@ type Config struct {
 	// member as much as that member signals it.
 	// Defaults: 50 per second, burst 100, 2 s.
 	MessagesPerSecond float64
-	MessageBurst      int
-	ThrottleTimeout   time.Duration
+	MessageBurst      int           // default 100
+	ThrottleTimeout   time.Duration // default 2 s
 	// SignalsPerSecond and SignalBurst bound the signals of a connection that hosts no
 	// members (a player), on top of MessagesPerSecond, and are throttled the same way.
 	// Each signal a player sends can make its host answer with several (an answer and
@@ -81,14 +81,14 @@ type Config struct {
 	// it had left; counted as lobby_rejections_total{reason="slow_consumer"}).
 	// Defaults: 256 messages, 1 MiB.
 	SendQueue      int
-	SendQueueBytes int
+	SendQueueBytes int // default 1 MiB
 	// WriteTimeout bounds each write to a connection. Default: 10 s.
 	WriteTimeout time.Duration
 	// PingInterval is how often the server pings; PongTimeout is how long it waits for
 	// any frame (a pong or a message) before closing the connection.
 	// Defaults: 25 s and 60 s (PingInterval is lowered below PongTimeout if needed).
 	PingInterval time.Duration
-	PongTimeout  time.Duration
+	PongTimeout  time.Duration // default 60 s
 	// IdleTimeout closes (with 1000, reason "idle") a connection that has been in no room
 	// and sent no message for this long, checked at each ping. Default: 5 minutes.
 	IdleTimeout time.Duration
@@ -153,7 +153,7 @@ type Config struct {
 	// DefaultCapacity is a room's member capacity when "create" gives none; MaxCapacity
 	// is the largest allowed. Defaults: 8 and 256.
 	DefaultCapacity int
-	MaxCapacity     int
+	MaxCapacity     int // default 256
 	// MaxListRooms bounds the rooms returned by one "list" (a client may ask for fewer)
 	// and MaxListBytes the size of its reply: a page ends before the room that would
 	// push it over (but holds at least one room); "next" then continues it.
@@ -164,8 +164,8 @@ type Config struct {
 	// MaxMetadataBytes its metadata JSON, MaxPasswordBytes its password.
 	// Defaults: 64, 4096, 128.
 	MaxNameBytes     int
-	MaxMetadataBytes int
-	MaxPasswordBytes int
+	MaxMetadataBytes int // default 4096
+	MaxPasswordBytes int // default 128
 
 	// The room feed (GET /rooms/events, Server-Sent Events; see RoomEventsHandler).
 	//

@@ -37,7 +37,7 @@ func Example() {
 // each (same Redis, same prefix) behind a load balancer.
 func ExampleNewRedisStore() {
 	// ContextTimeoutEnabled: Config.StoreTimeout then bounds every Redis call.
-	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379", ContextTimeoutEnabled: true})
+	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379", ContextTimeoutEnabled: true}) // github.com/redis/go-redis/v9
 	defer rdb.Close()
 	srv := lobbyserver.New(lobbyserver.Config{
 		Store: lobbyserver.NewRedisStore(rdb, lobbyserver.RedisStoreConfig{Prefix: "mygame:lobby:"}),

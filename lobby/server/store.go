@@ -12,13 +12,14 @@ import (
 
 // Room is a room's state as the Store keeps it.
 type Room struct {
-	ID       string
-	Name     string
-	Host     string // connection ID of the host
-	Capacity int    // maximum number of members, not counting the host
-	Metadata json.RawMessage
-	// PasswordHash is nil when the room is open; otherwise a SHA-256 of the room ID and
-	// its password, computed by the Server.
+	ID       string          // unique among the rooms of every instance sharing the store
+	Name     string          // as the host gave it
+	Host     string          // connection ID of the host
+	Capacity int             // maximum number of members, not counting the host
+	Metadata json.RawMessage // the host's JSON value, if any
+	// PasswordHash is nil when the room is open; otherwise a SHA-256 of the room ID
+	// and its password, computed by the Server: a Store compares hashes, never
+	// passwords.
 	PasswordHash []byte
 	Members      []string // connection IDs in join order
 	Game         string   // the game the host announced, "" for none

@@ -42,6 +42,8 @@ var (
 	descRefusals   = prometheus.NewDesc("volley_netcode_refusals_total", "Peers refused or handshakes that failed, by the code they were told (host_full, busy, timeout, bad_channel, ...).", []string{"code"}, nil)
 	descTick       = prometheus.NewDesc("volley_netcode_tick_seconds", "Work per tick on the tick goroutine: inputs, Step, handing the snapshots due to the sending goroutine.", nil, nil)
 	descSendLag    = prometheus.NewDesc("volley_netcode_snapshot_send_lag_seconds", "Time from a tick's start until its snapshots were encoded and handed to the data channels.", nil, nil)
+	descClamped    = prometheus.NewDesc("volley_netcode_rewinds_clamped_total", "Lag-compensation rewinds clamped to LagCompensation.MaxRewind.", nil, nil)
+	descDeferred   = prometheus.NewDesc("volley_netcode_budget_deferred_total", "Entity updates a client's BytesPerSecond budget pushed to a later send.", nil, nil)
 
 	descSuspended   = prometheus.NewDesc("volley_netcode_suspended_clients", "Clients whose connection was lost, kept for resumption.", nil, nil)
 	descSuspensions = prometheus.NewDesc("volley_netcode_suspensions_total", "Clients suspended: connection lost, identity kept for the resume window.", nil, nil)
@@ -65,13 +67,15 @@ type collector struct{ s *netcode.Server }
 // NewCollector returns a Prometheus collector of srv's totals: clients, ticks (run,
 // late, skipped), histograms of the tick's work and of the snapshot send lag, bytes and
 // messages each way, snapshot packets, drops by reason, disconnects by reason, pending
-// handshakes and refusals by code. Register it with a prometheus.Registry. Collecting reads srv's accessors: it never
+// handshakes, refusals by code, clamped lag-compensation rewinds and entity updates
+// deferred by bandwidth budgets. Register it with a prometheus.Registry. Collecting reads srv's accessors: it never
 // blocks the tick loop.
 func NewCollector(srv *netcode.Server) prometheus.Collector { return collector{srv} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descTicks, descLate, descSkipped, descBytes, descPackets,
 		descSnapshots, descDrops, descDepartures, descPending, descRefusals, descTick, descSendLag,
+		descClamped, descDeferred,
 		descSuspended, descSuspensions, descResumed, descSuspEnded, descResumeLost, descRestarts} {
 		ch <- d
 	}
@@ -105,6 +109,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- histogram(descTick, timings.Tick)
 	ch <- histogram(descSendLag, timings.SendLag)
+	counter(descClamped, t.RewindsClamped)
+	counter(descDeferred, t.BudgetDeferred)
 
 	life := c.s.LifecycleStats()
 	ch <- prometheus.MustNewConstMetric(descSuspended, prometheus.GaugeValue, float64(life.Suspended))

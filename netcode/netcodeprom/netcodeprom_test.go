@@ -41,6 +41,8 @@ var wantDescs = []string{
 	`Desc{fqName: "volley_netcode_refusals_total", help: "Peers refused or handshakes that failed, by the code they were told (host_full, busy, timeout, bad_channel, ...).", unit: "", constLabels: {}, variableLabels: {code}}`,
 	`Desc{fqName: "volley_netcode_tick_seconds", help: "Work per tick on the tick goroutine: inputs, Step, handing the snapshots due to the sending goroutine.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_snapshot_send_lag_seconds", help: "Time from a tick's start until its snapshots were encoded and handed to the data channels.", unit: "", constLabels: {}, variableLabels: {}}`,
+	`Desc{fqName: "volley_netcode_rewinds_clamped_total", help: "Lag-compensation rewinds clamped to LagCompensation.MaxRewind.", unit: "", constLabels: {}, variableLabels: {}}`,
+	`Desc{fqName: "volley_netcode_budget_deferred_total", help: "Entity updates a client's BytesPerSecond budget pushed to a later send.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_suspended_clients", help: "Clients whose connection was lost, kept for resumption.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_suspensions_total", help: "Clients suspended: connection lost, identity kept for the resume window.", unit: "", constLabels: {}, variableLabels: {}}`,
 	`Desc{fqName: "volley_netcode_resumptions_total", help: "Suspended or lost clients back: on their own connection (recovered) or a new one (token).", unit: "", constLabels: {}, variableLabels: {how}}`,

@@ -13,6 +13,8 @@ import (
 // Brain decides a bot's input from what it sees. It is deterministic for a given
 // seed. One goroutine owns it.
 type Brain struct {
+	// Map is the map the bot plays on. Default (nil): game.DefaultMap.
+	Map       *game.Map
 	rng       *rand.Rand
 	target    game.Vec
 	hasTarget bool
@@ -78,7 +80,7 @@ func (b *Brain) Think(self game.Player, players []game.Player, dt float64) (butt
 			continue
 		}
 		dist := p.Pos.Sub(self.Pos).Len()
-		if dist < best && dist < Sight && game.LineOfSight(self.Pos, p.Pos) {
+		if dist < best && dist < Sight && b.mapOrDefault().LineOfSight(self.Pos, p.Pos) {
 			best = dist
 			v := p.Pos.Sub(self.Pos)
 			aim = math.Atan2(v.Y, v.X) + b.aimNoise
@@ -93,10 +95,23 @@ func (b *Brain) Think(self game.Player, players []game.Player, dt float64) (butt
 // stuckSpeed is the speed below which a wandering bot counts as stuck.
 const stuckSpeed = game.PlayerSpeed * 0.2
 
+func (b *Brain) mapOrDefault() *game.Map {
+	if b.Map == nil {
+		return game.DefaultMap
+	}
+	return b.Map
+}
+
 func (b *Brain) pickTarget() {
+	m := b.mapOrDefault()
 	for range 32 {
 		p := game.Vec{X: 2 + b.rng.Float64()*(game.Width-4), Y: 2 + b.rng.Float64()*(game.Height-4)}
-		if !game.Blocked(p) {
+		if m.Tiles > 1 {
+			// Wander within a classic arena's reach of where it is, so that a
+			// bot on a large map roams a neighbourhood.
+			p = p.Add(b.lastPos).Sub(game.Vec{X: game.Width / 2, Y: game.Height / 2})
+		}
+		if !m.Blocked(p) {
 			b.target = p
 			break
 		}

@@ -16,9 +16,9 @@ import (
 	"github.com/volleynet/volley/signaling"
 )
 
-// Play connects one bot through sig and plays until ctx ends or the connection does.
-// Each bot is a real netcode client with its own WebRTC connection. The returned
-// error is nil when ctx ended.
+// Play connects one bot through sig and plays on the classic arena until ctx ends or
+// the connection does (a swarm learns its room's map from the lobby). Each bot is a real netcode client with its own WebRTC
+// connection. The returned error is nil when ctx ended.
 func Play(ctx context.Context, sig signaling.Signaler, name string, seed uint64, cfg netcode.ClientConfig, st *Stats) error {
 	_, err := play(ctx, sig, client.Config{Name: name, Netcode: cfg}, seed, st)
 	return err
@@ -45,6 +45,7 @@ func play(ctx context.Context, sig signaling.Signaler, cfg client.Config, seed u
 		}()
 	}
 	brain := NewBrain(seed)
+	brain.Map = sess.Map()
 	dt := 1 / float64(sess.Netcode().TickRate())
 	tick := time.NewTicker(time.Duration(float64(time.Second) * dt))
 	defer tick.Stop()
@@ -110,17 +111,17 @@ func (st *Stats) fail(err error) {
 
 // Summary is a snapshot of Stats.
 type Summary struct {
-	Connected         int
-	Attempts          uint64 // connection attempts
-	Failures          uint64 // attempts that failed or sessions that ended with an error
-	LastError         error
-	MeanRTT           time.Duration
-	MaxRTT            time.Duration
-	MeanLossIn        float64
-	SnapshotsPerSec   float64 // summed over bots
-	KbpsIn, KbpsOut   float64 // summed over bots
-	Kills, Deaths     int     // scored by the bots since they started
-	BytesIn, BytesOut uint64
+	Connected         int           // bots in a game now
+	Attempts          uint64        // connection attempts
+	Failures          uint64        // attempts that failed or sessions that ended with an error
+	LastError         error         // the latest failure's error, nil without any
+	MeanRTT           time.Duration // round trip, averaged over connected bots
+	MaxRTT            time.Duration // the largest round trip of a connected bot
+	MeanLossIn        float64       // fraction of snapshots lost, averaged over connected bots
+	SnapshotsPerSec   float64       // summed over bots
+	KbpsIn, KbpsOut   float64       // summed over bots
+	Kills, Deaths     int           // scored by the bots since they started
+	BytesIn, BytesOut uint64        // data channel totals of every session, ended ones included
 }
 
 // Summary returns the current aggregate.
@@ -261,13 +262,13 @@ func (sw *Swarm) run(ctx context.Context, cfg SwarmConfig, i int) {
 // lost.
 func (sw *Swarm) once(ctx context.Context, cfg SwarmConfig, name string, seed uint64, resume *netcode.ResumeState) (*netcode.ResumeState, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	lc, sig, err := client.JoinRoom(dialCtx, cfg.LobbyURL, cfg.RoomID, cfg.Lobby)
+	lc, sig, m, err := client.JoinRoom(dialCtx, cfg.LobbyURL, cfg.RoomID, cfg.Lobby)
 	cancel()
 	if err != nil {
 		return resume, err
 	}
 	defer lc.Close()
-	ccfg := client.Config{Name: name, Netcode: client.WithLobbyICE(cfg.Client, lc), Resume: resume}
+	ccfg := client.Config{Name: name, Netcode: client.WithLobbyICE(cfg.Client, lc), Resume: resume, Map: m}
 	next, err := play(ctx, sig, ccfg, seed, sw.stats)
 	if resume != nil && client.ResumeRefused(err) {
 		ccfg.Resume = nil

@@ -1,14 +1,16 @@
 // Package client is the arena's client side, shared by the browser client and the
-// native bots: it joins a lobby room, connects a netcode.Client to the host, predicts
-// the local player's movement (reconciling with the host's last applied input),
-// interpolates everyone else, follows names and the kill feed, and assembles a Frame
-// for drawing.
+// native bots: it joins a lobby room (learning the room's map), connects a
+// netcode.Client to the host, predicts the local player's movement with a
+// netcode.Predictor, interpolates everyone else, stamps its inputs with the tick its
+// screen shows (for the host's lag compensation), follows names and the kill feed,
+// and assembles a Frame for drawing.
 package client
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -27,10 +29,25 @@ type Config struct {
 	Netcode netcode.ClientConfig
 	// FeedLines is how many kill-feed lines a Frame keeps. Default 5.
 	FeedLines int
+	// Map is the host's map (JoinRoom reads it from the room). Default:
+	// game.DefaultMap.
+	Map *game.Map
 	// Resume, if set, resumes an earlier session (its ResumeState): the same
 	// player comes back with its score. Connect fails with an error for which
 	// ResumeRefused is true when the host no longer has it. Default: a new player.
 	Resume *netcode.ResumeState
+}
+
+// Predictor is the local player's predictor: the arena's movement on its map.
+type Predictor = netcode.Predictor[game.Player, game.Input, game.Vec]
+
+// NewPredictor returns a predictor of the local player on m for ticks of dt seconds,
+// gliding over corrections as game.Correction says.
+func NewPredictor(m *game.Map, dt float64) *Predictor {
+	return netcode.NewPredictor(netcode.PredictorConfig[game.Player, game.Input, game.Vec]{
+		Step:       func(p *game.Player, in game.Input) { m.Move(p, in, dt) },
+		Correction: game.Correction,
+	})
 }
 
 // Session is one player's connection to an arena host. It is not safe for concurrent
@@ -40,7 +57,8 @@ type Session struct {
 	nc   *netcode.Client
 	cfg  Config
 	self game.PlayerID
-	pred *game.Predictor
+	m    *game.Map
+	pred *Predictor
 
 	latest *snapshot.World // newest snapshot, for reconciliation
 	interp *snapshot.World // interpolated world, for drawing
@@ -51,6 +69,8 @@ type Session struct {
 	lastInput  game.Input
 	stamped    uint32 // last tick an input was stamped for
 	hasStamp   bool
+	shown      float64 // the tick the player's screen (or a bot's view) last showed
+	hasShown   bool
 
 	names map[game.PlayerID]string
 	feed  []string
@@ -61,24 +81,26 @@ type Session struct {
 }
 
 // JoinRoom connects to the lobby at url and joins the room with that ID (when roomID
-// is empty, the oldest open arena room of this version: game.LobbyGame and
-// game.LobbyVersion). It returns the lobby connection, which must stay open
-// while signaling is needed, and the signaling path to the room's host.
-func JoinRoom(ctx context.Context, url, roomID string, cfg lobby.ClientConfig) (*lobby.Client, *lobby.PeerSignaler, error) {
+// is empty, the oldest open classic arena room of this version: game.LobbyGame and
+// game.LobbyVersion). It returns the lobby connection, which must stay open while
+// signaling is needed, the signaling path to the room's host, and the room's map
+// (Config.Map), which the room's metadata names.
+func JoinRoom(ctx context.Context, url, roomID string, cfg lobby.ClientConfig) (*lobby.Client, *lobby.PeerSignaler, *game.Map, error) {
 	lc, err := lobby.Dial(ctx, url, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w at %s: %w", ErrLobbyUnreachable, url, err)
+		return nil, nil, nil, fmt.Errorf("%w at %s: %w", ErrLobbyUnreachable, url, err)
 	}
+	var info lobby.RoomInfo
 	if roomID != "" {
-		_, err = lc.Join(ctx, roomID, "")
+		info, err = lc.Join(ctx, roomID, "")
 	} else {
-		_, err = lc.QuickJoinMatching(ctx, lobby.RoomFilter{Game: game.LobbyGame, GameVersion: game.LobbyVersion})
+		info, err = lc.QuickJoinMatching(ctx, lobby.RoomFilter{Game: game.LobbyGame, GameVersion: game.LobbyVersion})
 	}
 	if err != nil {
 		lc.Close()
-		return nil, nil, fmt.Errorf("cannot join the arena: %w", err)
+		return nil, nil, nil, fmt.Errorf("cannot join the arena: %w", err)
 	}
-	return lc, lc.HostSignaler(), nil
+	return lc, lc.HostSignaler(), MapFromMetadata(info.Metadata), nil
 }
 
 // WithLobbyICE returns cfg with the lobby's STUN/TURN servers added to its ICE
@@ -98,7 +120,10 @@ func WithLobbyICE(cfg netcode.ClientConfig, lc *lobby.Client) netcode.ClientConf
 // Connect connects to the host through sig, sends the player's name and returns the
 // session once the host has welcomed it.
 func Connect(ctx context.Context, cfg Config, sig signaling.Signaler) (*Session, error) {
-	reg := game.NewRegistry()
+	if cfg.Map == nil {
+		cfg.Map = game.DefaultMap
+	}
+	reg := game.RegistryFor(cfg.Map)
 	nc := cfg.Netcode
 	nc.Registry = reg
 	nc.Resume = cfg.Resume
@@ -113,7 +138,10 @@ func Connect(ctx context.Context, cfg Config, sig signaling.Signaler) (*Session,
 // browser tab) through netcode.DialLocal: no network, the same protocol. It sends the
 // player's name and returns the session once the host has welcomed it.
 func ConnectLocal(ctx context.Context, cfg Config, srv *netcode.Server) (*Session, error) {
-	reg := game.NewRegistry()
+	if cfg.Map == nil {
+		cfg.Map = game.DefaultMap
+	}
+	reg := game.RegistryFor(cfg.Map)
 	nc := cfg.Netcode
 	nc.Registry = reg
 	c, err := netcode.DialLocal(ctx, nc, srv)
@@ -131,7 +159,8 @@ func newSession(c *netcode.Client, reg *snapshot.Registry, cfg Config) (*Session
 		nc:     c,
 		cfg:    cfg,
 		self:   game.PlayerID(c.ID()),
-		pred:   game.NewPredictor(1 / float64(c.TickRate())),
+		m:      cfg.Map,
+		pred:   NewPredictor(cfg.Map, 1/float64(c.TickRate())),
 		latest: snapshot.NewWorld(reg),
 		interp: snapshot.NewWorld(reg),
 		names:  map[game.PlayerID]string{},
@@ -147,6 +176,9 @@ func newSession(c *netcode.Client, reg *snapshot.Registry, cfg Config) (*Session
 
 // ID returns the local player's ID.
 func (s *Session) ID() game.PlayerID { return s.self }
+
+// Map returns the map the session plays on.
+func (s *Session) Map() *game.Map { return s.m }
 
 // ResumeState returns what resumes this session on a new connection (Config.Resume),
 // or nil when it cannot be resumed; see netcode.Client.ResumeState.
@@ -221,48 +253,35 @@ func (s *Session) name(id game.PlayerID) string {
 	return fmt.Sprintf("player%d", id)
 }
 
-// reconcile restarts the prediction from the host's newest state of the local player.
+// reconcile restarts the prediction from the host's newest state of the local player:
+// the state after the snapshot's tick, which includes every input the host applied
+// up to that tick.
 func (s *Session) reconcile() {
-	// The applied-input tick and the world come from the same snapshot unless one
-	// arrives in between; read until both agree.
-	var applied uint32
-	var ok bool
-	var tick uint32
-	for range 3 {
-		applied, ok = s.nc.LastAppliedInput()
-		var have bool
-		if tick, have = s.nc.Latest(s.latest); !have {
-			return
-		}
-		if a2, ok2 := s.nc.LastAppliedInput(); a2 == applied && ok2 == ok {
-			break
-		}
-	}
-	if s.haveLatest && int32(tick-s.lastTick) < 0 {
+	tick, have := s.nc.Latest(s.latest)
+	if !have || (s.haveLatest && int32(tick-s.lastTick) < 0) {
 		return
 	}
 	s.lastTick, s.haveLatest = tick, true
-	var e game.PlayerEntity
-	if found, err := s.latest.Get(game.PlayerEntityID(s.self), &e); err != nil || !found {
-		return
+	if p, found := game.PlayerFromWorld(s.latest, s.self); found {
+		s.pred.Reconcile(p, tick)
 	}
-	p := game.PlayerFromEntity(s.self, e)
-	if ok {
-		p.LastInput = applied + 1
-	}
-	s.pred.Reconcile(p)
 }
 
 // Input sends the local player's buttons and aim for the current input tick and
 // predicts their effect at once. Call it every frame: it sends at most one input per
 // host tick, and when frames are slower than ticks it predicts the skipped ticks the
-// way the host plays them (repeating the previous input).
+// way the host plays them (repeating the previous input). The input carries the tick
+// the player's screen last showed (Frame, or Players for a bot), so that the host
+// judges its shots against what the player saw.
 func (s *Session) Input(buttons uint8, aim float64) error {
 	if s.hasStamp && int32(s.nc.InputTick()-s.stamped) <= 0 {
 		return nil // this tick's input is already out
 	}
 	in := game.Input{Buttons: buttons, Aim: game.QuantizeAim(aim)}
-	data := game.AppendInput(make([]byte, 0, game.InputSize), in)
+	data := game.AppendInput(make([]byte, 0, game.InputSize+netcode.ViewBytes), in)
+	if s.hasShown {
+		data = netcode.AppendView(data, s.shown)
+	}
 	tick, err := s.nc.SendInput(data)
 	if err != nil {
 		return err
@@ -273,24 +292,24 @@ func (s *Session) Input(buttons uint8, aim float64) error {
 		for k := s.stamped + 1; k != tick && k-s.stamped <= game.MaxInputRepeat; k++ {
 			rep := s.lastInput
 			rep.Seq = k + 1
-			s.pred.PredictInput(rep)
+			s.pred.Input(k, rep)
 		}
 	}
 	in.Seq = tick + 1
-	s.pred.PredictInput(in)
+	s.pred.Input(tick, in)
 	s.lastInput = in
 	s.stamped, s.hasStamp = tick, true
 	return nil
 }
 
-// SelfPos returns where the local player is drawn (its predicted position).
-func (s *Session) SelfPos() game.Vec { return s.pred.Player.Pos }
+// SelfPos returns where the local player is (its predicted position).
+func (s *Session) SelfPos() game.Vec { return s.pred.State().Pos }
 
 // SelfAim returns the local player's current aim.
 func (s *Session) SelfAim() float64 { return s.lastInput.Aim }
 
 // Predictor returns the local player's predictor (for tests and panels).
-func (s *Session) Predictor() *game.Predictor { return s.pred }
+func (s *Session) Predictor() *Predictor { return s.pred }
 
 // Frame assembles what to draw now: everyone interpolated, the local player predicted.
 // frameDt is the time since the previous frame, in seconds. The Frame is reused by
@@ -298,6 +317,7 @@ func (s *Session) Predictor() *game.Predictor { return s.pred }
 func (s *Session) Frame(frameDt float64) *Frame {
 	f := &s.frame
 	f.Self = s.self
+	f.Map = s.m
 	f.Status = ""
 	f.Players = f.Players[:0]
 	f.Projectiles = f.Projectiles[:0]
@@ -306,14 +326,15 @@ func (s *Session) Frame(frameDt float64) *Frame {
 		f.Connected = false
 		f.Status = "disconnected: " + err.Error()
 	}
-	if _, ok := s.nc.Interpolate(s.interp); ok {
+	if shown, ok := s.nc.Interpolate(s.interp); ok {
+		s.shown, s.hasShown = shown, true
 		game.ReadView(s.interp, &s.view)
 		for _, p := range s.view.Players {
 			pv := PlayerView{Player: p}
 			pv.Name = s.name(p.ID)
 			if p.ID == s.self && s.pred.Synced() {
-				pv.Player = s.pred.Player
-				pv.Pos = s.pred.RenderPos(frameDt)
+				pv.Player = *s.pred.State()
+				pv.Pos = pv.Player.Pos.Add(s.pred.Offset(time.Duration(frameDt * float64(time.Second))))
 				pv.Name = s.name(p.ID)
 				pv.Local = true
 				// Scores are not predicted: take the host's.
@@ -344,18 +365,23 @@ func (s *Session) Frame(frameDt float64) *Frame {
 		KbpsDown:       st.BytesInPerSec * 8 / 1000,
 		KbpsUp:         st.BytesOutPerSec * 8 / 1000,
 		Pending:        s.pred.Pending(),
-		Corrections:    s.pred.Corrections,
+		Corrections:    s.pred.Corrections(),
+		Entities:       s.latest.Len(),
 	}
 	return f
 }
 
 // Players returns the players of the newest snapshot (not interpolated), with the
-// local one predicted; bots think with it.
+// local one predicted; bots think with it, so it counts as what the bot's screen
+// shows (its next input is stamped with the snapshot's tick).
 func (s *Session) Players(dst []game.Player) []game.Player {
+	if s.haveLatest {
+		s.shown, s.hasShown = float64(s.lastTick), true
+	}
 	game.ReadView(s.latest, &s.view)
 	for _, p := range s.view.Players {
 		if p.ID == s.self && s.pred.Synced() {
-			p = s.pred.Player
+			p = *s.pred.State()
 		}
 		dst = append(dst, p)
 	}
@@ -363,7 +389,7 @@ func (s *Session) Players(dst []game.Player) []game.Player {
 }
 
 // Self returns the local player as predicted, and whether the host has placed it yet.
-func (s *Session) Self() (game.Player, bool) { return s.pred.Player, s.pred.Synced() }
+func (s *Session) Self() (game.Player, bool) { return *s.pred.State(), s.pred.Synced() }
 
 // LatestTick returns the tick of the newest snapshot the session has taken in.
 func (s *Session) LatestTick() uint32 { return s.lastTick }

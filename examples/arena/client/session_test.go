@@ -116,7 +116,7 @@ func walkAndAgree(ctx context.Context, t *testing.T, h *host.Host, alice, bob *c
 			break
 		}
 	}
-	t.Logf("alice: %d prediction corrections, %d inputs unacknowledged; net %+v", alice.Predictor().Corrections, alice.Predictor().Pending(), af.Net)
+	t.Logf("alice: %d prediction corrections, %d inputs unacknowledged; net %+v", alice.Predictor().Corrections(), alice.Predictor().Pending(), af.Net)
 	if af.Net.SnapshotRate == 0 && af.Net.RTT == 0 {
 		t.Logf("network panel still empty: %+v", af.Net)
 	}

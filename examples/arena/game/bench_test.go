@@ -21,19 +21,29 @@ func BenchmarkStep(b *testing.B) {
 	}
 }
 
-// BenchmarkReconcile replays 12 pending inputs (200 ms at 60 Hz) per reconciliation.
-func BenchmarkReconcile(b *testing.B) {
-	pr := NewPredictor(1.0 / 60)
-	host := Player{Pos: Vec{10, 10}, Alive: true}
-	pr.Reconcile(host)
+// BenchmarkStepLargeMap steps a 4×4 map with 256 players moving and shooting with lag
+// compensation (PlayerAt answers at once: this measures the game, not the history).
+func BenchmarkStepLargeMap(b *testing.B) {
+	s := &State{Seed: 1, Map: NewMap(4)}
+	for i := 1; i <= 256; i++ {
+		s.AddPlayer(PlayerID(i), "")
+	}
+	s.PlayerAt = func(id PlayerID, _ float64) (Vec, bool) {
+		if p := s.Player(id); p != nil {
+			return p.Pos, true
+		}
+		return Vec{}, false
+	}
+	in := map[PlayerID]Input{}
+	var events []Event
+	tick := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		for range 12 {
-			pr.Predict(ButtonRight|ButtonDown, 0)
+		tick++
+		for _, p := range s.Players {
+			in[p.ID] = Input{Seq: uint32(tick), Buttons: uint8(tick/30+int(p.ID))&0x0f | ButtonFire, Aim: float64(tick%628) / 100, Lag: 15}
 		}
-		host.LastInput = pr.seq - 12
-		pr.Reconcile(host)
-		host.LastInput = pr.seq
-		pr.Reconcile(host)
+		events = Step(s, in, 1.0/60, events[:0])
 	}
+	b.ReportMetric(float64(len(s.Projectiles)), "projectiles")
 }

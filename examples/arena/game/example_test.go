@@ -7,7 +7,8 @@ import (
 )
 
 // A host steps the game with each tick's inputs; a client predicts its own player
-// with the same movement code and reconciles when the host's state arrives.
+// with the same movement code: from the host's state, it replays the inputs the host
+// has not applied yet (the arena's client does it with a netcode.Predictor).
 func Example() {
 	const dt = 1.0 / 60
 	var s game.State
@@ -21,14 +22,12 @@ func Example() {
 	}
 	fmt.Printf("host: alice at %.2f,%.2f after input %d\n", alice.Pos.X, alice.Pos.Y, alice.LastInput)
 
-	// Client: it predicted 35 inputs; the host has applied 30 of them.
-	pr := game.NewPredictor(dt)
-	pr.Reconcile(game.Player{ID: 1, Pos: game.Vec{X: 4, Y: 13}, Alive: true})
-	for range 35 {
-		pr.Predict(game.ButtonRight, 0)
+	// Client: it sent 35 inputs; the host has applied 30 of them.
+	predicted := *alice
+	for range 5 {
+		game.MovePlayer(&predicted, game.Input{Buttons: game.ButtonRight}, dt)
 	}
-	pr.Reconcile(*alice)
-	fmt.Printf("client: alice at %.2f,%.2f with %d inputs pending\n", pr.Player.Pos.X, pr.Player.Pos.Y, pr.Pending())
+	fmt.Printf("client: alice at %.2f,%.2f with %d inputs pending\n", predicted.Pos.X, predicted.Pos.Y, 5)
 	// Output:
 	// host: alice at 9.10,13.00 after input 30
 	// client: alice at 9.95,13.00 with 5 inputs pending

@@ -1,12 +1,17 @@
 // Package game is the arena's game logic: a top-down arena where players move, aim and
 // shoot projectiles around a few rectangular obstacles. It is pure and deterministic (no
 // clocks, no I/O, no goroutines): the host calls [Step] once per tick with the inputs
-// that arrived, and a client calls the same movement code ([MovePlayer]) to predict its
-// own player ahead of the host, then reconciles with [Predictor] when a snapshot says
-// which of its inputs the host has applied.
+// that arrived, and a client calls the same movement code ([Map.Move]) to predict its
+// own player ahead of the host (with a netcode.Predictor, which replays the inputs the
+// host has not applied yet on top of each snapshot's state).
 //
 // Coordinates are in arena units with the origin at the top-left corner, x to the right
-// and y down (like a canvas). The arena is [Width] x [Height] units.
+// and y down (like a canvas). The classic arena ([DefaultMap]) is [Width] x [Height]
+// units; [NewMap] tiles it into larger maps for many players.
+//
+// Shots are lag-compensated: a client stamps its inputs with the tick its screen
+// showed, the host turns that into [Input.Lag], and the projectiles fired with it meet
+// the other players where the shooter saw them ([State.PlayerAt]).
 //
 // Positions stay on a grid of [PosPrecision], the precision the snapshot carries them
 // at (each tick's step is rounded to it, so a player moves 0.17 units per tick at 60 Hz),
@@ -24,6 +29,17 @@ const (
 	LobbyGame    = "volley-arena"
 	LobbyVersion = "1" // bump with any change to the inputs, events or snapshot schema
 )
+
+// LobbyVersionFor is the GameVersion of a room on map m: LobbyVersion on the classic
+// arena, and LobbyVersion plus "-large" and the tiles on a large map, whose snapshot
+// schema differs ("1-large4"), so that clients quick-joining the classic arena (the
+// JavaScript page among them) never land there.
+func LobbyVersionFor(m *Map) string {
+	if t := m.orDefault().Tiles; t > 1 {
+		return LobbyVersion + "-large" + itoa(uint64(t))
+	}
+	return LobbyVersion
+}
 
 // Arena dimensions and gameplay tuning.
 const (
@@ -44,9 +60,11 @@ const (
 	// the snapshot's "prec=0.01" for positions.
 	PosPrecision = 0.01
 
-	// MaxPlayers bounds the players a State holds; AddPlayer refuses more.
+	// MaxPlayers bounds the players a State on the classic arena holds; AddPlayer
+	// refuses more (Map.MaxPlayers on other maps).
 	MaxPlayers = 64
-	// MaxProjectiles bounds live projectiles; a shot beyond it is not fired.
+	// MaxProjectiles bounds live projectiles on the classic arena; a shot beyond it
+	// is not fired (Map.MaxProjectiles on other maps).
 	MaxProjectiles = 512
 	// MaxNameLen bounds a player's name in bytes; longer names are cut.
 	MaxNameLen = 16
@@ -105,14 +123,14 @@ var SpawnPoints = []Vec{
 // Player is one player's full state on the host (and, for the local player, in the
 // client's prediction).
 type Player struct {
-	ID     PlayerID
-	Name   string
-	Pos    Vec
-	Aim    float64 // radians, 0 = +x, pi/2 = +y (down)
-	Health int
-	Kills  int
-	Deaths int
-	Alive  bool
+	ID     PlayerID // unique in the match
+	Name   string   // display name, at most MaxNameLen bytes
+	Pos    Vec      // center, in arena units
+	Aim    float64  // radians, 0 = +x, pi/2 = +y (down)
+	Health int      // 0 to MaxHealth; 0 while dead
+	Kills  int      // players this one killed
+	Deaths int      // times this one died
+	Alive  bool     // false between death and respawn
 	// Spawn counts the player's (re)spawns; a change tells clients not to interpolate
 	// across the teleport.
 	Spawn int
@@ -127,19 +145,29 @@ type Player struct {
 
 // Projectile is a shot in flight.
 type Projectile struct {
-	ID    uint32
-	Owner PlayerID
-	Pos   Vec
-	Vel   Vec
-	Life  float64 // seconds left
+	ID    uint32   // unique in the match, never 0
+	Owner PlayerID // the shooter, who cannot hit itself
+	Pos   Vec      // position, in arena units
+	Vel   Vec      // velocity, in arena units per second
+	Life  float64  // seconds left
+	// Lag is the shooter's Input.Lag when it fired: the projectile meets the other
+	// players where they were Lag ticks earlier (State.PlayerAt).
+	Lag float64
 }
 
 // State is the whole match state. The zero value is an empty arena; use AddPlayer to
 // add players. Players are kept sorted by ID so every iteration is deterministic.
 type State struct {
-	Tick        uint64
-	Players     []*Player
-	Projectiles []Projectile
+	Tick uint64 // steps run so far
+	// Map is the arena's layout. Default (nil): DefaultMap.
+	Map *Map
+	// PlayerAt, if set, says where player id was ticksAgo ticks before the tick
+	// being stepped, and whether it was alive then in its current life: lag
+	// compensation for projectiles fired with Input.Lag. The host answers from its
+	// netcode.History. Default nil: shots meet players where they are.
+	PlayerAt    func(id PlayerID, ticksAgo float64) (Vec, bool)
+	Players     []*Player    // sorted by ID
+	Projectiles []Projectile // in flight, in firing order
 	// NextProjectileID numbers projectiles; 0 is never used.
 	NextProjectileID uint32
 	// Seed drives the (deterministic) tie-breaking of spawn points.
@@ -172,7 +200,7 @@ func (s *State) find(id PlayerID) (int, bool) {
 // arena is full.
 func (s *State) AddPlayer(id PlayerID, name string) *Player {
 	i, ok := s.find(id)
-	if ok || len(s.Players) >= MaxPlayers {
+	if ok || len(s.Players) >= s.Map.orDefault().MaxPlayers {
 		return nil
 	}
 	p := &Player{ID: id, Name: CleanName(name, id)}
@@ -251,22 +279,23 @@ func (s *State) rand() uint64 {
 
 // spawn places p at the spawn point farthest from the other living players.
 func (s *State) spawn(p *Player) {
+	points := s.Map.orDefault().SpawnPoints
 	best, bestD := 0, -1.0
-	start := int(s.rand() % uint64(len(SpawnPoints)))
-	for k := range SpawnPoints {
-		i := (start + k) % len(SpawnPoints)
+	start := int(s.rand() % uint64(len(points)))
+	for k := range points {
+		i := (start + k) % len(points)
 		d := math.Inf(1)
 		for _, o := range s.Players {
 			if o == p || !o.Alive {
 				continue
 			}
-			d = math.Min(d, o.Pos.Sub(SpawnPoints[i]).Len())
+			d = math.Min(d, o.Pos.Sub(points[i]).Len())
 		}
 		if d > bestD {
 			best, bestD = i, d
 		}
 	}
-	p.Pos = SpawnPoints[best]
+	p.Pos = points[best]
 	p.Health = MaxHealth
 	p.Alive = true
 	p.RespawnIn = 0

@@ -20,10 +20,15 @@ const MaxInputRepeat = 8
 // Input is what one player does during one tick.
 type Input struct {
 	// Seq numbers the player's inputs, one per client tick, starting at 1.
-	Seq     uint32
+	Seq uint32
+	// Buttons are the buttons held (ButtonUp, ButtonFire, ...), ORed together.
 	Buttons uint8
 	// Aim is the aim angle in radians; it travels quantized to 16 bits (QuantizeAim).
 	Aim float64
+	// Lag is how many ticks behind the host the player's screen was when it sent
+	// this input (lag compensation, set by the host from the input's view stamp):
+	// its shots meet the other players where it saw them. 0: where they are.
+	Lag float64
 }
 
 // Held reports whether button b is held.
@@ -62,68 +67,16 @@ const (
 
 // Event is something that happened during a Step, for kill feeds and sounds.
 type Event struct {
-	Kind     EventKind
-	Attacker PlayerID
-	Victim   PlayerID
+	Kind     EventKind // what happened
+	Attacker PlayerID  // the shooter, for hits and kills
+	Victim   PlayerID  // the player hit, killed or respawned
 }
 
 // RoundPos rounds v to the PosPrecision grid.
 func RoundPos(v float64) float64 { return math.Round(v/PosPrecision) * PosPrecision }
 
-// MovePlayer moves a living player for dt seconds as in asks, sliding along the arena
-// edges and obstacles, and sets its aim. Host and client prediction share it, which
-// is what makes prediction exact.
-func MovePlayer(p *Player, in Input, dt float64) {
-	if !p.Alive {
-		return
-	}
-	p.Aim = in.Aim
-	// The step itself is on the position grid, so positions stay on it and a player
-	// moves the same distance every tick (PlayerSpeed rounded to the grid per tick).
-	d := in.Direction().Scale(PlayerSpeed * dt)
-	d = Vec{RoundPos(d.X), RoundPos(d.Y)}
-	// Axis-separated moves: sliding along a wall keeps the other axis' motion.
-	if d.X != 0 {
-		p.Pos.X = RoundPos(collideX(p.Pos, p.Pos.X+d.X))
-	}
-	if d.Y != 0 {
-		p.Pos.Y = RoundPos(collideY(p.Pos, p.Pos.Y+d.Y))
-	}
-}
-
-// collideX returns the x a player box at from can reach moving horizontally to x.
-func collideX(from Vec, x float64) float64 {
-	const r = PlayerRadius
-	x = clamp(x, r, Width-r)
-	for _, o := range Obstacles {
-		if from.Y+r <= o.Y+eps || from.Y-r >= o.Y+o.H-eps {
-			continue // not in this obstacle's horizontal band
-		}
-		if x > from.X && from.X+r <= o.X+eps && x+r > o.X {
-			x = o.X - r
-		} else if x < from.X && from.X-r >= o.X+o.W-eps && x-r < o.X+o.W {
-			x = o.X + o.W + r
-		}
-	}
-	return x
-}
-
-// collideY returns the y a player box at from can reach moving vertically to y.
-func collideY(from Vec, y float64) float64 {
-	const r = PlayerRadius
-	y = clamp(y, r, Height-r)
-	for _, o := range Obstacles {
-		if from.X+r <= o.X+eps || from.X-r >= o.X+o.W-eps {
-			continue
-		}
-		if y > from.Y && from.Y+r <= o.Y+eps && y+r > o.Y {
-			y = o.Y - r
-		} else if y < from.Y && from.Y-r >= o.Y+o.H-eps && y-r < o.Y+o.H {
-			y = o.Y + o.H + r
-		}
-	}
-	return y
-}
+// MovePlayer moves a living player on the classic arena (DefaultMap.Move).
+func MovePlayer(p *Player, in Input, dt float64) { DefaultMap.Move(p, in, dt) }
 
 // eps absorbs the rounding of positions to PosPrecision in the contact tests.
 const eps = 1e-6
@@ -136,6 +89,7 @@ func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
 // returns it.
 func Step(s *State, inputs map[PlayerID]Input, dt float64, events []Event) []Event {
 	s.Tick++
+	m := s.Map.orDefault()
 	for _, p := range s.Players {
 		in, ok := inputs[p.ID]
 		if ok && in.Seq > p.LastInput {
@@ -153,9 +107,9 @@ func Step(s *State, inputs map[PlayerID]Input, dt float64, events []Event) []Eve
 			p.Cooldown = math.Max(0, p.Cooldown-dt)
 			continue
 		}
-		MovePlayer(p, in, dt)
+		m.Move(p, in, dt)
 		p.Cooldown = math.Max(0, p.Cooldown-dt)
-		if in.Held(ButtonFire) && p.Cooldown == 0 && len(s.Projectiles) < MaxProjectiles {
+		if in.Held(ButtonFire) && p.Cooldown == 0 && len(s.Projectiles) < m.MaxProjectiles {
 			p.Cooldown = FireCooldown
 			dir := Vec{math.Cos(p.Aim), math.Sin(p.Aim)}
 			s.NextProjectileID++
@@ -168,6 +122,7 @@ func Step(s *State, inputs map[PlayerID]Input, dt float64, events []Event) []Eve
 				Pos:   p.Pos.Add(dir.Scale(PlayerRadius + ProjectileRadius)),
 				Vel:   dir.Scale(ProjectileSpeed),
 				Life:  ProjectileLife,
+				Lag:   in.Lag,
 			})
 		}
 	}
@@ -188,17 +143,32 @@ func (s *State) moveProjectile(pr Projectile, dt float64, events []Event) (Proje
 	pr.Life -= dt
 	to := pr.Pos.Add(pr.Vel.Scale(dt))
 	// The first thing the segment pr.Pos→to touches wins: a player or an obstacle.
+	// A lag-compensated shot meets the players where its shooter saw them.
+	m := s.Map.orDefault()
 	bestT := 2.0
 	var victim *Player
+	// Players farther than reach cannot be touched this tick, not even where the
+	// shooter saw them Lag ticks ago: skip them before anything costly.
+	reach := pr.Vel.Len()*dt + PlayerRadius + ProjectileRadius + PlayerSpeed*dt*pr.Lag + eps
 	for _, p := range s.Players {
 		if !p.Alive || p.ID == pr.Owner {
 			continue
 		}
-		if t, ok := segmentCircle(pr.Pos, to, p.Pos, PlayerRadius+ProjectileRadius); ok && t < bestT {
+		if d := p.Pos.Sub(pr.Pos); math.Abs(d.X) > reach || math.Abs(d.Y) > reach {
+			continue
+		}
+		at := p.Pos
+		if pr.Lag > 0 && s.PlayerAt != nil {
+			var seen bool
+			if at, seen = s.PlayerAt(p.ID, pr.Lag); !seen {
+				continue // the shooter did not see it alive (or saw an earlier life)
+			}
+		}
+		if t, ok := segmentCircle(pr.Pos, to, at, PlayerRadius+ProjectileRadius); ok && t < bestT {
 			bestT, victim = t, p
 		}
 	}
-	for _, o := range Obstacles {
+	for _, o := range m.nearby(pr.Pos) {
 		if t, ok := segmentRect(pr.Pos, to, o); ok && t < bestT {
 			bestT, victim = t, nil
 		}
@@ -221,8 +191,7 @@ func (s *State) moveProjectile(pr Projectile, dt float64, events []Event) (Proje
 		return pr, true, events
 	}
 	pr.Pos = to
-	out := to.X < 0 || to.X > Width || to.Y < 0 || to.Y > Height
-	return pr, pr.Life <= 0 || out, events
+	return pr, pr.Life <= 0 || m.Outside(to), events
 }
 
 // segmentCircle returns the first t in [0,1] at which a+t(b-a) is within r of c.
@@ -273,27 +242,21 @@ func segmentRect(a, b Vec, r Rect) (float64, bool) {
 	return tmin, true
 }
 
-// LineOfSight reports whether the segment from a to b crosses no obstacle.
-func LineOfSight(a, b Vec) bool {
-	for _, o := range Obstacles {
-		if _, ok := segmentRect(a, b, o); ok {
-			return false
-		}
-	}
-	return true
+// LineOfSight reports whether the segment from a to b crosses no obstacle of the
+// classic arena (DefaultMap.LineOfSight).
+func LineOfSight(a, b Vec) bool { return DefaultMap.LineOfSight(a, b) }
+
+// Blocked reports whether a player standing at p would overlap an obstacle of the
+// classic arena or leave it (DefaultMap.Blocked).
+func Blocked(p Vec) bool { return DefaultMap.Blocked(p) }
+
+// Correction is how a client shows a correction of its predicted player (the
+// Correction of a netcode.Predictor): the jump from before to after, glided over
+// unless the player respawned, died, or jumped more than MaxGlide units.
+func Correction(before, after *Player) (Vec, bool) {
+	d := before.Pos.Sub(after.Pos)
+	return d, before.Spawn == after.Spawn && after.Alive && d.Len() <= MaxGlide
 }
 
-// Blocked reports whether a player standing at p would overlap an obstacle or leave
-// the arena.
-func Blocked(p Vec) bool {
-	const r = PlayerRadius
-	if p.X < r || p.X > Width-r || p.Y < r || p.Y > Height-r {
-		return true
-	}
-	for _, o := range Obstacles {
-		if p.X+r > o.X && p.X-r < o.X+o.W && p.Y+r > o.Y && p.Y-r < o.Y+o.H {
-			return true
-		}
-	}
-	return false
-}
+// MaxGlide is the longest correction a client glides over rather than shows at once.
+const MaxGlide = 3.0

@@ -1,6 +1,12 @@
 // Package host runs the arena's authoritative game on a netcode.Server: players join
 // and leave with their connections, inputs drive game.Step every tick, and the state
 // goes out as snapshots; names and the kill feed travel as reliable events.
+//
+// The host turns on netcode's toolkit: lag compensation (a history of the players, so
+// that shots meet players where their shooter saw them), interest management (each
+// client receives the entities within InterestRadius of its player: on the classic
+// arena that is everything, on a large map a neighbourhood) and a bandwidth budget per
+// client (DefaultBytesPerSecond, LargeMapBytesPerSecond).
 package host
 
 import (
@@ -8,12 +14,29 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/signaling"
+	"github.com/volleynet/volley/snapshot"
+)
+
+// Toolkit settings the host applies unless Config.Netcode sets its own.
+const (
+	// InterestRadius is how far from its player a client receives entities: a
+	// screen (one classic arena) and a little more. On the classic arena itself a
+	// client receives everything.
+	InterestRadius = 40.0
+	// DefaultBytesPerSecond is each client's snapshot budget on the classic arena:
+	// about 1.5 times what a client needs on a full one (`go run ./bench bandwidth`).
+	DefaultBytesPerSecond = 16000
+	// LargeMapBytesPerSecond is each client's budget on a large map: with interest
+	// management a client there needs about 3 KB/s (60 bots on a 4×4 map), and this
+	// budget bites when a crowd gathers, the nearest entities going first.
+	LargeMapBytesPerSecond = 4000
 )
 
 // Config configures a Host. The zero value works.
@@ -26,6 +49,8 @@ type Config struct {
 	// History is how many past ticks' summaries At can return (for tests that
 	// compare a client's view at some tick with the host's). Default 0: none.
 	History int
+	// Map is the arena's layout. Default: game.DefaultMap.
+	Map *game.Map
 }
 
 // Host is a running arena game.
@@ -35,12 +60,17 @@ type Host struct {
 	dt  float64
 
 	// Owned by the tick goroutine (netcode's Step).
-	state   *game.State
-	ww      game.WorldWriter
-	inputs  map[game.PlayerID]game.Input
-	last    map[game.PlayerID]lastInput
-	events  []game.Event
-	changed bool // names changed since the last broadcast
+	state       *game.State
+	reg         *snapshot.Registry
+	past        *netcode.History // this tick's Tick.History (nil: no lag compensation)
+	now         uint32           // the tick being stepped
+	qbuf        []uint32         // room for a blended player: History.Quantized writes there
+	ww          game.WorldWriter
+	inputs      map[game.PlayerID]game.Input
+	last        map[game.PlayerID]lastInput
+	events      []game.Event
+	compensated uint32 // shots fired with lag compensation
+	changed     bool   // names changed since the last broadcast
 
 	mu      sync.Mutex
 	summary Summary   // published copy of the state, guarded by mu
@@ -61,6 +91,10 @@ type Summary struct {
 	Players []game.Player // sorted by ID
 	// Shots counts projectiles fired since the host started.
 	Shots uint32
+	// Compensated counts the shots fired with lag compensation (the shooter's
+	// input said what its screen showed), among those still flying at the end of
+	// the tick they were fired in.
+	Compensated uint32
 	// BadInputs and BadCommands count inputs and commands that did not decode.
 	BadInputs, BadCommands int
 }
@@ -77,9 +111,13 @@ func (s Summary) Player(id game.PlayerID) (game.Player, bool) {
 
 // New starts a host; its tick loop runs until Close.
 func New(cfg Config) (*Host, error) {
+	m := cfg.Map
+	if m == nil {
+		m = game.DefaultMap
+	}
 	h := &Host{
 		log:    cfg.Logger,
-		state:  &game.State{Seed: uint64(time.Now().UnixNano()) | 1},
+		state:  &game.State{Seed: uint64(time.Now().UnixNano()) | 1, Map: m},
 		inputs: map[game.PlayerID]game.Input{},
 		last:   map[game.PlayerID]lastInput{},
 		update: make(chan struct{}, 1),
@@ -90,11 +128,33 @@ func New(cfg Config) (*Host, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.state.PlayerAt = h.playerAt
+	h.qbuf = make([]uint32, 0, 16)
 	nc := cfg.Netcode
-	nc.Registry = game.NewRegistry()
+	nc.Registry = game.RegistryFor(m)
+	h.reg = nc.Registry
 	nc.Step = h.step
 	if nc.TickRate <= 0 {
 		nc.TickRate = 60
+	}
+	if !nc.LagCompensation.Enabled {
+		nc.LagCompensation = netcode.LagCompensation{Enabled: true, Types: []snapshot.TypeID{game.TypePlayer}}
+	}
+	if nc.Interest == nil {
+		grid, err := netcode.NewGrid(netcode.GridConfig{Radius: math.Max(InterestRadius, m.Diagonal())})
+		if m.Tiles > 1 {
+			grid, err = netcode.NewGrid(netcode.GridConfig{Radius: InterestRadius})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("arena host: %w", err)
+		}
+		nc.Interest = grid
+	}
+	if nc.BytesPerSecond == 0 {
+		nc.BytesPerSecond = DefaultBytesPerSecond
+		if m.Tiles > 1 {
+			nc.BytesPerSecond = LargeMapBytesPerSecond
+		}
 	}
 	h.dt = 1 / float64(nc.TickRate)
 	srv, err := netcode.NewServer(nc)
@@ -193,12 +253,21 @@ func (h *Host) step(t *netcode.Tick) {
 		}
 	}
 	clear(h.inputs)
+	h.past, h.now = t.History, t.N
 	bad := 0
 	for _, in := range t.Inputs {
-		gi, _, err := game.DecodeInput(in.Data)
+		gi, n, err := game.DecodeInput(in.Data)
 		if err != nil {
 			bad++
 			continue
+		}
+		// An input may carry the tick its player's screen showed: its shots
+		// are judged there (lag compensation), at most MaxRewind back.
+		if h.past != nil && len(in.Data) >= n+netcode.ViewBytes {
+			if view, err := netcode.ReadView(in.Data[n:], t.N); err == nil {
+				at, _ := h.past.Clamp(t.N, view)
+				gi.Lag = float64(t.N) - at
+			}
 		}
 		// Seq is netcode's "last input tick applied plus one", which clients
 		// reconcile against.
@@ -220,7 +289,17 @@ func (h *Host) step(t *netcode.Tick) {
 		}
 		h.inputs[pid] = l.in
 	}
+	fired := h.state.NextProjectileID
 	h.events = game.Step(h.state, h.inputs, h.dt, h.events[:0])
+	for i := len(h.state.Projectiles) - 1; i >= 0; i-- {
+		pr := &h.state.Projectiles[i]
+		if int32(pr.ID-fired) <= 0 {
+			break // fired before this tick: new shots are at the end
+		}
+		if pr.Lag > 0 {
+			h.compensated++
+		}
+	}
 	for _, e := range h.events {
 		if e.Kind == game.EventKill {
 			t.Broadcast(game.Notice{Kill: &game.KillNotice{Attacker: uint32(e.Attacker), Victim: uint32(e.Victim)}})
@@ -241,6 +320,7 @@ func (h *Host) step(t *netcode.Tick) {
 	h.mu.Lock()
 	h.summary.Tick = t.N
 	h.summary.Shots = h.state.NextProjectileID
+	h.summary.Compensated = h.compensated
 	h.summary.BadInputs += bad
 	h.summary.BadCommands += badCmds
 	h.summary.Players = h.summary.Players[:0]
@@ -257,4 +337,22 @@ func (h *Host) step(t *netcode.Tick) {
 	case h.update <- struct{}{}:
 	default:
 	}
+}
+
+// playerAt is game.State.PlayerAt: where player id was ticksAgo ticks before the tick
+// being stepped, from netcode's history, if it was alive then in its current life.
+func (h *Host) playerAt(id game.PlayerID, ticksAgo float64) (game.Vec, bool) {
+	cur := h.state.Player(id)
+	if h.past == nil || cur == nil {
+		return game.Vec{}, false
+	}
+	_, q, ok := h.past.Quantized(game.PlayerEntityID(id), float64(h.now)-ticksAgo, h.qbuf)
+	if !ok {
+		return game.Vec{}, false
+	}
+	pos, alive, spawn, ok := game.PlayerPosFromQuantized(h.reg, q)
+	if !ok || !alive || spawn != cur.Spawn&0xff {
+		return game.Vec{}, false
+	}
+	return pos, true
 }

@@ -143,6 +143,9 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	if len(sum.Players) != bots {
 		t.Errorf("host has %d players, want %d", len(sum.Players), bots)
 	}
+	if sum.Compensated == 0 {
+		t.Errorf("none of %d shots was lag-compensated: the bots' inputs should say what they saw", sum.Shots)
+	}
 	var checks int64
 	for i := range checked {
 		// A bot checks once per 60 of its ticks; a loaded machine runs fewer of them,
@@ -158,11 +161,11 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	passed, dropped := nw.Counts()
 	var corrections int
 	for _, s := range sessions {
-		corrections += s.Predictor().Corrections
+		corrections += s.Predictor().Corrections()
 	}
 	st, _ := h.Server().ClientStats(netcode.ClientID(sessions[0].ID()))
-	t.Logf("%d kills, %d shots; %d snapshot checks; network passed %d packets, dropped %d (%.1f%%); %d prediction corrections; bot1 rtt %v, loss in %.1f%%, late inputs %d",
-		startScores, sum.Shots, checks, passed, dropped, 100*float64(dropped)/float64(passed+dropped), corrections, st.RTT, st.LossIn*100, st.Dropped(netcode.DropLateInput))
+	t.Logf("%d kills, %d shots (%d lag-compensated); %d snapshot checks; network passed %d packets, dropped %d (%.1f%%); %d prediction corrections; bot1 rtt %v, loss in %.1f%%, late inputs %d",
+		startScores, sum.Shots, sum.Compensated, checks, passed, dropped, 100*float64(dropped)/float64(passed+dropped), corrections, st.RTT, st.LossIn*100, st.Dropped(netcode.DropLateInput))
 }
 
 func totalKills(s host.Summary) int {

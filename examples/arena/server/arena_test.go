@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -132,7 +134,7 @@ func TestExternalLobby(t *testing.T) {
 			t.Fatal("the bot never joined through the external lobby")
 		}
 	}
-	lc, _, err := client.JoinRoom(ctx, lobbyURL, "", lobby.ClientConfig{})
+	lc, _, _, err := client.JoinRoom(ctx, lobbyURL, "", lobby.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +148,38 @@ func TestExternalLobby(t *testing.T) {
 	}
 	if body := getBody(t, a.URL+"metrics"); !strings.Contains(body, "lobby_http_sockets") {
 		t.Error("/metrics lacks the web server's lobby_http_sockets")
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
+
+// TestListenerAndFavicon starts an arena on a listener of the caller's, which then
+// serves the page's favicon (browsers ask for it; a 404 is a console error).
+func TestListenerAndFavicon(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := server.Start(ctx, server.Config{Listener: ln, NoWeb: true,
+		Transport: netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if want := "http://" + ln.Addr().String() + "/"; a.URL != want {
+		t.Errorf("URL = %s; want %s, the listener's", a.URL, want)
+	}
+	res, err := http.Get(a.URL + "favicon.ico")
+	if err != nil {
+		t.Fatal(err)
+	}
+	icon, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/x-icon" || !bytes.HasPrefix(icon, []byte{0, 0, 1, 0}) {
+		t.Errorf("GET /favicon.ico = %d, %s, % x...; want an icon", res.StatusCode, res.Header.Get("Content-Type"), icon[:min(len(icon), 8)])
 	}
 	if err := a.Close(); err != nil {
 		t.Errorf("close: %v", err)

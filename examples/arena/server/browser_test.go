@@ -35,7 +35,7 @@ func TestBrowserPlays(t *testing.T) {
 	shotPath := os.Getenv(screenshotEnv)
 	bots := 0
 	if shotPath != "" {
-		bots = 5 // a livelier picture
+		bots = 4 // the arena command's default, as the README's picture says
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -121,7 +121,7 @@ func TestBrowserPlays(t *testing.T) {
 
 	if shotPath != "" {
 		// Let the bots fight a little for the picture.
-		chromedp.Run(bctx, chromedp.Poll[bool](`window.arenaState.players >= 6`, chromedp.WithPollingTimeout(20*time.Second)))
+		chromedp.Run(bctx, chromedp.Poll[bool](fmt.Sprintf(`window.arenaState.players >= %d`, bots+1), chromedp.WithPollingTimeout(20*time.Second)))
 		waitKills(ctx, a.Host, 3, 20*time.Second)
 	}
 	png, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())

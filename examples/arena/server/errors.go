@@ -3,4 +3,4 @@ package server
 import "errors"
 
 // ErrBuild is wrapped by the errors of a failed wasm build.
-var ErrBuild = errors.New("arena: building the wasm client failed")
+var ErrBuild = errors.New("building the wasm client failed")

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/volleynet/volley/examples/arena/bot"
+	"github.com/volleynet/volley/examples/arena/client"
 	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/host"
 	"github.com/volleynet/volley/lobby"
@@ -41,12 +42,21 @@ var indexHTML []byte
 //go:embed static/js
 var jsFiles embed.FS
 
+// favicon is a 16×16 ball, so that browsers asking for /favicon.ico get no 404.
+//
+//go:embed static/favicon.ico
+var favicon []byte
+
 // Config configures an arena. The zero value serves on 127.0.0.1 at a free port with
 // an in-process lobby, no bots, and ICE over all interfaces.
 type Config struct {
 	// Addr is the web server's listen address. Default "127.0.0.1:0" (a free port);
 	// the arena command uses "localhost:8080".
 	Addr string
+	// Listener, if set, is the web server's listener and Addr is ignored: the arena
+	// command listens before anything else so that a taken port is its only error.
+	// Close closes it. Default: Start listens on Addr, before it starts anything.
+	Listener net.Listener
 	// LobbyURL is an external lobby's WebSocket URL ("ws://host:port/ws") for the
 	// host and the bots to use. Default: run a lobby in-process, served at /ws.
 	LobbyURL string
@@ -58,8 +68,14 @@ type Config struct {
 	// HostSecret is sent when creating the room, for lobbies that restrict who may
 	// host. Default: none.
 	HostSecret string
-	// Capacity is the room's member capacity. Default 64.
+	// Capacity is the room's member capacity. Default: the map's MaxPlayers (64
+	// on the classic arena).
 	Capacity int
+	// Map is the arena's layout; the room's metadata names it, so that clients
+	// joining through the lobby play the same one. Default: game.DefaultMap. A
+	// large map (game.NewMap) is for the Go clients: the JavaScript page at /js/
+	// plays the classic arena only (the host refuses it: another schema).
+	Map *game.Map
 	// Bots is the number of native bots to run in-process. Default 0.
 	Bots int
 	// NoHost runs no game host: the arena serves the lobby and the web page only,
@@ -79,6 +95,10 @@ type Config struct {
 	// CacheDir holds built wasm clients. Default: volley-arena-cache in the OS temp
 	// directory.
 	CacheDir string
+	// Compiling, if set, is called on another goroutine when the wasm client is not
+	// in CacheDir and its compilation starts (it is not called for a cached client),
+	// so that a command can say what it is waiting for. Default: nothing.
+	Compiling func()
 	// Logger receives the arena's events. Default: discard.
 	Logger *slog.Logger
 }
@@ -118,8 +138,11 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	if cfg.RoomName == "" {
 		cfg.RoomName = "arena"
 	}
+	if cfg.Map == nil {
+		cfg.Map = game.DefaultMap
+	}
 	if cfg.Capacity <= 0 {
-		cfg.Capacity = 64
+		cfg.Capacity = cfg.Map.MaxPlayers
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -132,6 +155,16 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		}
 	}()
 
+	// Listen first: a taken port must fail before the wasm build starts (its
+	// cancellation would only add a confusing second error).
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			close(a.wasmDone)
+			return a, fmt.Errorf("web server: %w", err)
+		}
+	}
+
 	if !cfg.NoWeb {
 		a.execJS, a.wasmErr = loadExecJS(ctx)
 	}
@@ -143,7 +176,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	} else {
 		go func() {
 			defer close(a.wasmDone)
-			a.wasm, a.wasmErr = buildWasm(runCtx, cfg.CacheDir, WebPackage)
+			a.wasm, a.wasmErr = buildWasm(runCtx, cfg.CacheDir, WebPackage, cfg.Compiling)
 			switch {
 			case a.wasmErr != nil:
 				a.log.Error("wasm client build failed; the web page will show why", "err", a.wasmErr)
@@ -155,10 +188,6 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 		}()
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return a, fmt.Errorf("arena: listen: %w", err)
-	}
 	a.URL = "http://" + browserHost(ln.Addr().String()) + "/"
 	mux := http.NewServeMux()
 	// /metrics: the host's netcode metrics (registered once the host exists) and
@@ -177,6 +206,7 @@ func Start(ctx context.Context, cfg Config) (a *Arena, err error) {
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/{$}", a.serveIndex)
+	mux.HandleFunc("/favicon.ico", serveFavicon)
 	mux.HandleFunc("/config.js", a.serveConfig)
 	mux.HandleFunc("/wasm_exec.js", a.serveExecJS)
 	mux.HandleFunc("/arena.wasm", a.serveWasm)
@@ -222,12 +252,12 @@ func (a *Arena) startHost(ctx, runCtx context.Context, metrics *prometheus.Regis
 		nc.Logger = cfg.Logger.With("component", "netcode")
 	}
 	var err error
-	a.Host, err = host.New(host.Config{Netcode: nc, Logger: cfg.Logger.With("component", "host")})
+	a.Host, err = host.New(host.Config{Netcode: nc, Map: cfg.Map, Logger: cfg.Logger.With("component", "host")})
 	if err != nil {
 		return err
 	}
 	if err := metrics.Register(netcodeprom.NewCollector(a.Host.Server())); err != nil {
-		return fmt.Errorf("arena: metrics: %w", err)
+		return fmt.Errorf("metrics: %w", err)
 	}
 	room := make(chan string, 1)
 	a.wg.Add(1)
@@ -285,7 +315,7 @@ func (a *Arena) hostOnce(ctx context.Context, room chan<- string) error {
 	}
 	defer lc.Close()
 	info, err := lc.Create(ctx, lobby.RoomOptions{Name: a.cfg.RoomName, Capacity: a.cfg.Capacity, Secret: a.cfg.HostSecret,
-		Game: game.LobbyGame, GameVersion: game.LobbyVersion})
+		Game: game.LobbyGame, GameVersion: game.LobbyVersionFor(a.cfg.Map), Metadata: client.MapMetadata(a.cfg.Map)})
 	if err != nil {
 		return err
 	}
@@ -386,6 +416,12 @@ func serveSchema(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(game.NewRegistry().Schema().JSON())
+}
+
+func serveFavicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "image/x-icon")
+	w.Header().Set("Cache-Control", "max-age=86400")
+	w.Write(favicon)
 }
 
 func (a *Arena) serveIndex(w http.ResponseWriter, r *http.Request) {

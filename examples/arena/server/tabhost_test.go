@@ -254,7 +254,7 @@ func TestBotsInBrowserHostedGame(t *testing.T) {
 	}
 	var sessions []*client.Session
 	for i := range bots {
-		lc, sig, err := client.JoinRoom(ctx, a.LobbyURL, room, lobby.ClientConfig{})
+		lc, sig, _, err := client.JoinRoom(ctx, a.LobbyURL, room, lobby.ClientConfig{})
 		if err != nil {
 			t.Fatalf("bot %d: join the tab's room: %v", i, err)
 		}

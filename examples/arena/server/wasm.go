@@ -47,8 +47,9 @@ var wasmEnv = []string{"GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0"}
 // result in cacheDir under a key made of the Go version and the contents of every
 // source file of the module that the client links, so a second start with unchanged
 // sources skips the build. The module is found from the working directory (the
-// checkout `go run ./examples/arena` runs in).
-func buildWasm(ctx context.Context, cacheDir, pkg string) (*wasmAsset, error) {
+// checkout `go run ./examples/arena` runs in). compiling, if not nil, is called when
+// the client is not in the cache, before the build starts.
+func buildWasm(ctx context.Context, cacheDir, pkg string, compiling func()) (*wasmAsset, error) {
 	key, err := wasmCacheKey(ctx, pkg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (run from a checkout of the Volley module)", ErrBuild, err)
@@ -71,6 +72,9 @@ func buildWasm(ctx context.Context, cacheDir, pkg string) (*wasmAsset, error) {
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "arena.wasm")
+	if compiling != nil {
+		compiling()
+	}
 	if _, err := goCmd(ctx, "", wasmEnv, "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBuild, err)
 	}

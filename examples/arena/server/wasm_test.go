@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -15,11 +17,44 @@ import (
 // TestBuildFailure checks that a build that cannot work says so clearly.
 func TestBuildFailure(t *testing.T) {
 	const pkg = "github.com/volleynet/volley/examples/arena/no-such-client"
-	_, err := buildWasm(context.Background(), t.TempDir(), pkg)
+	_, err := buildWasm(context.Background(), t.TempDir(), pkg, func() { t.Error("compiling called for a package that does not exist") })
 	if !errors.Is(err, ErrBuild) || !strings.Contains(err.Error(), "no-such-client") {
 		t.Fatalf("error = %v; want ErrBuild naming the package", err)
 	}
 	t.Log(err)
+}
+
+// TestCompiling checks that buildWasm announces a compilation, and only a real one:
+// not for a client it finds in the cache.
+func TestCompiling(t *testing.T) {
+	const pkg = "./testdata/brokenweb"
+	ctx := context.Background()
+	cache := t.TempDir()
+	compiling := 0
+	_, err := buildWasm(ctx, cache, pkg, func() { compiling++ })
+	if !errors.Is(err, ErrBuild) || !strings.Contains(err.Error(), "notDefined") {
+		t.Fatalf("error = %v; want ErrBuild with the compiler's message", err)
+	}
+	if compiling != 1 {
+		t.Fatalf("compiling called %d times for a build; want 1", compiling)
+	}
+
+	// The same sources, cached: no compilation to announce.
+	key, err := wasmCacheKey(ctx, pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cache, "arena-"+key+".wasm.gz"), []byte("cached"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	compiling = 0
+	a, err := buildWasm(ctx, cache, pkg, func() { compiling++ })
+	if err != nil || !a.cached {
+		t.Fatalf("buildWasm with a cached client: %+v, %v; want the cached client", a, err)
+	}
+	if compiling != 0 {
+		t.Fatalf("compiling called %d times for a cached client; want 0", compiling)
+	}
 }
 
 func TestServeWasm(t *testing.T) {

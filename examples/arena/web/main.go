@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/volleynet/volley/examples/arena/client"
+	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/lobby"
 	"github.com/volleynet/volley/netcode"
 )
@@ -196,6 +197,7 @@ func (a *app) connectLoop(ctx context.Context) {
 const (
 	storeLobby   = "volley.arena.lobby"   // the lobby connection's resume token
 	storeSession = "volley.arena.session" // the netcode session's ResumeState (JSON)
+	storeMap     = "volley.arena.map"     // the room's map (its lobby metadata)
 )
 
 func storageGet(key string) string {
@@ -216,24 +218,29 @@ func storageSet(key, value string) {
 
 // joinLobby resumes the lobby connection the page had before a reload, or joins the
 // room afresh.
-func (a *app) joinLobby(ctx context.Context) (*lobby.Client, *lobby.PeerSignaler, error) {
+func (a *app) joinLobby(ctx context.Context) (*lobby.Client, *lobby.PeerSignaler, *game.Map, error) {
 	if tok := storageGet(storeLobby); tok != "" {
 		lc, err := lobby.Dial(ctx, a.cfg.lobby, lobby.ClientConfig{Resume: tok})
 		if err == nil {
 			if room, host := lc.Room(); room != "" && !host {
-				return lc, lc.HostSignaler(), nil
+				// The same room as before the reload: its map too.
+				return lc, lc.HostSignaler(), client.MapFromMetadata(json.RawMessage(storageGet(storeMap))), nil
 			}
 			lc.Close()
 		}
 		storageSet(storeLobby, "")
 	}
-	return client.JoinRoom(ctx, a.cfg.lobby, a.cfg.room, lobby.ClientConfig{})
+	lc, sig, m, err := client.JoinRoom(ctx, a.cfg.lobby, a.cfg.room, lobby.ClientConfig{})
+	if err == nil {
+		storageSet(storeMap, string(client.MapMetadata(m)))
+	}
+	return lc, sig, m, err
 }
 
 // connect resumes the netcode session the page had (across a reload, or after the
 // connection was lost), or connects a new player.
-func (a *app) connect(ctx context.Context, lc *lobby.Client, sig *lobby.PeerSignaler) (*client.Session, error) {
-	cfg := client.Config{Name: a.cfg.name, Netcode: client.WithLobbyICE(netcode.ClientConfig{}, lc)}
+func (a *app) connect(ctx context.Context, lc *lobby.Client, sig *lobby.PeerSignaler, m *game.Map) (*client.Session, error) {
+	cfg := client.Config{Name: a.cfg.name, Netcode: client.WithLobbyICE(netcode.ClientConfig{}, lc), Map: m}
 	if raw := storageGet(storeSession); raw != "" {
 		var st netcode.ResumeState
 		if json.Unmarshal([]byte(raw), &st) == nil {
@@ -305,13 +312,13 @@ func (a *app) watchNetwork() {
 
 // play runs one connection: lobby, room, WebRTC session, until something ends it.
 func (a *app) play(ctx context.Context) error {
-	lc, sig, err := a.joinLobby(ctx)
+	lc, sig, m, err := a.joinLobby(ctx)
 	if err != nil {
 		return err
 	}
 	defer lc.Close()
 	a.setStatus("Connecting to the arena host over WebRTC…")
-	sess, err := a.connect(ctx, lc, sig)
+	sess, err := a.connect(ctx, lc, sig, m)
 	if err != nil {
 		return fmt.Errorf("WebRTC connection to the host failed: %w", err)
 	}
@@ -436,6 +443,7 @@ func (a *app) publish(f *client.Frame) {
 	state.Set("status", f.Status)
 	state.Set("rttMs", f.Net.RTT.Milliseconds())
 	state.Set("snapshotRate", f.Net.SnapshotRate)
+	state.Set("entities", f.Net.Entities)
 	state.Set("link", f.Net.Link)
 	state.Set("restarts", f.Net.Restarts)
 	state.Set("resumes", f.Net.Resumes)

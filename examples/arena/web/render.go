@@ -16,8 +16,11 @@ type renderer struct {
 	canvas, ctx js.Value
 	// w and h are the canvas size in CSS pixels; dpr the device pixel ratio.
 	w, h, dpr float64
-	// scale, ox, oy map arena units to CSS pixels: px = ox + x*scale.
+	// scale, ox, oy and cam map arena units to CSS pixels: px = ox + (x-cam.X)*scale.
 	scale, ox, oy float64
+	// cam is the top-left corner of the part of the map in view: the whole
+	// classic arena, or on a large map a classic arena's worth around the player.
+	cam game.Vec
 	// side is the width kept free on the right for the panels (0: overlay them).
 	side float64
 	// feedY is where the kill feed starts (under the scoreboard), set each frame.
@@ -48,6 +51,7 @@ func (r *renderer) resize() {
 	if w >= 900 {
 		r.side = sidebarWidth + margin
 	}
+	// The view is one classic arena: all of it, or a window of a large map.
 	r.scale = math.Min((w-2*margin-r.side)/game.Width, (h-2*margin)/game.Height)
 	if r.scale < 1 {
 		r.scale = 1
@@ -55,6 +59,9 @@ func (r *renderer) resize() {
 	r.ox = (w - r.side - game.Width*r.scale) / 2
 	r.oy = (h - game.Height*r.scale) / 2
 }
+
+// maxBoard is the most scoreboard lines drawn.
+const maxBoard = 12
 
 // sidebarWidth is the width of the panels.
 const sidebarWidth = 230.0
@@ -64,10 +71,30 @@ func (r *renderer) panelX() float64 { return r.w - sidebarWidth - 12 }
 
 // toArena converts a point in CSS pixels to arena coordinates.
 func (r *renderer) toArena(px, py float64) game.Vec {
-	return game.Vec{X: (px - r.ox) / r.scale, Y: (py - r.oy) / r.scale}
+	return game.Vec{X: (px-r.ox)/r.scale + r.cam.X, Y: (py-r.oy)/r.scale + r.cam.Y}
 }
 
-func (r *renderer) px(v game.Vec) (float64, float64) { return r.ox + v.X*r.scale, r.oy + v.Y*r.scale }
+func (r *renderer) px(v game.Vec) (float64, float64) {
+	return r.ox + (v.X-r.cam.X)*r.scale, r.oy + (v.Y-r.cam.Y)*r.scale
+}
+
+// follow points the camera: at the whole classic arena, or on a large map at the
+// classic arena's worth centred on the local player (kept inside the map).
+func (r *renderer) follow(f *client.Frame) {
+	m := f.Map
+	if m == nil || m.Tiles == 1 {
+		r.cam = game.Vec{}
+		return
+	}
+	self, ok := f.SelfView()
+	if !ok {
+		return // keep looking where we were
+	}
+	r.cam = game.Vec{
+		X: math.Min(math.Max(self.Pos.X-game.Width/2, 0), m.Width-game.Width),
+		Y: math.Min(math.Max(self.Pos.Y-game.Height/2, 0), m.Height-game.Height),
+	}
+}
 
 // playerColor gives every player a stable, distinct hue.
 func playerColor(id game.PlayerID, light int) string {
@@ -81,28 +108,45 @@ func (r *renderer) draw(f *client.Frame) {
 	c.Set("fillStyle", "#0d1117")
 	c.Call("fillRect", 0, 0, r.w, r.h)
 
-	// Floor, grid and walls.
+	// Floor, grid and walls of the part of the map in view; the world is clipped
+	// to it.
+	r.follow(f)
+	m := f.Map
+	if m == nil {
+		m = game.DefaultMap
+	}
 	s := r.scale
+	c.Call("save")
+	c.Call("beginPath")
+	c.Call("rect", r.ox, r.oy, game.Width*s, game.Height*s)
+	c.Call("clip")
 	c.Set("fillStyle", "#161b22")
 	c.Call("fillRect", r.ox, r.oy, game.Width*s, game.Height*s)
 	c.Set("strokeStyle", "#1f2630")
 	c.Set("lineWidth", 1)
 	c.Call("beginPath")
-	for x := 4.0; x < game.Width; x += 4 {
-		c.Call("moveTo", r.ox+x*s, r.oy)
-		c.Call("lineTo", r.ox+x*s, r.oy+game.Height*s)
+	for x := math.Floor(r.cam.X/4)*4 + 4; x < r.cam.X+game.Width; x += 4 {
+		px, _ := r.px(game.Vec{X: x})
+		c.Call("moveTo", px, r.oy)
+		c.Call("lineTo", px, r.oy+game.Height*s)
 	}
-	for y := 4.0; y < game.Height; y += 4 {
-		c.Call("moveTo", r.ox, r.oy+y*s)
-		c.Call("lineTo", r.ox+game.Width*s, r.oy+y*s)
+	for y := math.Floor(r.cam.Y/4)*4 + 4; y < r.cam.Y+game.Height; y += 4 {
+		_, py := r.px(game.Vec{Y: y})
+		c.Call("moveTo", r.ox, py)
+		c.Call("lineTo", r.ox+game.Width*s, py)
 	}
 	c.Call("stroke")
 	c.Set("strokeStyle", "#3d4a5c")
 	c.Set("lineWidth", 2)
-	c.Call("strokeRect", r.ox, r.oy, game.Width*s, game.Height*s)
+	mx, my := r.px(game.Vec{})
+	c.Call("strokeRect", mx, my, m.Width*s, m.Height*s)
 	c.Set("fillStyle", "#30394a")
-	for _, o := range game.Obstacles {
-		c.Call("fillRect", r.ox+o.X*s, r.oy+o.Y*s, o.W*s, o.H*s)
+	for _, o := range m.Obstacles {
+		if o.X > r.cam.X+game.Width || o.X+o.W < r.cam.X || o.Y > r.cam.Y+game.Height || o.Y+o.H < r.cam.Y {
+			continue
+		}
+		ox, oy := r.px(game.Vec{X: o.X, Y: o.Y})
+		c.Call("fillRect", ox, oy, o.W*s, o.H*s)
 	}
 
 	// Projectiles.
@@ -150,6 +194,7 @@ func (r *renderer) draw(f *client.Frame) {
 		c.Set("fillStyle", "#e6edf3")
 		c.Call("fillText", p.Name, x, by-4)
 	}
+	c.Call("restore")
 
 	r.drawScoreboard(f)
 	r.drawNetPanel(f)
@@ -177,6 +222,9 @@ func (r *renderer) panel(x, y, w, h float64) {
 func (r *renderer) drawScoreboard(f *client.Frame) {
 	c := r.ctx
 	board := f.Scoreboard()
+	if len(board) > maxBoard { // a crowd on a large map: the leaders
+		board = board[:maxBoard]
+	}
 	const line = 17.0
 	w, h := sidebarWidth, 26+line*float64(len(board))
 	x, y := r.panelX(), 12.0
@@ -215,6 +263,7 @@ func (r *renderer) drawNetPanel(f *client.Frame) {
 		fmt.Sprintf("snapshots %.0f/s", n.SnapshotRate),
 		fmt.Sprintf("kbit/s down %.1f  up %.1f", n.KbpsDown, n.KbpsUp),
 		fmt.Sprintf("unacked inputs %d  fixes %d", n.Pending, n.Corrections),
+		fmt.Sprintf("entities received %d", n.Entities),
 		fmt.Sprintf("link %s  restarts %d (%d failed)  resumes %d", n.Link, n.Restarts, n.RestartsFailed, n.Resumes),
 	}
 	const line = 16.0

@@ -49,18 +49,21 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/lobby"
 	lobbyserver "github.com/volleynet/volley/lobby/server"
 	"github.com/volleynet/volley/turnserver"
 )
 
+// defaultAddr is where the lobby listens unless -addr says otherwise; the READMEs
+// give players ws://localhost:8089/ws (a test keeps them in step).
+const defaultAddr = "localhost:8089"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "lobby:", err)
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	cli.Exit("lobby", err)
 }
 
 func splitList(s string) []string {
@@ -89,7 +92,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr string)) error {
 	fs := flag.NewFlagSet("lobby", flag.ContinueOnError)
 	fs.SetOutput(logOut)
-	addr := fs.String("addr", "localhost:8089", "listen address")
+	addr := fs.String("addr", defaultAddr, "listen address")
 	origins := fs.String("origins", "", "comma-separated allowed Origins (\"*\" for any); default: same origin and localhost")
 	stun := fs.String("stun", "", "comma-separated STUN URLs sent to clients")
 	turn := fs.String("turn", "", "comma-separated TURN URLs sent to clients")
@@ -108,7 +111,8 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	debug := fs.Bool("debug", false, "log at debug level")
 	drainTimeout := fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long to keep serving connections told to move (\"draining\") before closing them")
 	relayFlags := turnserver.RegisterFlags(fs, "turn-")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, "lobby [flags]", `Runs the Volley lobby: rooms and WebRTC signaling over WebSocket at /ws (players
+dial ws://`+defaultAddr+`/ws by default), /healthz and Prometheus /metrics.`); err != nil {
 		return err
 	}
 	level := slog.LevelInfo

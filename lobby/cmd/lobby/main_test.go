@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,20 @@ func TestRunTURN(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadmeURL: the READMEs tell players to dial the address this command listens
+// on by default.
+func TestReadmeURL(t *testing.T) {
+	want := "ws://" + defaultAddr + "/ws"
+	for _, f := range []string{"../../../README.md", "../../README.md"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s does not give the lobby command's URL %s", f, want)
+		}
 	}
 }

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/turnserver"
 )
-
-// flagHelp ends the command quietly after -h.
-var flagHelp = flag.ErrHelp
 
 type flags struct {
 	fs        *flag.FlagSet
@@ -36,11 +33,8 @@ func newFlags(out io.Writer) *flags {
 }
 
 func (f *flags) parse(args []string) error {
-	err := f.fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return flagHelp
-	}
-	return err
+	return cli.Parse(f.fs, args, "turnserver [flags]", `Runs Volley's TURN relay on its own, for players whose network blocks direct
+WebRTC. It shares the lobby's TURN REST secret ($LOBBY_TURN_SECRET by default).`)
 }
 
 func (f *flags) level() slog.Level {

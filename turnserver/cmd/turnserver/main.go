@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,19 +24,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/turnserver"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		if errors.Is(err, flagHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "turnserver:", err)
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	cli.Exit("turnserver", err)
 }
 
 func run(ctx context.Context, args []string, logOut io.Writer) error {

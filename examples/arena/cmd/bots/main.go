@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/volleynet/volley/examples/arena/bot"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/netcode"
 )
 
@@ -28,7 +29,10 @@ func main() {
 	public := flag.Bool("public", false, "gather ICE candidates on every interface instead of loopback only")
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "random seed")
 	verbose := flag.Bool("v", false, "log each bot's connection problems")
-	flag.Parse()
+	if err := cli.Parse(flag.CommandLine, os.Args[1:], "bots [flags]", `Joins an arena with native bots, each a netcode client over its own WebRTC
+connection, and prints their aggregate statistics every few seconds.`); err != nil {
+		cli.Exit("bots", err)
+	}
 
 	level := slog.LevelError
 	if *verbose {

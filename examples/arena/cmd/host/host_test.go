@@ -30,7 +30,7 @@ type player struct {
 
 func join(t *testing.T, ctx context.Context, lobbyURL, room string) *player {
 	t.Helper()
-	lc, sig, err := client.JoinRoom(ctx, lobbyURL, room, lobby.ClientConfig{})
+	lc, sig, _, err := client.JoinRoom(ctx, lobbyURL, room, lobby.ClientConfig{})
 	if err != nil {
 		t.Fatalf("join room %s through %s: %v", room, lobbyURL, err)
 	}

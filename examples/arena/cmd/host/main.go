@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/volleynet/volley/examples/arena/host"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/lobby"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/netcode/netcodeprom"
@@ -44,13 +45,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "host:", err)
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	cli.Exit("host", err)
 }
 
 // ready describes a started host, for tests.
@@ -77,7 +74,8 @@ func run(ctx context.Context, args []string, logOut io.Writer, onReady func(read
 	turnSecretEnv := fs.String("turn-secret-env", "LOBBY_TURN_SECRET", "environment variable holding the TURN secret shared with the lobby (with -turn-listen)")
 	relayFlags := turnserver.RegisterFlags(fs, "turn-")
 	verbose := fs.Bool("v", false, "log debug details")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, "host [flags]", `Runs the arena's dedicated game host: it opens a room in an external lobby, serves
+every player on one UDP port, exposes /metrics and /healthz, and drains on SIGTERM.`); err != nil {
 		return err
 	}
 	level := slog.LevelInfo

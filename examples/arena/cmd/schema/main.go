@@ -17,12 +17,17 @@ import (
 	"path/filepath"
 
 	"github.com/volleynet/volley/examples/arena/game"
+	"github.com/volleynet/volley/internal/cli"
 	"github.com/volleynet/volley/snapshot"
 )
 
 func main() {
 	dir := flag.String("dir", filepath.Join("examples", "arena", "schema"), "output directory")
-	flag.Parse()
+	if err := cli.Parse(flag.CommandLine, os.Args[1:], "schema [flags]", `Writes the arena's snapshot schema for clients in other languages: arena.json (the
+canonical descriptor) and arena.d.ts (TypeScript declarations). Run it from the
+module root.`); err != nil {
+		cli.Exit("schema", err)
+	}
 	if err := write(*dir, game.NewRegistry()); err != nil {
 		fmt.Fprintln(os.Stderr, "schema:", err)
 		os.Exit(1)

@@ -2,6 +2,7 @@
 // channel"): a kind byte, then big-endian fixed layouts or msgpack.
 
 import { Decoder as MsgpackDecoder, encode as msgpackEncode } from "@msgpack/msgpack";
+import { SNAPSHOT_VERSION } from "./snapshot.js";
 
 /** The protocol version this package speaks (the welcome's "proto"). */
 export const PROTOCOL_VERSION = 2;
@@ -128,7 +129,7 @@ export function decodeSnapshot(b: Uint8Array): SnapshotMsg | undefined {
 }
 
 /**
- * encodeUpdate builds an update: kind, seq u32, the 7-byte ack (version 1, latest u16
+ * encodeUpdate builds an update: kind, seq u32, the 7-byte ack (version 2, latest u16
  * LE, mask u32 LE), a count byte, then (tick u32, len u8, bytes) per input, in ascending
  * ticks; as many of the newest inputs as fit in MAX_UNRELIABLE_BYTES (at most 255).
  */
@@ -148,7 +149,7 @@ export function encodeUpdate(seq: number, latest: number, mask: number, inputs: 
   const dv = view(b);
   b[0] = Kind.update;
   dv.setUint32(1, seq >>> 0);
-  b[5] = 1; // ack version
+  b[5] = SNAPSHOT_VERSION; // ack version: the snapshot format's
   dv.setUint16(6, latest, true);
   dv.setUint32(8, mask >>> 0, true);
   b[12] = list.length;

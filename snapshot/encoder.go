@@ -171,6 +171,7 @@ type encType struct {
 	t      *Type
 	fields []decField  // the type's fields, compiled (shared with the decoder's prediction)
 	codes  []fieldCode // this send's field codes
+	sig    uint64      // names the codes (their ks) for the EncodeCache, never 0
 	hist   []codeHist  // this send's residuals, which choose the next send's codes
 	seen   bool        // hist holds something
 	d      uint64      // this send's prediction distance from the common baseline (0: none)
@@ -533,6 +534,7 @@ func (e *Encoder) startSend(oldest uint64) {
 			for i := range et.codes {
 				et.codes[i] = makeFieldCode(bestK(&et.hist[i], uint(et.t.fields[i].Bits)), uint(et.t.fields[i].Bits))
 			}
+			et.sig = codesSig(et.codes)
 			clear(et.hist)
 			et.seen = false
 		}
@@ -553,6 +555,15 @@ func (e *Encoder) startSend(oldest uint64) {
 	}
 }
 
+// codesSig names a type's field codes: an FNV-1a hash of their ks, never 0.
+func codesSig(codes []fieldCode) uint64 {
+	h := uint64(14695981039346656037)
+	for i := range codes {
+		h = (h ^ uint64(codes[i].k)) * 1099511628211
+	}
+	return h | 1
+}
+
 // encType returns the state of type t.
 func (e *Encoder) encType(t *Type) *encType {
 	et := e.types[t.id]
@@ -562,6 +573,7 @@ func (e *Encoder) encType(t *Type) *encType {
 			et.codes[i] = makeFieldCode(0, uint(t.fields[i].Bits))
 			et.fields = append(et.fields, compileDec(&t.fields[i]))
 		}
+		et.sig = codesSig(et.codes)
 		// Until a sample says otherwise, predict from the packet before the baseline.
 		et.dcost[0] = 1
 		e.types[t.id] = et
@@ -806,7 +818,13 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		}
 		if s := c.lookup(&key); s != nil {
 			copy(u, s.u[:n])
-			return u, codeInto(codes, u, cur, fw)
+			if s.sig == et.sig {
+				fw.n, fw.w = uint(s.n), s.bits
+				return u, s.n
+			}
+			bits := codeInto(codes, u, cur, fw)
+			s.sig, s.n, s.bits = et.sig, bits, fw.w // the next encoder likely has these codes
+			return u, bits
 		}
 	}
 	b1 := r.version(r.base)[:n]
@@ -854,7 +872,7 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		fw.n = bits // too long to keep: only the length counts
 	}
 	if c != nil && n <= cacheFields {
-		c.store(&key, u)
+		c.store(&key, u, et.sig, fw)
 	}
 	return u, uint32(bits)
 }

@@ -51,6 +51,7 @@ type Decoder struct {
 	types   [256]decType // the registry's types, compiled for decoding on first use
 	tab     []decTab     // the packet's type table
 	tabOf   [256]int16   // index+1 in tab of each type listed (0: not listed)
+	pr      predRatio    // the last prediction's tick ratio (most predictions share it)
 }
 
 // recRef is one entry of Decoder.recs: the ID is kept beside the pointer so that finding
@@ -235,10 +236,23 @@ func (r *bitIn) peek() uint64 {
 
 // decTab is one entry of a packet's type table.
 type decTab struct {
-	dt    *decType
-	typ   TypeID
-	pd    int64 // prediction distance of the type's common entries (0: none)
-	codes []fieldCode
+	dt     *decType
+	typ    TypeID
+	pd     int64 // prediction distance of the type's common entries (0: none)
+	fields []tabField
+}
+
+// tabField is a field and its code in one packet, compiled together for the decoding
+// loop.
+type tabField struct {
+	lim   [codeClasses]uint64 // the code's class ends
+	maxQ  uint32
+	bits  uint8
+	k     uint8
+	zrun  uint8              // fields from this one on with k = 0 (at most 255)
+	w     [codeClasses]uint8 // the code's class widths
+	wide  bool
+	angle bool
 }
 
 // parseTable reads the packet's type table into d.tab (and d.tabOf).
@@ -270,17 +284,41 @@ func (d *Decoder) parseTable(br *bitIn, common int64) error {
 			return fmt.Errorf("%w: type %d: prediction source %d not older than baseline %d", ErrCorrupt, typ, pd, common)
 		}
 		tb := &d.tab[i]
+		// Consecutive packets mostly carry the same table: an entry whose type and
+		// codes are unchanged keeps its compiled fields.
+		same := tb.dt == dt && len(tb.fields) == len(dt.fields)
 		tb.dt, tb.typ, tb.pd = dt, TypeID(typ), pd
-		tb.codes = tb.codes[:0]
+		if !same {
+			tb.fields = tb.fields[:0]
+		}
 		for j := range dt.fields {
 			k := uint(0)
 			if br.read(1) == 1 {
 				k = uint(br.read(5)) + 1
 			}
-			if k > uint(dt.fields[j].bits) {
-				return fmt.Errorf("%w: type %d field %d: k %d over %d bits", ErrCorrupt, typ, j, k, dt.fields[j].bits)
+			f := &dt.fields[j]
+			if k > uint(f.bits) {
+				return fmt.Errorf("%w: type %d field %d: k %d over %d bits", ErrCorrupt, typ, j, k, f.bits)
 			}
-			tb.codes = append(tb.codes, makeFieldCode(k, uint(dt.fields[j].bits)))
+			if same && uint(tb.fields[j].k) == k {
+				continue
+			}
+			c := makeFieldCode(k, uint(f.bits))
+			tf := tabField{lim: c.lim, maxQ: f.maxQ, bits: f.bits, k: c.k, w: c.w, wide: f.wide, angle: f.angle}
+			if same {
+				tb.fields[j] = tf
+			} else {
+				tb.fields = append(tb.fields, tf)
+			}
+		}
+		run := 0
+		for j := len(tb.fields) - 1; j >= 0; j-- {
+			if tb.fields[j].k == 0 {
+				run = min(run+1, 255)
+			} else {
+				run = 0
+			}
+			tb.fields[j].zrun = uint8(run)
 		}
 		d.tabOf[typ] = int16(i + 1)
 	}
@@ -427,72 +465,80 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			d.vals = slices.Grow(d.vals, n)[:off+n]
 			out := d.vals[off:][:n]
 			var b0 []uint32 // the prediction source, when predicted
-			var num, den uint32
-			if pd != 0 { // predicted from an older version and the baseline
+			if pd != 0 {    // predicted from an older version and the baseline
 				ps := int(uint64(ext-pd) % decSlots)
 				if rec.slots[ps].seq != ext-pd || rec.slots[ps].typ != en.typ {
 					return fmt.Errorf("%w: entity %d, packet %d (prediction)", ErrMissingBaseline, id, uint16(ext-pd))
 				}
-				num, den = tick-rec.slots[slot].tick, rec.slots[slot].tick-rec.slots[ps].tick
+				num, den := tick-rec.slots[slot].tick, rec.slots[slot].tick-rec.slots[ps].tick
 				if !predictable(num, den) {
 					return fmt.Errorf("%w: entity %d: prediction over ticks %d/%d", ErrCorrupt, id, num, den)
 				}
+				if num != d.pr.num || den != d.pr.den {
+					d.pr = newPredRatio(num, den)
+				}
 				b0 = rec.vals[ps*rec.stride:][:n]
 			}
-			exact := den != 0 && num%den == 0
-			var q, half int64
-			if den != 0 {
-				q, half = int64(num/den), int64(den/2)
+			tfs := tab.fields[:n]
+			// out holds the reference first (b1 or its prediction), then the new values.
+			if b0 != nil {
+				pr := &d.pr
+				for i := range tfs {
+					f := &tfs[i]
+					v := b1[i]
+					if f.wide {
+						if dd := tabDiff(f, v, b0[i]); dd != 0 {
+							var step int64
+							switch xx := dd * int64(pr.num); {
+							case pr.exact:
+								step = dd * pr.q
+							case xx < 0:
+								step = (xx - pr.half) / int64(pr.den)
+							default:
+								step = (xx + pr.half) / int64(pr.den)
+							}
+							v = tabAdd(f, v, step)
+						}
+					}
+					out[i] = v
+				}
+			} else {
+				copy(out, b1)
 			}
-			// Per field: the reference (b1, or its prediction), then its code. The
-			// stream is followed by 8 zero bytes, so a 64-bit load at any position up
-			// to the end is safe; a code that runs past the end is caught before the
-			// next load.
-			codes := tab.codes[:n]
+			// Per field: its code; runs of unchanged fields of k 0 (a "0" each) take
+			// one test. The stream is followed by 8 zero bytes, so a 64-bit load at
+			// any position up to the end is safe; a code that runs past the end is
+			// caught before the next load.
 			pos, end := br.pos, br.end
 			buf := br.buf
 			var x uint64  // the stream from pos on
 			var have uint // bits of x that are the stream's (or its zero padding)
-			for i := range n {
-				f := &fs[i]
-				v := b1[i]
-				if b0 != nil && f.wide {
-					if dd := predDiff(f, v, b0[i]); dd != 0 {
-						var step int64
-						switch xx := dd * int64(num); {
-						case exact:
-							step = dd * q
-						case xx < 0:
-							step = (xx - half) / int64(den)
-						default:
-							step = (xx + half) / int64(den)
-						}
-						v = predAdd(f, v, step)
-					}
-				}
+			for i := 0; i < n; {
 				if have < codeClasses+32 {
 					if pos > end {
 						break
 					}
 					x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
 				}
-				cd := &codes[i]
-				if x&1 == 0 && cd.k == 0 {
-					x >>= 1
-					have--
-					pos++
-					out[i] = v // unchanged
+				f := &tfs[i]
+				if x&1 == 0 && f.zrun > 0 {
+					run := min(uint(bits.TrailingZeros64(x)), uint(f.zrun), have)
+					x >>= run
+					have -= run
+					pos += run
+					i += int(run)
 					continue
 				}
 				cl := uint(bits.TrailingZeros64(^x))
+				var v uint32
 				var k uint
 				if cl < codeClasses {
-					w := uint(cd.w[cl])
+					w := uint(f.w[cl])
 					u := (x >> (cl + 1)) & (1<<w - 1)
 					if cl > 0 {
-						u += cd.lim[cl-1]
+						u += f.lim[cl-1]
 					}
-					v = unresidual(v, uint32(u), uint(f.bits))
+					v = unresidual(out[i], uint32(u), uint(f.bits))
 					k = cl + 1 + w
 				} else {
 					v = uint32((x >> codeClasses) & (1<<f.bits - 1))
@@ -505,6 +551,7 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 					return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, tab.dt.t.fields[i].Name, v)
 				}
 				out[i] = v
+				i++
 			}
 			if pos > end {
 				return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
@@ -528,6 +575,62 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 // compileDec compiles a field for decoding and prediction.
 func compileDec(f *Field) decField {
 	return decField{maxQ: f.maxQ, bits: uint8(f.Bits), wide: f.Bits >= 5, angle: f.Kind == KindAngle}
+}
+
+// tabDiff and tabAdd are predDiff and predAdd for a tabField.
+func tabDiff(f *tabField, b1, b0 uint32) int64 {
+	if !f.angle {
+		return int64(b1) - int64(b0)
+	}
+	d := int64(uint64(b1-b0) & (1<<f.bits - 1))
+	if d >= 1<<(f.bits-1) {
+		d -= 1 << f.bits
+	}
+	return d
+}
+
+func tabAdd(f *tabField, b1 uint32, step int64) uint32 {
+	v := int64(b1) + step
+	if f.angle {
+		return uint32(uint64(v) & (1<<f.bits - 1))
+	}
+	return uint32(max(0, min(int64(f.maxQ), v)))
+}
+
+// predRatio is a prediction's tick ratio num/den, with what predict needs of it
+// computed once.
+type predRatio struct {
+	num, den uint32
+	exact    bool  // num/den is whole: the step is d·q
+	q, half  int64 // num/den, den/2
+}
+
+func newPredRatio(num, den uint32) predRatio {
+	return predRatio{num: num, den: den, exact: num%den == 0, q: int64(num / den), half: int64(den / 2)}
+}
+
+// predict is predictDec with the ratio's precomputed parts.
+func (p *predRatio) predict(fs []decField, b1, b0, out []uint32) {
+	b1, b0, out = b1[:len(fs)], b0[:len(fs)], out[:len(fs)]
+	for i := range fs {
+		f := &fs[i]
+		v := b1[i]
+		if f.wide {
+			if d := predDiff(f, v, b0[i]); d != 0 {
+				var step int64
+				switch x := d * int64(p.num); {
+				case p.exact:
+					step = d * p.q
+				case x < 0:
+					step = (x - p.half) / int64(p.den)
+				default:
+					step = (x + p.half) / int64(p.den)
+				}
+				v = predAdd(f, v, step)
+			}
+		}
+		out[i] = v
+	}
 }
 
 // predictDec extrapolates each field of at least 5 bits linearly from b0 (den ticks

@@ -171,6 +171,7 @@ type encType struct {
 	t      *Type
 	fields []decField  // the type's fields, compiled (shared with the decoder's prediction)
 	codes  []fieldCode // this send's field codes
+	ks     []uint8     // their ks (class 0, most residuals, is u < 2^k: "0" u:k)
 	sig    uint64      // names the codes (their ks) for the EncodeCache, never 0
 	hist   []codeHist  // this send's residuals, which choose the next send's codes
 	seen   bool        // hist holds something
@@ -425,9 +426,10 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 		}
 		total += uint64(r.cost) + uint64(gapBits(uint32(int64(r.id)-prevID-1)))
 		prevID = int64(r.id)
-		maxCost = max(maxCost, r.cost+35+8)
+		maxCost = max(maxCost, r.cost)
 		pending++
 	}
+	maxCost += 35 + 8 // with the longest ID gap and a type index
 
 	// 2. Choose what goes now. Everything, if it fits with room for packing slack;
 	// otherwise the highest accumulated priorities.
@@ -471,10 +473,12 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 	}
 	for _, r := range e.recs {
 		if !r.selected {
+			r.cur = nil
 			continue
 		}
 		r.selected = false
 		if full {
+			r.cur = nil
 			continue
 		}
 		cost := uint(r.cost)
@@ -487,6 +491,7 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 				e.finishPacket(dst)
 				if len(dst)-start == maxPk {
 					full = true
+					r.cur = nil
 					continue
 				}
 				dst, pk = e.startPacket(dst, tick)
@@ -497,6 +502,7 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 				}
 			}
 			if need > limit {
+				r.cur = nil
 				continue // only in a packet cut short by MaxBytes: it waits
 			}
 		}
@@ -504,6 +510,7 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 		prev = int64(r.id)
 		used += need
 		e.writeEntity(r, pk, gap)
+		r.cur = nil
 	}
 	if !full {
 		e.finishPacket(dst)
@@ -512,9 +519,6 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 	e.stats.Deferred = pending - e.stats.Whole - e.stats.Deltas - e.stats.Removals
 	for _, p := range dst[start:] {
 		e.stats.Bytes += len(p)
-	}
-	for _, r := range e.recs {
-		r.cur = nil
 	}
 	return dst, nil
 }
@@ -535,6 +539,9 @@ func (e *Encoder) startSend(oldest uint64) {
 				et.codes[i] = makeFieldCode(bestK(&et.hist[i], uint(et.t.fields[i].Bits)), uint(et.t.fields[i].Bits))
 			}
 			et.sig = codesSig(et.codes)
+			for i := range et.codes {
+				et.ks[i] = et.codes[i].k
+			}
 			clear(et.hist)
 			et.seen = false
 		}
@@ -574,6 +581,7 @@ func (e *Encoder) encType(t *Type) *encType {
 			et.fields = append(et.fields, compileDec(&t.fields[i]))
 		}
 		et.sig = codesSig(et.codes)
+		et.ks = make([]uint8, len(t.fields))
 		// Until a sample says otherwise, predict from the packet before the baseline.
 		et.dcost[0] = 1
 		e.types[t.id] = et
@@ -791,9 +799,9 @@ const deltaWords = 2
 // while they fit and returns the residuals (Encoder scratch, valid until the call
 // after next) and the codes' length.
 func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter) ([]uint32, uint32) {
-	fs, codes := et.fields, et.codes
+	fs, codes, ks := et.fields, et.codes, et.ks
 	n := len(fs)
-	codes = codes[:n]
+	codes, ks = codes[:n], ks[:n]
 	// Alternate scratch buffers: residuals stay valid while the next are made.
 	if cap(e.uA) < n {
 		e.uA = make([]uint32, n)
@@ -834,7 +842,10 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		for i := range fs {
 			x := residual(b1[i], cur[i], uint(fs[i].bits))
 			u[i] = x
-			b, k := codes[i].code(x, cur[i])
+			b, k := uint64(x)<<1, 1+uint(ks[i])
+			if x>>ks[i] != 0 {
+				b, k = codes[i].code(x, cur[i])
+			}
 			if bits += k; bits <= deltaWords*64 {
 				fw.put(b, k)
 			}
@@ -862,7 +873,10 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 			}
 			x := residual(p, cur[i], uint(f.bits))
 			u[i] = x
-			b, k := codes[i].code(x, cur[i])
+			b, k := uint64(x)<<1, 1+uint(ks[i])
+			if x>>ks[i] != 0 {
+				b, k = codes[i].code(x, cur[i])
+			}
 			if bits += k; bits <= deltaWords*64 {
 				fw.put(b, k)
 			}

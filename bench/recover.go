@@ -27,26 +27,28 @@ import (
 // recoverConfig holds the recover command's flags.
 type recoverConfig struct {
 	outputFlags
-	Trials   int
-	Outages  []time.Duration
-	Delay    time.Duration
-	Settle   time.Duration
-	Switch   bool
-	Resume   bool
-	Players  int
-	TickRate int
-	SendRate int
+	Trials         int
+	Outages        []time.Duration
+	Delay          time.Duration
+	Settle         time.Duration
+	Switch         bool
+	Resume         bool
+	Players        int
+	TickRate       int
+	SendRate       int
+	QuietIntervals int
 }
 
 func parseRecoverFlags(args []string) (recoverConfig, error) {
 	var c recoverConfig
 	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
 	c.outputFlags.register(fs)
-	outages := fs.String("outages", "3s,6s", "comma-separated blackhole lengths; from 4 s on (ICE disconnected after 3 s, Restart.After 1 s) an ICE restart starts during the outage")
+	outages := fs.String("outages", "3s,6s", "comma-separated blackhole lengths; an ICE restart starts 15 send intervals (0.5 s) into each (RestartConfig.Quiet)")
 	fs.IntVar(&c.Trials, "trials", 20, "trials per scenario")
 	fs.DurationVar(&c.Delay, "delay", 0, "one-way delay of the simulated network (0: loopback-like)")
 	fs.DurationVar(&c.Settle, "settle", time.Second, "how long the session runs undisturbed between trials")
-	fs.BoolVar(&c.Switch, "switch", true, "measure network switches (a new address): told by the application, and noticed by ICE")
+	fs.BoolVar(&c.Switch, "switch", true, "measure network switches (a new address): told by the application, and not told")
+	fs.IntVar(&c.QuietIntervals, "quiet", 0, "the client's RestartConfig.Quiet: send intervals of silence before it restarts ICE (0: the default, 15; -1: off, ICE alone notices)")
 	fs.BoolVar(&c.Resume, "resume", true, "measure resumption after a hard client restart")
 	fs.IntVar(&c.Players, "players", 16, "arena trace players in the world, for realistic snapshots")
 	fs.IntVar(&c.TickRate, "tick", 60, "host tick rate (Hz)")
@@ -116,15 +118,18 @@ func runRecover(args []string) error {
 			}
 			return func() { l.nw.SetLoss(0) }, ctx.Err()
 		})
-		add(name, "recovery", d, fmt.Sprintf("from the network's return to the first snapshot decoded; ICE restarts %d (%d failed)", st.Restarts, st.RestartsFailed), err)
+		add(name, "recovery", d, fmt.Sprintf("from the network's return to the first snapshot decoded; ICE restarts %d (%d failed, %d episodes started by the quiet watch)", st.Restarts, st.RestartsFailed, st.QuietRestarts), err)
 	}
 	if cfg.Switch {
 		for _, tell := range []bool{true, false} {
 			name := "network switch, told"
 			note := "from the new address up (the application calls RestartICE, as on a browser's online event) to the first snapshot decoded"
 			if !tell {
-				name = "network switch, noticed by ICE"
-				note = "from the new address up to the first snapshot decoded: nothing tells the client, which restarts once ICE says disconnected (3 s without traffic, checked about once a second) and Restart.After (1 s) have passed, or at its 5 s silence timeout"
+				name = "network switch, not told"
+				note = "from the new address up to the first snapshot decoded: nothing tells the client, which restarts once it has heard nothing for Quiet send intervals"
+				if cfg.QuietIntervals < 0 {
+					note = "from the new address up to the first snapshot decoded: nothing tells the client and its quiet watch is off (-quiet -1): it restarts once ICE says disconnected (3 s without traffic) and Restart.After (1 s) have passed"
+				}
 			}
 			prog.Printf("%s: %d trials", name, cfg.Trials)
 			d, st, err := measureOutage(ctx, cfg, prog, func(l *recoverLink) (func(), error) {
@@ -135,8 +140,14 @@ func runRecover(args []string) error {
 					}
 				}, nil
 			})
-			add(name, "recovery", d, fmt.Sprintf("%s; ICE restarts %d (%d failed)", note, st.Restarts, st.RestartsFailed), err)
+			add(name, "recovery", d, fmt.Sprintf("%s; ICE restarts %d (%d failed, %d episodes started by the quiet watch)", note, st.Restarts, st.RestartsFailed, st.QuietRestarts), err)
 		}
+	}
+	if cfg.Switch {
+		name := "ICE restart on a working path"
+		prog.Printf("%s: %d trials", name, cfg.Trials)
+		d, st, err := measureFalseAlarm(ctx, cfg, prog)
+		add(name, "gap", d, fmt.Sprintf("the longest gap between decoded snapshots in the second after RestartICE on a healthy path (what a false alarm of the quiet watch costs; the send interval is %v); ICE restarts %d (%d failed)", time.Second/time.Duration(cfg.SendRate), st.Restarts, st.RestartsFailed), err)
 	}
 	if cfg.Resume {
 		prog.Printf("hard restart and resume: %d trials", cfg.Trials)
@@ -155,12 +166,13 @@ func runRecover(args []string) error {
 // recoverLink is one host and one client over a simulated network; the client's
 // address can be switched.
 type recoverLink struct {
-	nw   *netsim.Network
-	roam *netsim.Roaming
-	srv  *netcode.Server
-	c    *netcode.Client
-	reg  *snapshot.Registry
-	host netcode.TransportConfig
+	nw    *netsim.Network
+	roam  *netsim.Roaming
+	srv   *netcode.Server
+	c     *netcode.Client
+	reg   *snapshot.Registry
+	host  netcode.TransportConfig
+	quiet int // the client's RestartConfig.Quiet
 }
 
 func newRecoverLink(ctx context.Context, cfg recoverConfig, seed int64) (*recoverLink, error) {
@@ -168,7 +180,7 @@ func newRecoverLink(ctx context.Context, cfg recoverConfig, seed int64) (*recove
 	if err != nil {
 		return nil, err
 	}
-	l := &recoverLink{nw: nw}
+	l := &recoverLink{nw: nw, quiet: cfg.QuietIntervals}
 	fail := func(err error) (*recoverLink, error) {
 		l.close()
 		return nil, err
@@ -210,7 +222,8 @@ func (l *recoverLink) dial(ctx context.Context, net *netsim.Roaming, resume *net
 		_, err := l.srv.Accept(ctx, hostSig)
 		accepted <- err
 	}()
-	c, err := netcode.Dial(ctx, netcode.ClientConfig{Registry: l.reg, Transport: netcode.TransportConfig{Net: net}, Resume: resume, Logger: dbgLog}, clientSig)
+	c, err := netcode.Dial(ctx, netcode.ClientConfig{Registry: l.reg, Transport: netcode.TransportConfig{Net: net}, Resume: resume, Logger: dbgLog,
+		Restart: netcode.RestartConfig{Quiet: l.quiet}}, clientSig)
 	if aerr := <-accepted; err == nil && aerr != nil {
 		c.Close()
 		err = aerr
@@ -288,6 +301,39 @@ func measureOutage(ctx context.Context, cfg recoverConfig, prog *progress, cut f
 		}
 		d.Add(at.Sub(back))
 		prog.Tick("trial %d/%d: %v", i+1, cfg.Trials, at.Sub(back).Round(time.Millisecond))
+	}
+	return d, l.c.Stats(), nil
+}
+
+// measureFalseAlarm restarts ICE on a path that works, trial after trial: one sample
+// is the longest gap between decoded snapshots in the second after RestartICE.
+func measureFalseAlarm(ctx context.Context, cfg recoverConfig, prog *progress) (*Dist, netcode.Stats, error) {
+	d := &Dist{}
+	l, err := newRecoverLink(ctx, cfg, 3)
+	if err != nil {
+		return d, netcode.Stats{}, err
+	}
+	defer l.close()
+	for i := range cfg.Trials {
+		if err := settle(ctx, l.c, cfg.Settle); err != nil {
+			return d, l.c.Stats(), fmt.Errorf("trial %d: before the restart: %w", i+1, err)
+		}
+		last, err := nextSnapshot(ctx, l.c, 10*time.Second)
+		if err != nil {
+			return d, l.c.Stats(), err
+		}
+		l.c.RestartICE()
+		var gap time.Duration
+		for end := time.Now().Add(time.Second); last.Before(end); {
+			at, err := nextSnapshot(ctx, l.c, 10*time.Second)
+			if err != nil {
+				return d, l.c.Stats(), fmt.Errorf("trial %d: after the restart: %w", i+1, err)
+			}
+			gap = max(gap, at.Sub(last))
+			last = at
+		}
+		d.Add(gap)
+		prog.Tick("trial %d/%d: %v", i+1, cfg.Trials, gap.Round(time.Millisecond))
 	}
 	return d, l.c.Stats(), nil
 }

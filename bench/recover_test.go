@@ -7,8 +7,8 @@ import (
 )
 
 // TestRecoverQuick runs one trial of each recover scenario, short: a 1 s blackhole
-// (recovered without a restart), a network switch the application tells about, and a
-// hard restart with resumption.
+// (an ICE restart starts during it), a network switch the application tells about, an
+// ICE restart on a working path, and a hard restart with resumption.
 func TestRecoverQuick(t *testing.T) {
 	cfg, err := parseRecoverFlags([]string{"-trials", "1", "-outages", "1s", "-settle", "200ms", "-q"})
 	if err != nil {
@@ -33,6 +33,9 @@ func TestRecoverQuick(t *testing.T) {
 	})
 	if err != nil || d.Len() != 1 || st.Restarts != 1 {
 		t.Fatalf("switch: %d samples, %d restarts, %v", d.Len(), st.Restarts, err)
+	}
+	if d, _, err := measureFalseAlarm(ctx, cfg, prog); err != nil || d.Len() != 1 {
+		t.Fatalf("restart on a working path: %d samples, %v", d.Len(), err)
 	}
 	if d, err := measureResume(ctx, cfg, prog); err != nil || d.Len() != 1 {
 		t.Fatalf("resume: %d samples, %v", d.Len(), err)

@@ -167,14 +167,15 @@
 // its send queue, and [Event] TypeResumed says it happened. A new Client resumes an
 // old one's connection with [ClientConfig.Resume] = [Client.ResumeToken] (a browser
 // keeps it in sessionStorage across a reload). With several instances on Redis a
-// client resumes on the instance that holds its connection (its URL, as before the
-// drop); what waits for it is relayed there from the other instances.
+// client resumes through any of them (the same URL, wherever the load balancer sends
+// it): the instance it reaches takes the connection over from the one that held it,
+// with everything that waited for it, and the token is spent on all of them.
 //
 // # Limits and closes
 //
 // Each is a field of the server's Config
 // ([github.com/volleynet/volley/lobby/server.Config]); the defaults are documented there
-// and listed with what an offender gets in docs/limits.md.
+// and listed with what an offender gets in the README's "Security and limits".
 //
 //   - Before the upgrade: an Origin not allowed (default: no Origin header, the same
 //     origin, or localhost/127.0.0.1/[::1]) gets HTTP 403; beyond MaxConnections, 503;

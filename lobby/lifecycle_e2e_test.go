@@ -4,6 +4,7 @@ package lobby_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -22,8 +23,9 @@ import (
 // unreachable for a while: the game goes on (snapshots keep coming, a command still
 // arrives: WebRTC does not need the lobby); once the lobby is reachable again the
 // lobby client reconnects with the same member identity, and an ICE restart, whose
-// signaling goes through the lobby, then works. With one lobby instance, and with the
-// host and the player on two instances sharing Redis.
+// signaling goes through the lobby, then works. With one lobby instance, with the host
+// and the player on two instances sharing Redis, and with the player reconnecting to
+// the other instance (as behind a load balancer), its host on either instance.
 func TestLobbyLostMidGame(t *testing.T) {
 	t.Run("one instance", func(t *testing.T) {
 		srv := lobbyserver.New(lobbyserver.Config{})
@@ -31,25 +33,39 @@ func TestLobbyLostMidGame(t *testing.T) {
 		defer ts.Close()
 		defer srv.Close()
 		url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"
-		testLobbyLost(t, url, url)
+		testLobbyLost(t, url, url, url)
 	})
-	t.Run("two instances on Redis", func(t *testing.T) {
-		addr := redistest.Start(t)
+	addr := redistest.Start(t)
+	twoInstances := func(t *testing.T) (a, b string) {
 		var urls []string
 		for range 2 {
 			rdb := redis.NewClient(&redis.Options{Addr: addr})
-			defer rdb.Close()
-			srv := lobbyserver.New(lobbyserver.Config{Store: lobbyserver.NewRedisStore(rdb, lobbyserver.RedisStoreConfig{Prefix: "lost:"})})
+			t.Cleanup(func() { rdb.Close() })
+			srv := lobbyserver.New(lobbyserver.Config{Store: lobbyserver.NewRedisStore(rdb, lobbyserver.RedisStoreConfig{Prefix: t.Name() + ":"})})
 			ts := httptest.NewServer(srv.Mux())
-			defer ts.Close()
-			defer srv.Close()
+			t.Cleanup(ts.Close)
+			t.Cleanup(func() { srv.Close() })
 			urls = append(urls, "ws"+strings.TrimPrefix(ts.URL, "http")+"/ws")
 		}
-		testLobbyLost(t, urls[0], urls[1])
+		return urls[0], urls[1]
+	}
+	t.Run("two instances on Redis", func(t *testing.T) {
+		a, b := twoInstances(t)
+		testLobbyLost(t, a, b, b)
+	})
+	t.Run("back on the other instance, host there", func(t *testing.T) {
+		a, b := twoInstances(t)
+		testLobbyLost(t, b, a, b)
+	})
+	t.Run("back on the other instance, host on the first", func(t *testing.T) {
+		a, b := twoInstances(t)
+		testLobbyLost(t, a, a, b)
 	})
 }
 
-func testLobbyLost(t *testing.T, hostURL, playerURL string) {
+// testLobbyLost runs the scenario with the host on hostURL and the player on
+// playerURL, reconnecting to backURL.
+func testLobbyLost(t *testing.T, hostURL, playerURL, backURL string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	reg := snapshot.NewRegistry()
@@ -96,7 +112,7 @@ func testLobbyLost(t *testing.T, hostURL, playerURL string) {
 	if _, err := lc.QuickJoin(ctx); err != nil {
 		t.Fatal(err)
 	}
-	member := lc.ID()
+	member, firstToken := lc.ID(), lc.ResumeToken()
 	nc, err := netcode.Dial(ctx, netcode.ClientConfig{Registry: reg, Transport: loopback}, lc.HostSignaler())
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +142,9 @@ func testLobbyLost(t *testing.T, hostURL, playerURL string) {
 		t.Fatalf("lobby client gave up: %v", err)
 	}
 
-	// The lobby is back: same member identity.
+	// The lobby is back (where the load balancer sends the player now): same
+	// member identity.
+	proxy.retarget(backURL)
 	proxy.setDown(false)
 	select {
 	case e := <-lc.Events():
@@ -138,6 +156,12 @@ func testLobbyLost(t *testing.T, hostURL, playerURL string) {
 	}
 	if lc.ID() != member {
 		t.Fatalf("member %q after reconnecting, want %q", lc.ID(), member)
+	}
+	// The token the client resumed with is spent, on every instance.
+	for _, url := range []string{playerURL, backURL} {
+		if _, err := lobby.Dial(ctx, url, lobby.ClientConfig{Resume: firstToken}); !errors.Is(err, lobby.ErrResumeFailed) {
+			t.Fatalf("a replayed token on %s: %v, want ErrResumeFailed", url, err)
+		}
 	}
 
 	// An ICE restart, signaled through the reconnected lobby, completes.

@@ -19,13 +19,13 @@ import (
 // cutProxy forwards TCP connections to a lobby and can cut them all at once, as a lost
 // network does: no close frame, the sockets just end.
 type cutProxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
+	ln net.Listener
+	wg sync.WaitGroup
 
-	mu    sync.Mutex
-	conns []net.Conn
-	down  bool // refuse new connections
+	mu     sync.Mutex
+	target string // host:port of the lobby
+	conns  []net.Conn
+	down   bool // refuse new connections
 }
 
 func newCutProxy(t testing.TB, lobbyURL string) *cutProxy {
@@ -57,13 +57,13 @@ func (p *cutProxy) accept() {
 			return
 		}
 		p.mu.Lock()
-		down := p.down
+		down, target := p.down, p.target
 		p.mu.Unlock()
 		if down {
 			_ = in.Close()
 			continue
 		}
-		out, err := net.Dial("tcp", p.target)
+		out, err := net.Dial("tcp", target)
 		if err != nil {
 			_ = in.Close()
 			continue
@@ -82,6 +82,15 @@ func (p *cutProxy) pipe(dst, src net.Conn) {
 	_, _ = io.Copy(dst, src)
 	_ = dst.Close()
 	_ = src.Close()
+}
+
+// retarget sends new connections to the lobby at lobbyURL (a load balancer that
+// picks another instance).
+func (p *cutProxy) retarget(lobbyURL string) {
+	host := strings.TrimPrefix(lobbyURL, "ws://")
+	p.mu.Lock()
+	p.target = host[:strings.Index(host, "/")]
+	p.mu.Unlock()
 }
 
 // setDown makes the proxy refuse new connections (true) or accept them again.

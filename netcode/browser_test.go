@@ -31,7 +31,10 @@ WebAssembly.instantiateStreaming(fetch("probe.wasm"), go.importObject).then(r =>
 
 // TestBrowserClient runs the Go/wasm build of Client (internal/wasmprobe) in headless
 // Chromium against a native host over loopback: it connects, sends a command, gets the
-// event back and sees the result in a snapshot.
+// event back and sees the result in a snapshot. Then it asks the host to cut its path
+// without a word (the host's sockets drop everything): the browser client's quiet
+// watch restarts ICE, the host answers and restores its network, and snapshots flow
+// again.
 func TestBrowserClient(t *testing.T) {
 	chrome := browsertest.Chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -49,9 +52,13 @@ func TestBrowserClient(t *testing.T) {
 	if _, err := reg.Register(1, ball{}); err != nil {
 		t.Fatal(err)
 	}
+	cut := newCutNet(t)
+	tr := loopback()
+	tr.osNet = cut
+	var srv *Server
 	srv, err := NewServer(ServerConfig{
 		Registry:  reg,
-		Transport: loopback(),
+		Transport: tr,
 		Step: func(tk *Tick) {
 			for _, id := range tk.Joined {
 				_ = tk.World.Set(snapshot.EntityID(id), 1, ball{})
@@ -61,8 +68,18 @@ func TestBrowserClient(t *testing.T) {
 				if c.Decode(&p) != nil {
 					continue
 				}
+				if p.DX < 0 { // the probe asks to be cut off
+					cut.cut.Store(true)
+					continue
+				}
 				_ = tk.World.Set(snapshot.EntityID(c.Client), 1, ball{X: p.DX})
 				_ = tk.Send(c.Client, fmt.Sprintf("ball at %.2f", p.DX))
+			}
+		},
+		OnTick: func(uint32, time.Duration) {
+			// The network comes back once the client's restart has been answered.
+			if cut.cut.Load() && srv.LifecycleStats().RestartsAnswered > 0 {
+				cut.cut.Store(false)
 			}
 		},
 	})
@@ -120,7 +137,7 @@ func TestBrowserClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `ok event="ball at 1.50" x=1.50`; result != want {
+	if want := `ok event="ball at 1.50" x=1.50 quiet restarts=1`; result != want {
 		t.Fatalf("browser client reported %q, want %q", result, want)
 	}
 	if err := <-accepted; err != nil {

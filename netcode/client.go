@@ -63,6 +63,7 @@ type Client struct {
 	done    chan struct{}
 
 	lastHeard atomic.Int64
+	arrivals  atomic.Uint64 // messages received on either channel, counted on arrival
 	txSeq     atomic.Uint32
 
 	// run goroutine.
@@ -376,6 +377,7 @@ func (c *Client) dialFailure() error {
 }
 
 func (c *Client) onUnreliable(msg webrtc.DataChannelMessage) {
+	c.arrivals.Add(1)
 	c.stats.in(len(msg.Data))
 	select {
 	case c.in <- msg.Data:
@@ -386,6 +388,7 @@ func (c *Client) onUnreliable(msg webrtc.DataChannelMessage) {
 
 func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 	b := msg.Data
+	c.arrivals.Add(1)
 	c.stats.in(len(b))
 	c.lastHeard.Store(c.clk.Now().UnixNano())
 	if len(b) == 0 || msg.IsString {
@@ -653,7 +656,8 @@ func (c *Client) sendRaw(msg []byte) error {
 func (c *Client) sendUnreliableRaw(msg []byte) error { return c.unrel.Send(msg) }
 
 // InputTick returns the host tick an input sent now should be stamped with: the
-// estimated host tick when it arrives, plus a margin for jitter and one lost update
+// estimated host tick when it arrives (half the round trip plus twice the jitter
+// ahead, at most a second), plus a margin for one lost update
 // (ClientConfig.InputMargin).
 func (c *Client) InputTick() uint32 {
 	c.mu.Lock()
@@ -662,12 +666,20 @@ func (c *Client) InputTick() uint32 {
 }
 
 func (c *Client) inputTickLocked(now time.Time) uint32 {
-	host := now.Sub(c.epoch) + c.sync.offset + c.sync.rtt/2 + 2*c.sync.jitter + c.inputMargin
+	transit := min(c.sync.rtt/2+2*c.sync.jitter, maxInputTransit)
+	host := now.Sub(c.epoch) + c.sync.offset + transit + c.inputMargin
 	if host < 0 {
 		return 0
 	}
 	return uint32(host / c.tickDur)
 }
+
+// maxInputTransit caps the transit time (half the round trip plus twice the jitter)
+// an input is stamped ahead for. Estimates beyond it come from a process that stalled
+// while pongs were in flight (a loaded machine) more often than from a network that
+// slow, and stamping inputs seconds ahead would make the host drop them as too far in
+// the future (ServerConfig.MaxInputLead, 2 s by default) or hold them that long.
+const maxInputTransit = time.Second
 
 // SendInput sends one tick's input (at most MaxInputBytes) on the unreliable channel,
 // stamped with InputTick (never with an earlier tick than the previous call's), and

@@ -78,9 +78,12 @@ type TransportConfig struct {
 	// ICE chooses the candidates to gather and the STUN/TURN servers.
 	ICE ICEConfig
 	// Net is the network pion uses, e.g. a pion virtual network
-	// (github.com/pion/transport/v4/vnet) that simulates loss, delay and jitter
+	// (github.com/pion/transport/v5/vnet) that simulates loss, delay and jitter
 	// in tests and benchmarks. Default: the operating system's network.
 	Net transport.Net
+	// osNet (tests) replaces the operating system's network under LoopbackOnly:
+	// a wrapper whose sockets a test can cut off.
+	osNet transport.Net
 	// MaxMessageBytes caps one data channel message on both channels (SCTP max
 	// message size). Default 64 KiB. Unreliable messages are further capped at
 	// MaxUnreliableBytes by netcode itself.

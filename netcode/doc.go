@@ -188,7 +188,8 @@
 // together all arrive; a client whose waiting commands exceed
 // [ServerConfig.MaxQueuedCommandBytes] is disconnected ([ErrFlood]). Too many bad
 // messages disconnect a client with [ErrProtocol].
-// Other clients are not affected. docs/limits.md lists every limit of the host.
+// Other clients are not affected. The README's "Security and limits" lists every
+// limit of the host.
 //
 // # Admission and refusals
 //
@@ -255,8 +256,8 @@
 // (lifecycle*.go). What each side sees:
 //
 //	what happened                 client                             game (Tick)
-//	ICE disconnected or failed    State: LinkRestarting, an ICE      nothing, if heard from
-//	                              restart (snapshots resume, what    again within Timeout
+//	host quiet, ICE disconnected  State: LinkRestarting, an ICE      nothing, if heard from
+//	or failed                     restart (snapshots resume, what    again within Timeout
 //	                              was queued arrives once)
 //	silent for the host's         still restarting                   Suspended: entity and score
 //	Timeout, or its connection                                       kept; Resumed when back, or
@@ -264,10 +265,15 @@
 //	restarts failed, or the       Err: ErrConnectionLost (or         Suspended; Resumed when a new
 //	client process died           ErrTimeout); ResumeState           client dials with ResumeState
 //
-// ICE restart. The client watches the ICE state; disconnected for [RestartConfig.After]
-// (1 s, after ICE's own [TransportConfig.ICEDisconnectedTimeout] of silence), or
-// failed, or silent for [ClientConfig.Timeout], or told by [Client.RestartICE] (call
-// it on a network change event), it sends an ICE restart offer through the same
+// ICE restart. The client watches the host and the ICE state. The host sends a snapshot
+// every send interval, so when nothing at all arrives for [RestartConfig.Quiet] of
+// them (15: 0.5 s at 30 Hz, the last three counted on the client's own timer so that
+// a stall of the client itself does not count) the path is dead, typically after a
+// network switch nobody reported, which ICE would take 4 s to conclude. On that, or
+// ICE disconnected for [RestartConfig.After] (1 s, after ICE's own
+// [TransportConfig.ICEDisconnectedTimeout] of silence), or failed, or silent for
+// [ClientConfig.Timeout], or told by [Client.RestartICE] (call it on a network change
+// event), it sends an ICE restart offer through the same
 // Signaler, up to [RestartConfig.Attempts] times with backoff, each given
 // [RestartConfig.Timeout]. The host answers. It offers a restart itself, after twice
 // After, only to a client that does not restart ICE itself (its first ack says
@@ -276,8 +282,12 @@
 // nothing is replayed: commands and events queued meanwhile arrive once and in order,
 // and the snapshot stream resumes. ICE keeps checking a new candidate pair for
 // [TransportConfig.ICEPairTimeout], so an attempt started while the network is down
-// succeeds as soon as it returns. Client.Stats counts the attempts; the host's
-// [LifecycleStats] counts those it answered and offered.
+// succeeds as soon as it returns. A restart on a path that still works (a false alarm)
+// costs little: the snapshot stream showed no gap longer than one send interval in
+// `go run ./bench recover`; still, the quiet watch waits out loss bursts of a few
+// hundred milliseconds. Client.Stats counts the attempts (and, in QuietRestarts, the
+// episodes the quiet watch started); the host's [LifecycleStats] counts those it
+// answered and offered.
 //
 // Suspension. A client silent for [ServerConfig.Timeout], or whose connection closed
 // without a goodbye, is suspended rather than dropped, for [ServerConfig.ResumeWindow]

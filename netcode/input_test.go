@@ -233,7 +233,8 @@ func TestInputRevisionOverNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	c, _ := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: loopback()})
+	// The stopped host sends no snapshots: the quiet watch would restart ICE.
+	c, _ := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: loopback(), Restart: RestartConfig{Quiet: -1}})
 	defer c.Close()
 	wait := func(what string, cond func() bool) {
 		t.Helper()

@@ -25,6 +25,18 @@ type RestartConfig struct {
 	// Backoff is the pause before the second attempt, doubling for each further
 	// one. Default 500 ms.
 	Backoff time.Duration
+	// Quiet (client only) is how many of the host's send intervals (1/SendRate)
+	// may pass with nothing at all heard from the host (no snapshot, pong or
+	// reliable message) before the client starts an ICE restart although ICE
+	// still says connected. The host sends a snapshot every interval, so that much
+	// silence means the path is dead (a network switch nobody reported), which ICE
+	// itself takes ICEDisconnectedTimeout plus After to conclude. The last few
+	// intervals are counted on the client's own timer, interval by interval, so a
+	// client that was itself stalled does not mistake the stall for silence. The
+	// check starts once the first snapshot has arrived. Default 15 (0.5 s at the
+	// default 30 Hz; a loss burst of 300 ms does not reach it); negative disables.
+	// It assumes a host that runs in real time (not on a stopped test clock).
+	Quiet int
 }
 
 func (r RestartConfig) withDefaults() RestartConfig {
@@ -39,6 +51,9 @@ func (r RestartConfig) withDefaults() RestartConfig {
 	}
 	if r.Backoff <= 0 {
 		r.Backoff = 500 * time.Millisecond
+	}
+	if r.Quiet == 0 {
+		r.Quiet = 15
 	}
 	return r
 }

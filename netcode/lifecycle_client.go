@@ -14,13 +14,15 @@ const restartPoll = 100 * time.Millisecond
 
 // clientLife is the client's side of the connection lifecycle: it watches the ICE
 // state and renegotiates with an ICE restart, through the signaling path, when ICE
-// stays disconnected or fails, or when the application asks (Client.RestartICE). The
-// data channels and their SCTP association live on across a restart, so nothing is
-// replayed: what was queued is delivered once the new path works.
+// stays disconnected or fails, when the host goes quiet (RestartConfig.Quiet), or when
+// the application asks (Client.RestartICE). The data channels and their SCTP
+// association live on across a restart, so nothing is replayed: what was queued is
+// delivered once the new path works.
 //
 // Ownership: pion's ICE callback and RestartICE write the fields under mu and wake
-// run, the lifecycle goroutine, which alone starts and judges attempts. negMu
-// serializes the offer/answer steps of run and of readSignals.
+// run, the lifecycle goroutine, which alone starts and judges attempts and owns the
+// quiet watch (quiet*). negMu serializes the offer/answer steps of run and of
+// readSignals.
 type clientLife struct {
 	c    *Client
 	cfg  RestartConfig
@@ -38,6 +40,11 @@ type clientLife struct {
 	startedAt time.Time // when the running attempt started
 	nextAt    time.Time // the next attempt starts no sooner
 	closed    bool
+
+	// The quiet watch, run's own: the arrival count seen at its last look, and
+	// how many of its looks in a row, one send interval apart, saw none arrive.
+	quietSeen  uint64
+	quietLooks int
 }
 
 func newClientLife(c *Client) *clientLife {
@@ -173,6 +180,17 @@ func (l *clientLife) step(now time.Time) time.Duration {
 	}
 	start := false
 	if !l.running && !l.closed && l.cfg.enabled() {
+		if l.attempts == 0 && !l.requested && iceUp(l.ice) {
+			quiet, d := l.quietLook(now)
+			if quiet {
+				l.requested = true
+				c.stats.quietRestarts.Add(1)
+				c.log.Info("host quiet: restarting ICE", "client", c.id, "intervals", l.cfg.Quiet)
+			}
+			wait = d
+		} else {
+			l.quietLooks = 0
+		}
 		want := l.requested || l.attempts > 0 && !iceUp(l.ice) ||
 			l.ice == webrtc.ICEConnectionStateFailed
 		if l.ice == webrtc.ICEConnectionStateDisconnected {
@@ -206,6 +224,47 @@ func (l *clientLife) step(now time.Time) time.Duration {
 		}
 	}
 	return wait
+}
+
+// quietConfirm is how many looks in a row, one send interval apart, must see nothing
+// arrive before the quiet watch calls the host quiet (at most RestartConfig.Quiet):
+// the silence is measured on the clock until then, but a client that was itself
+// stalled would find it long without the host having missed a beat.
+const quietConfirm = 3
+
+// quietLook is the quiet watch (RestartConfig.Quiet), run while ICE is up and no
+// restart is under way: it reports whether nothing has arrived from the host for
+// Quiet send intervals, and when to look again (0: not watching). It sleeps until
+// the silence could be Quiet-quietConfirm intervals long, then looks once per
+// interval. Called with l.mu held.
+func (l *clientLife) quietLook(now time.Time) (quiet bool, wait time.Duration) {
+	c := l.c
+	if l.cfg.Quiet <= 0 || c.sendRate <= 0 {
+		return false, 0
+	}
+	interval := time.Second / time.Duration(c.sendRate)
+	if c.stats.snaps.Load() == 0 {
+		return false, time.Duration(l.cfg.Quiet) * interval // not streaming yet
+	}
+	if n := c.arrivals.Load(); n != l.quietSeen {
+		l.quietSeen, l.quietLooks = n, 0
+	} else if l.quietLooks > 0 {
+		l.quietLooks++
+	}
+	confirm := min(quietConfirm, l.cfg.Quiet)
+	silence := now.Sub(time.Unix(0, c.lastHeard.Load()))
+	if early := time.Duration(l.cfg.Quiet-confirm) * interval; silence < early && l.quietLooks == 0 {
+		return false, early - silence
+	}
+	if l.quietLooks == 0 {
+		l.quietLooks = 1 // the first look of a row
+		return false, interval
+	}
+	if l.quietLooks > confirm {
+		l.quietLooks = 0
+		return true, 0
+	}
+	return false, interval
 }
 
 // offer sends an ICE restart offer. An earlier offer that got no answer is sent again

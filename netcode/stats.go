@@ -107,6 +107,9 @@ type Stats struct {
 	// often this client's session was resumed, and whether it can no longer be
 	// (1 once ResumeBytes was exceeded).
 	Restarts, RestartsFailed, Resumes, ResumeLost uint64
+	// QuietRestarts counts the client's restart episodes (each of one or more of
+	// the Restarts) started because the host went quiet (RestartConfig.Quiet).
+	QuietRestarts uint64
 
 	// Copies (see "Copies" in the package doc): CopiesFirst counts the other
 	// side's messages (commands at the host, events at the client) whose copy on
@@ -134,7 +137,7 @@ type counters struct {
 	lossOutCounts                             atomic.Uint64 // recv<<32 | lost, as the peer reported
 	rates                                     [5]atomic.Uint64
 	restarts, restartsFailed, resumes         atomic.Uint64
-	resumeLost                                atomic.Uint64
+	resumeLost, quietRestarts                 atomic.Uint64
 	copiesFirst, uncopied                     atomic.Uint64
 
 	mu     sync.Mutex // guards last and lastAt
@@ -205,6 +208,7 @@ func (c *counters) stats() Stats {
 		RestartsFailed: c.restartsFailed.Load(),
 		Resumes:        c.resumes.Load(),
 		ResumeLost:     c.resumeLost.Load(),
+		QuietRestarts:  c.quietRestarts.Load(),
 		CopiesFirst:    c.copiesFirst.Load(),
 		Uncopied:       c.uncopied.Load(),
 	}

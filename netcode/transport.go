@@ -46,6 +46,9 @@ func newAPI(cfg TransportConfig, mux ice.UDPMux) (*webrtc.API, error) {
 		se.SetIPFilter(loopback)
 		se.SetRemoteIPFilter(loopback)
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		if cfg.osNet != nil {
+			se.SetNet(cfg.osNet)
+		}
 	}
 	if len(cfg.ICE.PublicIPs) > 0 {
 		// One rule per entry, as pion's former SetNAT1To1IPs did: "public" replaces

@@ -465,7 +465,9 @@ export class Session {
   /** inputTick returns the host tick an input sent now is stamped with. */
   inputTick(): number {
     const c = this.clockSync;
-    const host = this.now() - this.epoch + c.offset + c.rtt / 2 + 2 * c.jitter + this.inputMarginMs;
+    // The transit allowance is capped at a second, as the Go client does (docs/protocol.md).
+    const transit = Math.min(c.rtt / 2 + 2 * c.jitter, 1000);
+    const host = this.now() - this.epoch + c.offset + transit + this.inputMarginMs;
     return host < 0 ? 0 : Math.floor(host / this.tickMs) >>> 0;
   }
 

@@ -96,7 +96,9 @@ type Config struct {
 	// a normal close from its client) keeps its ID, room and seat for the client to
 	// resume it with "resume" and the token of its welcome; a host's room stays
 	// open meanwhile, and messages for it wait (at most SendQueue). Once it passes,
-	// the connection leaves its room. Default 20 s; negative disables resumption.
+	// the connection leaves its room. With a shared store the client may resume it
+	// through any instance (see "Several instances" in the package doc). Default
+	// 20 s; negative disables resumption.
 	MemberGrace time.Duration
 	// HandshakeTimeout bounds the WebSocket upgrade. Default: 10 s.
 	HandshakeTimeout time.Duration
@@ -105,7 +107,8 @@ type Config struct {
 	MaxConnections int
 
 	// StoreTimeout bounds each Store call (and each relay publish to another instance);
-	// a request whose call times out is answered "internal". No Store call ever runs
+	// a request whose call times out is answered "internal". A resumption of a
+	// connection held by another instance waits twice as long for its handoff. No Store call ever runs
 	// under a lock that other connections need. For a RedisStore the client must be
 	// created with ContextTimeoutEnabled for the bound to reach its sockets (cmd/lobby
 	// does). Default: 2 s.

@@ -12,7 +12,7 @@
 //
 // A [Server] is the WebSocket endpoint, a [net/http.Handler]; [Server.Mux] adds
 // /healthz and /metrics. Every limit is a [Config] field with a documented default
-// (docs/limits.md lists them with what an offender gets). Serve it with an
+// (the README's "Security and limits" lists them with what an offender gets). Serve it with an
 // http.Server from [HTTPServer], whose timeouts, body limit and socket cap bound what a
 // client can hold outside the WebSocket protocol (a bare http.Server lets a client
 // hold a socket forever).
@@ -43,11 +43,28 @@
 //     peer_not_found at once), and nothing needs cleaning up. The price is at-most-once
 //     delivery: a signal in flight while an instance's Redis connection drops is lost,
 //     and the WebRTC negotiation it belonged to times out (the player may dial again).
+//   - Resumption: a client whose WebSocket dropped may resume its connection through
+//     any instance, typically another one behind the load balancer. That instance
+//     takes the connection over from its holder through the relay: the holder checks
+//     the token, routes the connection to the new instance in the store (key
+//     route:<connection ID>, 3×TTL, refreshed by whoever holds it) while, in the same
+//     atomic step, publishing a marker to itself, and on that marker hands over the
+//     room, the seat (a host's members and room record) and the messages that waited.
+//     Events sent before the route changed reach the old holder before the marker and
+//     travel in the handoff; later ones go to the new holder, which keeps them until
+//     the resumption completes, so the connection sees one stream in order. The
+//     connection keeps its ID (the one its peers and its host's game know); routes
+//     decide where its events go and whether it is alive. The token is single-use on
+//     every instance; a takeover that gets no handoff within 2×StoreTimeout is
+//     answered resume_failed, and a handoff that comes later makes the connection
+//     leave its room. Metric: lobby_resumes_total{result} counts "moved" on the old
+//     instance and "ok" on the new one.
 //   - Liveness: an instance refreshes its liveness key every CheckInterval (1 s) and
 //     the keys of the rooms it hosts and of its connections' memberships every TTL/3
 //     (default TTL 30 s). When it crashes, its rooms (and its connections' memberships
 //     in rooms hosted elsewhere) are ignored and pruned as soon as its liveness key
-//     expires, and their keys expire by TTL. Hosts are not sent member_left for members
+//     expires, and their keys expire by TTL (a room's host also drops its dead members
+//     from the store at every refresh). Hosts are not sent member_left for members
 //     lost that way (their WebRTC sessions time out); members of its rooms get
 //     room_closed "store_lost" from their own instance once the room has stayed gone
 //     for a TTL. A graceful shutdown ([Server.Close]) closes its rooms (members

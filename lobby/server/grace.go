@@ -24,7 +24,8 @@ import (
 // SendQueue (one more ends the grace at once). A new connection that sends "resume"
 // with the connection's token takes it over: it answers "resumed" with the ID, the
 // room and a new token, then the waiting messages. When the grace passes, the detached
-// connection leaves its room as a disconnect would.
+// connection leaves its room as a disconnect would. With instances sharing a store,
+// the new connection may be on another instance: see handoff.go.
 //
 // Tokens are "<connection ID>.<32 hex digits>"; the server keeps only a hash of the
 // secret part, on the connection. A token is single-use: "resumed" brings the next.
@@ -34,10 +35,15 @@ const maxTokenBytes = 128
 
 // Resume outcomes counted by lobby_resumes_total{result}.
 const (
-	resumeOK      = "ok"      // a detached connection was taken over
+	resumeOK      = "ok"      // a detached connection was taken over (held here, or by another instance)
 	resumeFailed  = "failed"  // unknown, used or malformed token, or in a room already
 	resumeExpired = "expired" // the grace passed: the connection left its room
+	resumeMoved   = "moved"   // a connection held here was handed to another instance
 )
+
+// errNoConnection is the message of a resumption whose token names no connection to
+// take over.
+const errNoConnection = "no connection to resume: the token is unknown or used, or its grace passed"
 
 // graceMetrics are the resumption's collectors.
 type graceMetrics struct {
@@ -85,17 +91,29 @@ func (s *Server) leaveOrDetach(c *conn, readErr error, serverClosed bool) {
 	var ce *websocket.CloseError
 	normal := errors.As(readErr, &ce) && ce.Code == websocket.CloseNormalClosure
 	s.mu.Lock()
+	if c.moving != "" || c.detached.Load() {
+		// Handed to another instance, or detached already by a takeover that
+		// closed its WebSocket (handoff.go).
+		s.mu.Unlock()
+		return
+	}
 	if serverClosed || normal || s.closed || s.cfg.MemberGrace <= 0 || c.room == "" {
 		s.mu.Unlock()
 		s.disconnect(c)
 		return
 	}
-	c.detached.Store(true)
-	c.waiting = nil
-	c.grace = time.AfterFunc(s.cfg.MemberGrace, func() { s.expireDetached(c) })
-	s.grace.detached.Inc()
+	s.detachLocked(c)
 	s.mu.Unlock()
 	s.log.Debug("lobby: detached", "peer", c.id, "err", readErr)
+}
+
+// detachLocked starts c's grace: messages for it wait in c.waiting. Called with s.mu held.
+func (s *Server) detachLocked(c *conn) {
+	c.detached.Store(true)
+	c.waiting = nil
+	c.graceEnds = time.Now().Add(s.cfg.MemberGrace)
+	c.grace = time.AfterFunc(s.cfg.MemberGrace, func() { s.expireDetached(c) })
+	s.grace.detached.Inc()
 }
 
 // hold queues data for a detached connection; past SendQueue messages the grace ends.
@@ -108,10 +126,11 @@ func (c *conn) hold(data []byte, typ string) {
 	c.waiting = append(c.waiting, held{data, typ})
 }
 
-// expireDetached ends the grace of c: it leaves its room, unless it was resumed.
+// expireDetached ends the grace of c: it leaves its room, unless it was resumed or is
+// moving to another instance (if that fails, abandonMove ends it).
 func (s *Server) expireDetached(c *conn) {
 	s.mu.Lock()
-	if !c.detached.Load() || s.conns[c.id] != c {
+	if !c.detached.Load() || s.conns[c.id] != c || c.moving != "" {
 		s.mu.Unlock()
 		return
 	}
@@ -141,29 +160,31 @@ func (s *Server) closeDetachedLocked() {
 }
 
 // resume lets c take over the connection its token names: a detached one, or one
-// whose WebSocket the server still thinks is open. It runs on c's reader.
+// whose WebSocket the server still thinks is open, held here or (with a shared store)
+// by another instance. It runs on c's reader.
 func (s *Server) resume(c *conn, m lobby.Message) {
-	fail := func(msg string) {
-		s.grace.resumes.WithLabelValues(resumeFailed).Inc()
-		c.sendError(m.Ref, lobby.CodeResumeFailed, msg)
-	}
 	id, secretHex, ok := strings.Cut(m.Token, ".")
 	secret, err := hex.DecodeString(secretHex)
 	if len(m.Token) > maxTokenBytes || !ok || err != nil || len(secret) != 16 {
-		fail("malformed token")
+		s.resumeFailed(c, m.Ref, "malformed token")
 		return
 	}
 	sum := sha256.Sum256(secret)
 	s.mu.Lock()
-	g := s.conns[id]
-	switch {
-	case c.room != "" || c.resumed || c.joining || c.holding:
+	if c.room != "" || c.resumed || c.joining || c.holding {
 		s.mu.Unlock()
-		fail("resume is the first request of a connection")
+		s.resumeFailed(c, m.Ref, "resume is the first request of a connection")
 		return
-	case g == nil || g == c || subtle.ConstantTimeCompare(sum[:], g.tokenHash[:]) != 1:
+	}
+	g := s.conns[id]
+	if g == nil && s.relay != nil {
 		s.mu.Unlock()
-		fail("no connection to resume: the token is unknown or used, or its grace passed")
+		s.resumeRemote(c, m.Ref, id, sum)
+		return
+	}
+	if g == nil || g == c || g.moving != "" || subtle.ConstantTimeCompare(sum[:], g.tokenHash[:]) != 1 {
+		s.mu.Unlock()
+		s.resumeFailed(c, m.Ref, errNoConnection)
 		return
 	}
 	var waiting []held
@@ -180,6 +201,7 @@ func (s *Server) resume(c *conn, m lobby.Message) {
 	c.id, c.room, c.host, c.hostID, c.resumed = g.id, g.room, g.host, g.hostID, true
 	c.setMembersLocked(g.members)
 	c.inRoom.Store(c.room != "")
+	c.holding = true // what others send it waits until "resumed" and waiting are queued
 	g.room, g.host, g.hostID, g.tokenHash = "", false, "", [32]byte{}
 	g.setMembersLocked(nil)
 	g.inRoom.Store(false)
@@ -187,8 +209,19 @@ func (s *Server) resume(c *conn, m lobby.Message) {
 	token := s.newToken(c)
 	roomID := c.room
 	s.mu.Unlock()
+	s.resumed(c, m.Ref, roomID, token, waiting)
+}
 
-	reply := lobby.Message{Type: lobby.TypeResumed, Ref: m.Ref, ID: c.id, Token: token}
+// resumeFailed answers a refused resumption.
+func (s *Server) resumeFailed(c *conn, ref, msg string) {
+	s.grace.resumes.WithLabelValues(resumeFailed).Inc()
+	c.sendError(ref, lobby.CodeResumeFailed, msg)
+}
+
+// resumed answers a resumption c has completed, with c.holding set: "resumed", then
+// the messages that waited for the connection, then those sent to it since (c.held).
+func (s *Server) resumed(c *conn, ref, roomID, token string, waiting []held) {
+	reply := lobby.Message{Type: lobby.TypeResumed, Ref: ref, ID: c.id, Token: token}
 	if roomID != "" {
 		ctx, cancel := s.storeCtx()
 		r, err := s.store.Room(ctx, roomID)
@@ -203,5 +236,12 @@ func (s *Server) resume(c *conn, m lobby.Message) {
 	for _, h := range waiting {
 		c.queue(h.data, h.typ)
 	}
-	s.log.Debug("lobby: resumed", "peer", c.id, "room", roomID, "queued", len(waiting))
+	s.mu.Lock()
+	later := c.held
+	c.holding, c.held = false, nil
+	for _, h := range later {
+		c.queue(h.data, h.typ)
+	}
+	s.mu.Unlock()
+	s.log.Debug("lobby: resumed", "peer", c.id, "room", roomID, "queued", len(waiting)+len(later))
 }

@@ -87,15 +87,25 @@ func NewRedisStore(client redis.UniversalClient, cfg RedisStoreConfig) *RedisSto
 //	P room:<id>         hash name, host, cap, meta, pw, game, ver; PX TTL refreshed by the host's instance
 //	P members:<id>      list of member connection IDs in join order; same TTL
 //	P relay:<instance>  pub/sub channel of the instance (see relay.go)
+//	P route:<conn>      string, PX 3×TTL: the instance now holding a connection that
+//	                    was resumed on another instance than the one its ID names
+//	                    (handoff.go); refreshed by the holder
 //
-// A connection ID names its instance (see connInstance), so a script can tell that a
-// host or member belongs to a dead instance: such a room is deleted and such a member
-// dropped whenever a script meets them. The rooms index is pruned the same way.
+// A connection ID names its instance (see connInstance), or its route key does once it
+// has moved (holder), so a script can tell that a host or member belongs to a dead
+// instance: such a room is deleted and such a member dropped whenever a script meets
+// them. The rooms index is pruned the same way, and each instance prunes the members
+// of the rooms it hosts at every refresh.
 const luaPrelude = `
 local P = ARGV[1]
 local live = {}
+local function holder(id)
+  local r = redis.call('GET', P .. 'route:' .. id)
+  if r then return r end
+  return string.sub(id, 2, 9)
+end
 local function alive(id)
-  local inst = string.sub(id, 2, 9)
+  local inst = holder(id)
   local v = live[inst]
   if v == nil then
     v = redis.call('EXISTS', P .. 'inst:' .. inst) == 1
@@ -256,6 +266,24 @@ if not r then return 1 end
 drop(ARGV[2])
 return r
 `)
+	// ARGV: P, connection ID, this instance, message. Publishes the message to the
+	// instance holding the connection (see holder); -1 when that is this instance.
+	scriptPublishTo = redis.NewScript(luaPrelude + `
+local inst = holder(ARGV[2])
+if inst == ARGV[3] then return -1 end
+return redis.call('PUBLISH', P .. 'relay:' .. inst, ARGV[4])
+`)
+	// ARGV: P, connection ID, from instance, to instance, route ttl ms, marker.
+	// Routes the connection to its new holder and, atomically, publishes the marker
+	// to the old one: whatever was published to the old holder for the connection
+	// reaches it before the marker, and nothing after. 0 when the connection's holder
+	// is not from.
+	scriptMoveRoute = redis.NewScript(luaPrelude + `
+if holder(ARGV[2]) ~= ARGV[3] then return 0 end
+redis.call('SET', P .. 'route:' .. ARGV[2], ARGV[4], 'PX', ARGV[5])
+redis.call('PUBLISH', P .. 'relay:' .. ARGV[3], ARGV[6])
+return 1
+`)
 	// ARGV: P, instance, ttl ms. Refreshes the liveness key; 0 when it had vanished
 	// (then set again): the instance's other records may have vanished too.
 	scriptBeat = redis.NewScript(`
@@ -264,16 +292,19 @@ if redis.call('SET', k, '1', 'PX', ARGV[3], 'XX') then return 1 end
 redis.call('SET', k, '1', 'PX', ARGV[3])
 return 0
 `)
-	// ARGV: P, ttl ms, number of rooms, then per room: id, name, host, cap, meta, pw,
-	// game, ver; then per membership: room, peer. Refreshes the TTL of an instance's
-	// records and puts back those that vanished. Returns {rooms restored, members
-	// restored, {IDs of rooms held by another host}, {room, peer of each membership
-	// whose room is missing}}.
-	scriptRefresh = redis.NewScript(`
-local P, ttl = ARGV[1], ARGV[2]
-local nrooms = tonumber(ARGV[3])
+	// ARGV: P, ttl ms, number of rooms, number of routes, instance, route ttl ms,
+	// then per room: id, name, host, cap, meta, pw, game, ver; then the IDs of the
+	// connections routed here; then per membership: room, peer. Refreshes the TTL of an
+	// instance's records and puts back those that vanished, and drops the dead members
+	// of its rooms. A route that names another instance is left alone (its connection
+	// moved on). Returns {rooms restored, members restored, {IDs of rooms held by
+	// another host}, {room, peer of each membership whose room is missing}}.
+	scriptRefresh = redis.NewScript(luaPrelude + `
+local ttl = ARGV[2]
+local nrooms, nroutes = tonumber(ARGV[3]), tonumber(ARGV[4])
+local inst, routeTTL = ARGV[5], ARGV[6]
 local rooms, members, lost, orphans = 0, 0, {}, {}
-local i = 4
+local i = 7
 for _ = 1, nrooms do
   local id, host = ARGV[i], ARGV[i + 2]
   local rk = P .. 'room:' .. id
@@ -288,12 +319,24 @@ for _ = 1, nrooms do
     lost[#lost + 1] = id
   else
     redis.call('PEXPIRE', rk, ttl)
-    redis.call('PEXPIRE', P .. 'members:' .. id, ttl)
+    local mk = P .. 'members:' .. id
+    for _, m in ipairs(redis.call('LRANGE', mk, 0, -1)) do
+      if not alive(m) then redis.call('LREM', mk, 0, m) end
+    end
+    redis.call('PEXPIRE', mk, ttl)
     if not redis.call('ZSCORE', P .. 'rooms', id) then
       redis.call('ZADD', P .. 'rooms', redis.call('INCR', P .. 'seq'), id)
     end
   end
   i = i + 8
+end
+for _ = 1, nroutes do
+  local rk = P .. 'route:' .. ARGV[i]
+  local cur = redis.call('GET', rk)
+  if not cur or cur == inst then
+    redis.call('SET', rk, inst, 'PX', routeTTL)
+  end
+  i = i + 1
 end
 while i < #ARGV do
   local room, peer = ARGV[i], ARGV[i + 1]
@@ -509,20 +552,31 @@ type refreshResult struct {
 	orphans        []membership // memberships whose room is missing
 }
 
+// routeTTL is how long a route key outlives its holder's last refresh: longer than
+// TTL plus a refresh period, so that when the holder crashes the hosts' refreshes
+// prune the connection's memberships (its holder is dead) before the key expires and
+// the connection would count as its first instance's again.
+func (s *RedisStore) routeTTL() time.Duration { return 3 * s.ttl }
+
 // refresh extends the TTL of an instance's records and puts back those that vanished.
-func (s *RedisStore) refresh(ctx context.Context, rooms []Room, ms []membership) (refreshResult, error) {
+func (s *RedisStore) refresh(ctx context.Context, inst string, o records) (refreshResult, error) {
 	var res refreshResult
-	for len(rooms) > 0 || len(ms) > 0 {
+	rooms, routes, ms := o.rooms, o.routes, o.members
+	for len(rooms) > 0 || len(routes) > 0 || len(ms) > 0 {
 		nr := min(len(rooms), refreshBatch)
-		nm := min(len(ms), refreshBatch-nr)
-		args := []any{s.ttlMillis(), nr}
+		nt := min(len(routes), refreshBatch-nr)
+		nm := min(len(ms), refreshBatch-nr-nt)
+		args := []any{s.ttlMillis(), nr, nt, inst, s.routeTTL().Milliseconds()}
 		for _, r := range rooms[:nr] {
 			args = append(args, r.ID, r.Name, r.Host, r.Capacity, string(r.Metadata), string(r.PasswordHash), r.Game, r.GameVersion)
+		}
+		for _, id := range routes[:nt] {
+			args = append(args, id)
 		}
 		for _, m := range ms[:nm] {
 			args = append(args, m.room, m.peer)
 		}
-		rooms, ms = rooms[nr:], ms[nm:]
+		rooms, routes, ms = rooms[nr:], routes[nt:], ms[nm:]
 		v, err := s.run(ctx, scriptRefresh, args...)
 		if err != nil {
 			return res, err
@@ -617,8 +671,7 @@ func (r *redisRelay) heartbeat(h relayHandler) {
 			continue
 		}
 		if vanished := v == int64(0); vanished || pending || !up || time.Since(lastRefresh) >= s.heartbeatEvery() {
-			rooms, ms := h.ownedRecords()
-			res, err := s.refresh(ctx, rooms, ms)
+			res, err := s.refresh(ctx, r.inst, h.ownedRecords())
 			if err != nil {
 				cancel()
 				h.relayError("refresh", err)
@@ -679,6 +732,26 @@ func (r *redisRelay) instance() string { return r.inst }
 func (r *redisRelay) publish(ctx context.Context, inst string, data []byte) (bool, error) {
 	n, err := r.s.rdb.Publish(ctx, r.s.channel(inst), data).Result()
 	return n > 0, err
+}
+
+func (r *redisRelay) publishTo(ctx context.Context, id string, data []byte) (delivered, here bool, err error) {
+	v, err := r.s.run(ctx, scriptPublishTo, id, r.inst, data)
+	if err != nil {
+		return false, false, err
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return false, false, errBadReply
+	}
+	return n > 0, n < 0, nil
+}
+
+func (r *redisRelay) moveRoute(ctx context.Context, id, to string, marker []byte) (bool, error) {
+	v, err := r.s.run(ctx, scriptMoveRoute, id, r.inst, to, r.s.routeTTL().Milliseconds(), marker)
+	if err != nil {
+		return false, err
+	}
+	return v == int64(1), nil
 }
 
 // close stops the heartbeat and the subscription and deletes the liveness key, which

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -16,11 +17,13 @@ import (
 // member of the room it hosts) may be held by another instance. A Store that can
 // reach the other instances implements relayOpener (RedisStore does, over Redis
 // pub/sub); the Server then opens one relay at start. Every instance has an ID, and
-// the connection IDs it hands out embed it (connInstance), so the owner of any peer
-// is known without a lookup. An event for a connection held elsewhere (a signal,
-// member_joined, member_left, room_closed) goes to its instance as an envelope; the
-// receiving instance queues it only if that connection is still in the envelope's
-// room, exactly as it checks its own connections.
+// the connection IDs it hands out embed it (connInstance); a connection resumed on
+// another instance (handoff.go) keeps its ID and gets a route in the store naming its
+// new holder. An event for a connection not held here (a signal, member_joined,
+// member_left, room_closed) is published, in one store call that resolves the route,
+// to its holder as an envelope; the receiving instance queues it only if that
+// connection is still in the envelope's room, exactly as it checks its own
+// connections.
 
 // instanceIDLen is the length of an instance ID (hex) inside a connection ID.
 const instanceIDLen = 8
@@ -35,8 +38,9 @@ type relayOpener interface {
 type relayHandler interface {
 	deliver(data []byte) // one envelope for this instance, from one goroutine, in order
 	// owned returns what this instance must keep in the store: the rooms its
-	// connections host (oldest first) and its connections' memberships.
-	ownedRecords() ([]Room, []membership)
+	// connections host (oldest first), its connections' memberships and the routes
+	// of the connections it took over from other instances.
+	ownedRecords() records
 	storeUp(up bool)               // the store answers (or stopped answering)
 	restored(rooms, members int)   // records put back into a store that had lost them
 	roomLost(id string)            // a hosted room the store lost and could not take back
@@ -49,16 +53,31 @@ type relay interface {
 	instance() string
 	// publish sends data to instance inst; delivered is false when no such instance listens.
 	publish(ctx context.Context, inst string, data []byte) (delivered bool, err error)
+	// publishTo sends data to the instance holding connection id; here is true (and
+	// nothing is sent) when that is this instance.
+	publishTo(ctx context.Context, id string, data []byte) (delivered, here bool, err error)
+	// moveRoute routes connection id, held here, to instance to, and publishes
+	// marker to this instance in the same atomic step; false when id is not held here
+	// according to the store.
+	moveRoute(ctx context.Context, id, to string, marker []byte) (bool, error)
 	// close unregisters the instance; nothing is delivered after it returns.
 	close(ctx context.Context) error
 }
 
-// envelope is a hub event sent to the instance holding connection To. It is JSON
-// between instances of the same version.
+// envelope is a hub event sent to the instance holding connection To, or a step of a
+// resumption across instances (Kind, see handoff.go). It is JSON between instances of
+// the same version.
 type envelope struct {
-	To   string          `json:"to"`   // connection ID held by the receiving instance
-	Room string          `json:"room"` // queued only if To is still in this room
-	Msg  json.RawMessage `json:"msg"`  // signal, member_joined, member_left or room_closed, as sent to To
+	To   string          `json:"to"`             // connection ID held by the receiving instance
+	Room string          `json:"room,omitempty"` // queued only if To is still in this room
+	Msg  json.RawMessage `json:"msg,omitempty"`  // signal, member_joined, member_left or room_closed, as sent to To
+
+	Kind  string        `json:"kind,omitempty"`  // "" (an event), or a handoff step
+	From  string        `json:"from,omitempty"`  // the instance taking To over
+	Req   string        `json:"req,omitempty"`   // that takeover's ID
+	Hash  string        `json:"hash,omitempty"`  // takeover: hex SHA-256 of the token's secret
+	State *handoffState `json:"state,omitempty"` // handoff: the connection
+	Err   string        `json:"err,omitempty"`   // handoff: why it was refused
 }
 
 // Relay outcomes counted by lobby_relay_messages_total{result}.
@@ -214,30 +233,31 @@ func (s *Server) newConnID() string {
 	return newID("c" + s.relay.r.instance())
 }
 
-// relayTo sends msg (an encoded message) to connection id held by another instance,
-// to be queued there if id is still in room. It reports whether that instance is alive
-// to take it. Called on the sender's goroutine without the hub lock (so one sender's
-// events are published in order).
+// relayTo sends msg (an encoded message) to connection id, which is not held here or
+// no longer, to be queued by its holder if id is still in room. It reports whether the
+// holder is alive to take it. Called on the sender's goroutine without the hub lock
+// (so one sender's events are published in order).
 func (s *Server) relayTo(id, room string, msg []byte) bool {
 	if s.relay == nil || msg == nil {
 		return false
 	}
-	inst, ok := connInstance(id)
-	if !ok || inst == s.relay.r.instance() {
-		return false // held here, and gone
-	}
-	data, err := json.Marshal(envelope{To: id, Room: room, Msg: msg})
+	e := envelope{To: id, Room: room, Msg: msg}
+	data, err := json.Marshal(e)
 	if err != nil {
 		s.relayError("encode", err)
 		return false
 	}
 	ctx, cancel := s.storeCtx()
 	defer cancel()
-	delivered, err := s.relay.r.publish(ctx, inst, data)
+	delivered, here, err := s.relay.r.publishTo(ctx, id, data)
 	switch {
 	case err != nil:
 		s.relayError("publish", err)
 		return false
+	case here:
+		// Routed here: it moved in since the caller looked, or is moving in
+		// (handoff.go), or is gone.
+		return s.deliverEvent(e)
 	case !delivered:
 		s.relay.count.WithLabelValues(relayUnrouted).Inc()
 		return false
@@ -246,47 +266,78 @@ func (s *Server) relayTo(id, room string, msg []byte) bool {
 	return true
 }
 
-// deliver implements relayHandler: queue an envelope from another instance, checked
-// as the hub checks its own connections' events.
+// deliver implements relayHandler: an envelope from another instance (or, for a
+// handoff's marker, from this one).
 func (s *Server) deliver(data []byte) {
 	var e envelope
-	var m lobby.Message
 	if err := json.Unmarshal(data, &e); err != nil {
 		s.relayError("decode", err)
 		return
 	}
+	switch e.Kind {
+	case "":
+		s.deliverEvent(e)
+	case kindTakeover:
+		s.handleTakeover(e)
+	case kindMoved:
+		s.handleMoved(e)
+	case kindHandoff:
+		s.handleHandoff(e)
+	default:
+		s.relayError("decode", fmt.Errorf("unknown envelope kind %q", e.Kind))
+	}
+}
+
+// deliverEvent queues a hub event for a connection held here, checked as the hub
+// checks its own connections' events; an event for a connection being taken over
+// from another instance waits for the takeover (at most SendQueue; more are dropped).
+// It reports whether it was queued.
+func (s *Server) deliverEvent(e envelope) bool {
+	var m lobby.Message
 	if err := json.Unmarshal(e.Msg, &m); err != nil {
 		s.relayError("decode", err)
-		return
+		return false
 	}
 	s.mu.Lock()
-	c := s.conns[e.To]
 	ok := false
-	if c != nil {
-		switch m.Type {
-		case lobby.TypeRoomClosed:
-			ok = c.roomClosedLocked(e.Room, m.Reason, e.Msg) // queues it itself
-		case lobby.TypeMemberJoined, lobby.TypeMemberLeft:
-			if ok = c.host && c.room == e.Room; ok {
-				c.setMemberLocked(m.Peer, m.Type == lobby.TypeMemberJoined)
-				c.queueLocked(e.Msg, m.Type)
-			}
-		case lobby.TypeSignal:
-			if ok = c.acceptsSignal(m.From, e.Room); ok {
-				c.queueLocked(e.Msg, m.Type)
-			}
-		}
+	if c := s.conns[e.To]; c != nil {
+		ok = c.eventLocked(e.Room, m, e.Msg)
+	} else if t := s.takeovers[e.To]; t != nil && len(t.events) < s.cfg.SendQueue {
+		t.events = append(t.events, pendingEvent{e.Room, m, e.Msg})
+		ok = true
 	}
 	s.mu.Unlock()
 	if !ok {
 		s.relay.count.WithLabelValues(relayDropped).Inc()
-		return
+		return false
 	}
 	s.relay.count.WithLabelValues(relayReceived).Inc()
+	return true
+}
+
+// eventLocked queues an event from another connection (msg, decoded as m) if c is
+// still in room and takes it from that peer. Called with Server.mu held.
+func (c *conn) eventLocked(room string, m lobby.Message, msg []byte) bool {
+	switch m.Type {
+	case lobby.TypeRoomClosed:
+		return c.roomClosedLocked(room, m.Reason, msg) // queues it itself
+	case lobby.TypeMemberJoined, lobby.TypeMemberLeft:
+		if c.host && c.room == room {
+			c.setMemberLocked(m.Peer, m.Type == lobby.TypeMemberJoined)
+			c.queueLocked(msg, m.Type)
+			return true
+		}
+	case lobby.TypeSignal:
+		if c.acceptsSignal(m.From, room) {
+			c.queueLocked(msg, m.Type)
+			return true
+		}
+	}
+	return false
 }
 
 // ownedRecords implements relayHandler.
-func (s *Server) ownedRecords() ([]Room, []membership) { return s.owned.snapshot() }
+func (s *Server) ownedRecords() records { return s.owned.snapshot() }
 
 // storeUp implements relayHandler.
 func (s *Server) storeUp(up bool) {

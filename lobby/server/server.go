@@ -46,11 +46,12 @@ type Server struct {
 
 	feedStreams atomic.Int64 // open room feed streams (Config.MaxFeedStreams)
 
-	drain  drainState       // see Drain
-	mu     sync.Mutex       // the hub lock
-	conns  map[string]*conn // guarded by mu
-	closed bool             // guarded by mu
-	wg     sync.WaitGroup   // running connections; Add under mu while !closed
+	drain     drainState           // see Drain
+	mu        sync.Mutex           // the hub lock
+	conns     map[string]*conn     // guarded by mu
+	takeovers map[string]*takeover // resumptions from other instances, by connection ID; guarded by mu
+	closed    bool                 // guarded by mu
+	wg        sync.WaitGroup       // running connections; Add under mu while !closed
 }
 
 // New returns a Server with cfg (whose zero value works).
@@ -61,6 +62,8 @@ func New(cfg Config) *Server {
 		log:   cfg.Logger,
 		store: cfg.Store,
 		conns: make(map[string]*conn),
+
+		takeovers: make(map[string]*takeover),
 	}
 	s.m = newMetrics()
 	s.grace = newGraceMetrics(s.m.reg)
@@ -331,6 +334,11 @@ type conn struct {
 	resumed   bool        // took over another connection
 	waiting   []held      // messages for a detached connection
 	grace     *time.Timer // ends the detached connection's grace
+	graceEnds time.Time   // when
+	// Resumption on another instance (handoff.go): the instance this connection is
+	// being, or was, handed to, and that takeover's ID. Once set, this instance never
+	// takes it out of its room: it moves.
+	moving, moveReq string
 }
 
 type held struct {

@@ -2,7 +2,8 @@
 
 // Command wasmprobe is the browser half of netcode's headless-Chromium test: a Go/wasm
 // netcode.Client that signals through JavaScript functions the test drives, pushes
-// its ball once, and reports what it saw.
+// its ball once, then asks the host to cut its path and waits for its quiet watch to
+// restart ICE and the snapshots to come back, and reports what it saw.
 package main
 
 import (
@@ -101,7 +102,37 @@ func run(sig signaling.Signaler) string {
 		c.Latest(view)
 		var b Ball
 		if ok, _ := view.Get(snapshot.EntityID(c.ID()), &b); ok && b.X != 0 {
-			return fmt.Sprintf("ok event=%q x=%.2f", msg, b.X)
+			return fmt.Sprintf("ok event=%q x=%.2f %s", msg, b.X, cutOff(ctx, c))
 		}
 	}
+}
+
+// cutOff asks the host to cut its network (a negative push), waits for the quiet
+// watch to restart ICE and for a snapshot after that, and reports the quiet restarts.
+func cutOff(ctx context.Context, c *netcode.Client) string {
+	if err := c.Send(Push{DX: -1}); err != nil {
+		return "error: send: " + err.Error()
+	}
+	tick := time.NewTicker(20 * time.Millisecond) // Stats signals no event
+	defer tick.Stop()
+	for c.Stats().QuietRestarts == 0 {
+		select {
+		case <-tick.C:
+		case <-c.Done():
+			return fmt.Sprintf("error: disconnected waiting for a quiet restart: %v (stats %+v)", c.Err(), c.Stats())
+		case <-ctx.Done():
+			return fmt.Sprintf("error: no quiet restart (stats %+v)", c.Stats())
+		}
+	}
+	for n := c.Stats().Snapshots; c.Stats().Snapshots == n || c.State() != netcode.LinkConnected; {
+		select {
+		case <-c.Updates():
+		case <-tick.C:
+		case <-c.Done():
+			return fmt.Sprintf("error: disconnected after the restart: %v (stats %+v)", c.Err(), c.Stats())
+		case <-ctx.Done():
+			return fmt.Sprintf("error: no snapshot after the restart (state %v, stats %+v)", c.State(), c.Stats())
+		}
+	}
+	return fmt.Sprintf("quiet restarts=%d", c.Stats().QuietRestarts)
 }

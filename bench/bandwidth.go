@@ -92,6 +92,24 @@ func runBandwidth(args []string) error {
 		rows = append(rows, res)
 		maxPkt = max(maxPkt, res.MaxPacket)
 	}
+	// The same lossless trace with acks arriving 1, 3, 6 and 9 sends after their
+	// snapshot (33 to 300 ms of round trip at 30 Hz).
+	var ackRows []bandwidthResult
+	for _, late := range []int{1, 3, 6, 9} {
+		ao := o
+		ao.ackDelay = late
+		res, err := codecBPS(ao, false, 0)
+		if err != nil {
+			return fmt.Errorf("acks %d sends late: %w", late, err)
+		}
+		res.Name = fmt.Sprintf("snapshot, deltas, 0%% loss, acks %d sends late", late)
+		if late == 1 {
+			res.Name = "snapshot, deltas, 0% loss, acks 1 send late"
+		}
+		ackRows = append(ackRows, res)
+		maxPkt = max(maxPkt, res.MaxPacket)
+	}
+	up := upstreamRows(o)
 	large, err := largeMapRows(o, lo)
 	if err != nil {
 		return fmt.Errorf("large map: %w", err)
@@ -116,6 +134,14 @@ func runBandwidth(args []string) error {
 			"delta_20_packets":    rows[5].Packets,
 			"sends":               rows[3].Sends,
 			"lossless_mismatches": rows[2].Mismatches + rows[3].Mismatches + rows[4].Mismatches + rows[5].Mismatches,
+			"delta_0_ack1_bps":    ackRows[0].BPS,
+			"delta_0_ack3_bps":    ackRows[1].BPS,
+			"delta_0_ack6_bps":    ackRows[2].BPS,
+			"delta_0_ack9_bps":    ackRows[3].BPS,
+			"ack_rows":            ackRows,
+			"upstream_acks_bps":   up[0].BPS,
+			"upstream_inputs_bps": up[1].BPS,
+			"upstream_rows":       up,
 			"rows":                rows,
 			"seconds":             o.seconds,
 			"players":             o.players,
@@ -133,8 +159,14 @@ func runBandwidth(args []string) error {
 		o.players, o.seconds, arenatrace.TickRate, arenatrace.SendRate, o.seed, o.ackDelay, o.maxPacket)
 	fmt.Println("| encoding | bytes/s per client | vs msgpack | packets (msgpack: messages) | largest packet | deferred | lossless-send mismatches |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
-	for _, r := range rows {
+	for _, r := range append(rows, ackRows...) {
 		fmt.Printf("| %s | %.0f | %.3f | %d | %d | %d | %d |\n", r.Name, r.BPS, r.BPS/rows[0].BPS, r.Packets, r.MaxPacket, r.Deferred, r.Mismatches)
+	}
+	fmt.Printf("\nUpstream, client to host, per client (netcode's update and ping layouts; %d Hz snapshots, round trip %d sends, pings every 250 ms):\n\n", arenatrace.SendRate, o.ackDelay)
+	fmt.Println("| traffic | messages/s | bytes/s (payload) | bytes/s on the wire (est.) |")
+	fmt.Println("|---|---:|---:|---:|")
+	for _, r := range up {
+		fmt.Printf("| %s | %.0f | %.0f | %.0f |\n", r.Name, r.Rate, r.BPS, r.WireBPS)
 	}
 	printLargeMap(large, lo)
 	return nil
@@ -160,6 +192,51 @@ func msgpackBPS(o bandwidthOpts, asArray bool) (bps float64, maxMsg int, err err
 		maxMsg = max(maxMsg, len(buf))
 	}
 	return float64(total) / float64(o.seconds), maxMsg, nil
+}
+
+// upstreamResult is one row of the upstream table.
+type upstreamResult struct {
+	Name    string  `json:"name"`
+	Rate    float64 `json:"messages_per_sec"`
+	BPS     float64 `json:"bps"`      // data channel payload bytes per second
+	WireBPS float64 `json:"wire_bps"` // with estimated per-message SCTP, DTLS and UDP/IPv4 overhead
+}
+
+// Upstream layouts (docs/protocol.md): an update is kind, seq, the 7-byte ack, the
+// input count and per input tick u32, len u8 and the bytes; a ping is 29 bytes.
+const (
+	updateFixedBytes = 1 + 4 + 7 + 1
+	inputHeadBytes   = 4 + 1
+	pingMsgBytes     = 29
+	// wireOverheadBytes estimates what one small message adds on the wire: SCTP
+	// common header and DATA chunk (12 + 16), DTLS 1.2 record with AES-GCM (13 + 8
+	// + 16), UDP/IPv4 (28). SACKs, bundling and padding are not counted.
+	wireOverheadBytes = 28 + 37 + 28
+	arenaInputBytes   = 7 // the arena's input (game.InputSize)
+)
+
+// upstreamRows models what a netcode client sends per second: acknowledgements only
+// (one update per snapshot, netcode's AckDelay of half a send interval), or the
+// arena's 7-byte input every tick, each update repeating the inputs the host has not
+// reported applied (InputRedundancy 16). The client stamps inputs one-way delay plus
+// two ticks ahead (InputMargin) and learns what was applied from a snapshot one way
+// later: about 2 × one-way + 3 ticks of inputs wait per update.
+func upstreamRows(o bandwidthOpts) []upstreamResult {
+	pings := 4.0
+	acks := float64(arenatrace.SendRate)
+	row := func(name string, msgs, bytes float64) upstreamResult {
+		return upstreamResult{Name: name, Rate: msgs, BPS: bytes, WireBPS: bytes + msgs*wireOverheadBytes}
+	}
+	out := []upstreamResult{row("acks only (no inputs)", acks+pings, acks*updateFixedBytes+pings*pingMsgBytes)}
+	// One-way delay in ticks: half the round trip of ackDelay sends.
+	ticksPerSend := arenatrace.TickRate / arenatrace.SendRate
+	oneWay := float64(o.ackDelay*ticksPerSend) / 2
+	pending := min(16, int(2*oneWay+0.5)+3) // inputs carried by each update
+	perUpdate := float64(updateFixedBytes + pending*(inputHeadBytes+arenaInputBytes))
+	ups := float64(arenatrace.TickRate) // every ack rides with an input
+	out = append(out, row(fmt.Sprintf("acks and inputs (%d B at %d Hz, %d per update)", arenaInputBytes, arenatrace.TickRate, pending),
+		ups+pings, ups*perUpdate+pings*pingMsgBytes))
+	return out
 }
 
 type bytesBuffer []byte

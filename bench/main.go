@@ -9,6 +9,7 @@
 //	go run ./bench recover   (recovery after an outage or a network switch, resumption after a hard restart)
 //	go run ./bench soak      [-json] [-clients N] [-minutes M]
 //	go run ./bench lagcomp   [-json]  (hit rates with and without lag compensation)
+//	go run ./bench join      [-json]  (lobby join to first decoded snapshot)
 //
 // go run ./bench -h lists the commands, go run ./bench <command> -h their flags.
 package main
@@ -29,6 +30,7 @@ var commands = map[string]func(args []string) error{
 	"churn":     runChurn,
 	"recover":   runRecover,
 	"lagcomp":   runLagcomp,
+	"join":      runJoin,
 }
 
 // summaries lists the commands bench -h shows, in order; a command missing here
@@ -41,6 +43,7 @@ var summaries = []struct{ name, text string }{
 	{"recover", "recovery after an outage or a network switch, and resumption after a hard restart"},
 	{"soak", "heap, goroutines and open files of an arena host while clients join, play and leave, against its baseline"},
 	{"lagcomp", "hit rates of shots at a moving target with and without lag compensation, over pion with simulated delay and jitter"},
+	{"join", "time from joining a lobby room to the first decoded snapshot, with the arena's lobby and host over loopback"},
 }
 
 func main() { cli.Exit("bench", run(os.Args[1:], os.Stderr)) }

@@ -72,6 +72,9 @@ type hostStamp struct {
 type netcodeResults struct {
 	CmdRTT, CmdLessWait, InputVisible *Dist
 	CmdSent, InputsSent               int
+	// Commands and events that a copy on the unreliable channel delivered
+	// before the reliable channel did.
+	CopiedCmds, CopiedEvents uint64
 }
 
 // measureNetcode runs one host and one client (on loopback when l is nil) and
@@ -304,6 +307,10 @@ send:
 	}
 	stop()
 	wg.Wait()
+	if hs, ok := srv.ClientStats(cli.ID()); ok {
+		res.CopiedCmds = hs.CopiesFirst
+	}
+	res.CopiedEvents = cli.Stats().CopiesFirst
 	cmu.Lock()
 	res.CmdSent, res.InputsSent = int(cmdSeq), int(inputSeq)
 	cmu.Unlock()
@@ -323,7 +330,7 @@ func netcodeRows(cond string, lossless bool, r netcodeResults) []Result {
 		return Result{Row: rw, Dist: d}
 	}
 	out := []Result{
-		row(r.CmdRTT, "command_rtt", r.CmdSent, "command applied at the next tick, answered with an event"),
+		row(r.CmdRTT, "command_rtt", r.CmdSent, fmt.Sprintf("command applied at the next tick, answered with an event; first by copy: %d commands, %d events", r.CopiedCmds, r.CopiedEvents)),
 		row(r.InputVisible, "input_to_visible", r.InputsSent, "input until a decoded snapshot shows it (no interpolation delay)"),
 	}
 	if lossless {

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v5"
 
 	"github.com/volleynet/volley/internal/netsim"
 )

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/volleynet/volley/netcode"

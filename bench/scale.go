@@ -55,6 +55,7 @@ type scaleConfig struct {
 	LoadProcs  int
 	LoadNice   int
 	LoadGOGC   string
+	Baseline   bool
 }
 
 func parseScaleFlags(args []string) (scaleConfig, error) {
@@ -75,6 +76,7 @@ func parseScaleFlags(args []string) (scaleConfig, error) {
 	fs.StringVar(&c.LoadGOGC, "loadgen-gogc", "", "GOGC of the load generator (empty: Go's default)")
 	fs.StringVar(&c.Profile, "profile", "", "write the host's CPU, block and mutex profiles into this directory (the load generator's into its loadgen/)")
 	fs.BoolVar(&c.Trace, "trace", false, "with -profile, also write an execution trace (slows the host)")
+	fs.BoolVar(&c.Baseline, "baseline", true, "after the netcode steps, measure raw pion at each step: as many PeerConnections carrying the same messages per second and sizes both ways, without netcode")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -111,9 +113,12 @@ type scaleStep struct {
 	GorPerClient float64
 	OutPerClient float64 // netcode bytes per second to each client
 	InPerClient  float64 // netcode bytes per second from each client
-	SchedP99     float64 // goroutine scheduling latency p99 in the host (ms)
-	Late         uint64  // ticks run late (catch-up) in the window
-	Skipped      uint64  // ticks skipped in the window
+	// netcode messages per second to and from each client
+	PktsOutPerClient, PktsInPerClient float64
+	RawCPU                            float64 // cores used by the host process for raw pion at this step (0: not measured)
+	SchedP99                          float64 // goroutine scheduling latency p99 in the host (ms)
+	Late                              uint64  // ticks run late (catch-up) in the window
+	Skipped                           uint64  // ticks skipped in the window
 }
 
 // runScale runs the scale benchmark.
@@ -182,7 +187,15 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 	defer h.Close()
 	srv := h.Server()
 
-	// Signaling: one loopback WebSocket per client.
+	// The raw pion baseline's host side (idle until the baseline runs).
+	raw, err := newRawPeers(cfg.TickRate)
+	if err != nil {
+		return nil, err
+	}
+	defer raw.Close()
+
+	// Signaling: one loopback WebSocket per client (path /raw: a raw pion
+	// connection of the baseline).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -206,6 +219,15 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 		// ends; the connection is closed when the benchmark ends.
 		actx, cancel := context.WithTimeout(hostCtx, 30*time.Second)
 		defer cancel()
+		if r.URL.Path == "/raw" {
+			defer conn.Close()
+			if err := raw.accept(actx, newWSSignaler(conn)); err != nil {
+				connMu.Lock()
+				acceptErrs++
+				connMu.Unlock()
+			}
+			return
+		}
 		if err := h.Accept(actx, newWSSignaler(conn)); err != nil {
 			connMu.Lock()
 			acceptErrs++
@@ -260,7 +282,7 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 			return out, err
 		}
 		ls0, cpu0, t0 := srv.LoopStats(), cpuTime(), time.Now()
-		in0, out0 := trafficTotals(srv)
+		in0, out0, pin0, pout0 := trafficTotals(srv)
 		sched0 := readSchedHist()
 		tc.Take()
 		prog.Printf("measuring %d clients for %v", n, cfg.Window)
@@ -270,7 +292,7 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 		ticks, sent := tc.Take()
 		sched1 := readSchedHist()
 		ls1, cpu1, t1 := srv.LoopStats(), cpuTime(), time.Now()
-		in1, out1 := trafficTotals(srv)
+		in1, out1, pin1, pout1 := trafficTotals(srv)
 		loadCPU1, err := askCPU(ask)
 		if err != nil {
 			return out, err
@@ -291,6 +313,8 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 		if clients > 0 {
 			st.OutPerClient = float64(out1-out0) / secs / float64(clients)
 			st.InPerClient = float64(in1-in0) / secs / float64(clients)
+			st.PktsOutPerClient = float64(pout1-pout0) / secs / float64(clients)
+			st.PktsInPerClient = float64(pin1-pin0) / secs / float64(clients)
 		}
 		st.HeapBytes = hostMem()
 		st.MemPerClient = (float64(st.HeapBytes) - float64(idleMem)) / float64(n)
@@ -308,7 +332,14 @@ func measureScale(ctx context.Context, cfg scaleConfig, start startLoadGen, prog
 			break
 		}
 	}
-	return out, nil
+	if !cfg.Baseline || len(out) == 0 {
+		return out, nil
+	}
+	if _, err := ask("close", "closed", 60*time.Second); err != nil {
+		return out, err
+	}
+	_ = h.Close()
+	return out, measureRawBaseline(ctx, cfg, out, raw, ask, prog)
 }
 
 func askCPU(ask func(req, wantPrefix string, timeout time.Duration) (string, error)) (time.Duration, error) {
@@ -323,15 +354,17 @@ func askCPU(ask func(req, wantPrefix string, timeout time.Duration) (string, err
 	return time.Duration(ns), nil
 }
 
-// trafficTotals sums netcode's byte counters over the connected clients.
-func trafficTotals(srv *netcode.Server) (in, out uint64) {
+// trafficTotals sums netcode's byte and message counters over the connected clients.
+func trafficTotals(srv *netcode.Server) (in, out, pktsIn, pktsOut uint64) {
 	for _, id := range srv.Clients() {
 		if st, ok := srv.ClientStats(id); ok {
 			in += st.BytesIn
 			out += st.BytesOut
+			pktsIn += st.PacketsIn
+			pktsOut += st.PacketsOut
 		}
 	}
-	return in, out
+	return in, out, pktsIn, pktsOut
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -377,6 +410,11 @@ func scaleRows(cfg scaleConfig, steps []scaleStep) []Row {
 		val("bytes_out_per_sec_per_client", s.OutPerClient, "B/s")
 		val("bytes_in_per_sec_per_client", s.InPerClient, "B/s")
 		val("late_ticks", float64(s.Late), "ticks")
+		if s.RawCPU > 0 {
+			val("raw_pion_cpu", s.RawCPU*100, "% of one core")
+			val("raw_pion_cpu_per_conn", s.RawCPU*100/float64(s.Clients), "% of one core")
+			val("host_cpu_vs_raw_pion", s.HostCPU/s.RawCPU, "×")
+		}
 		val("sched_latency_p99_ms", s.SchedP99, "ms")
 		// Snapshots must also leave within the tick they belong to.
 		if p99 < half && s.Sent.Percentile(99) < 2*half && s.Skipped == 0 && s.Clients > best {
@@ -400,7 +438,7 @@ func writeScaleOutputs(w io.Writer, cfg scaleConfig, steps []scaleStep, prog *pr
 	fmt.Fprintf(w, "Scale, %s\n\nArena host, %d Hz ticks (budget %.2f ms, half %.2f ms), %d Hz snapshots, clients sending %d inputs/s from a separate process over loopback.\n\n",
 		machineLine("go run ./bench scale "+strings.Join(os.Args[2:], " ")), cfg.TickRate, budget, budget/2, cfg.SendRate, cfg.InputRate)
 	header := []string{"clients", "tick p50 ms", "tick p99 ms", "tick max ms", "sent p99 ms", "late ticks", "sched p99 ms", "host CPU", "CPU/client", "load gen CPU",
-		"mem/client", "goroutines/client", "out B/s/client", "in B/s/client"}
+		"mem/client", "goroutines/client", "out B/s/client", "in B/s/client", "raw pion CPU/conn", "÷ raw pion"}
 	var cells [][]string
 	for _, s := range steps {
 		cells = append(cells, []string{
@@ -416,6 +454,8 @@ func writeScaleOutputs(w io.Writer, cfg scaleConfig, steps []scaleStep, prog *pr
 			fmt.Sprintf("%.1f", s.GorPerClient),
 			fmt.Sprintf("%.0f", s.OutPerClient),
 			fmt.Sprintf("%.0f", s.InPerClient),
+			rawCell(s.RawCPU*100/float64(s.Clients), "%.3f%%"),
+			rawCell(s.HostCPU/s.RawCPU, "%.2f×"),
 		})
 	}
 	if err := writeMarkdown(w, header, cells); err != nil {
@@ -424,6 +464,14 @@ func writeScaleOutputs(w io.Writer, cfg scaleConfig, steps []scaleStep, prog *pr
 	best := rows[len(rows)-1]
 	fmt.Fprintf(w, "\nLargest client count with tick p99 under half the budget (%.2f ms) and snapshots sent within the budget at p99: %.0f\n", budget/2, *best.Value)
 	return errors.Join(errs...)
+}
+
+// rawCell formats a baseline figure, or "—" when the baseline did not run.
+func rawCell(v float64, format string) string {
+	if v <= 0 || v != v || v > 1e300 {
+		return "—"
+	}
+	return fmt.Sprintf(format, v)
 }
 
 // scaleCharts draws tick time and CPU against the number of clients.

@@ -8,7 +8,8 @@ import (
 
 // TestScaleSmoke runs the scale benchmark's machinery end to end with a few
 // clients: an arena host, a load generator (in process: a test binary cannot
-// re-execute itself as the bench command) signaling over a loopback WebSocket.
+// re-execute itself as the bench command) signaling over a loopback WebSocket,
+// then the raw pion baseline.
 func TestScaleSmoke(t *testing.T) {
 	cfg, err := parseScaleFlags([]string{"-clients", "2,4", "-warmup", "200ms", "-window", "1s", "-q", "-out", t.TempDir()})
 	if err != nil {
@@ -35,6 +36,9 @@ func TestScaleSmoke(t *testing.T) {
 		}
 		if s.GorPerClient <= 0 {
 			t.Errorf("%d clients: %v goroutines per client", s.Clients, s.GorPerClient)
+		}
+		if s.RawCPU <= 0 || s.PktsOutPerClient <= 0 || s.PktsInPerClient <= 0 {
+			t.Errorf("%d clients: raw pion baseline CPU %v at %v msgs/s down, %v up", s.Clients, s.RawCPU, s.PktsOutPerClient, s.PktsInPerClient)
 		}
 	}
 	rows := scaleRows(cfg, steps)

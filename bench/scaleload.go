@@ -6,6 +6,9 @@ package main
 //
 //	clients N  → ready N   (or error ...): connect clients until there are N
 //	cpu        → cpu NS    the process's CPU time so far, in nanoseconds
+//	close      → closed N  disconnect the N clients (for the raw pion baseline)
+//	raw N R S  → ready N   connect raw pion connections until there are N (the
+//	                       baseline, scalebase.go), each sending R messages/s of S bytes
 //	quit       (or end of input): disconnect everyone and exit
 
 import (
@@ -79,6 +82,27 @@ func serveLoad(ctx context.Context, o loadOpts, in io.Reader, w io.Writer) error
 
 	var mu sync.Mutex // guards bots
 	var bots []*bot
+	var raw *rawPeers // the baseline's connections, once asked for
+	defer func() {
+		if raw != nil {
+			raw.Close()
+		}
+	}()
+	closeBots := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		var wg sync.WaitGroup
+		for _, b := range bots {
+			wg.Go(func() {
+				b.c.Close()
+				b.sig.Close()
+			})
+		}
+		wg.Wait()
+		n := len(bots)
+		bots = nil
+		return n
+	}
 	defer func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -164,6 +188,33 @@ func serveLoad(ctx context.Context, o loadOpts, in io.Reader, w io.Writer) error
 			return nil
 		case "cpu":
 			reply("cpu %d", cpuTime().Nanoseconds())
+		case "close":
+			reply("closed %d", closeBots())
+		case "raw":
+			if len(fields) != 4 {
+				reply("error bad command %q", sc.Text())
+				continue
+			}
+			n, err1 := strconv.Atoi(fields[1])
+			rate, err2 := strconv.ParseFloat(fields[2], 64)
+			size, err3 := strconv.Atoi(fields[3])
+			if err := errors.Join(err1, err2, err3); err != nil || n < 0 || rate < 0 || size < 0 {
+				reply("error bad command %q", sc.Text())
+				continue
+			}
+			if raw == nil {
+				var err error
+				if raw, err = newRawPeers(60); err != nil {
+					reply("error raw: %v", err)
+					continue
+				}
+			}
+			if err := raw.dialMany(ctx, strings.TrimSuffix(*url, "/signal")+"/raw", n, *dialers); err != nil {
+				reply("error %v", err)
+				continue
+			}
+			raw.setLoad(rawLoad{Rate: rate, Size: size})
+			reply("ready %d", raw.count())
 		case "clients":
 			n, err := strconv.Atoi(fields[len(fields)-1])
 			if len(fields) != 2 || err != nil {

@@ -86,6 +86,7 @@ type Client struct {
 
 	life   *clientLife   // ICE restarts (lifecycle_client.go)
 	resume *clientResume // resumption (lifecycle_resume.go)
+	copies clientCopies  // copies of commands and events (copies_client.go)
 }
 
 // Dial connects to a host through sig: it creates both data channels, sends the offer,
@@ -146,6 +147,9 @@ func (cfg ClientConfig) withDefaults() (ClientConfig, error) {
 	if cfg.MaxEventBytes <= 0 {
 		cfg.MaxEventBytes = 64 << 10
 	}
+	if cfg.CopyBytes == 0 {
+		cfg.CopyBytes = defaultCopyBytes
+	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 250 * time.Millisecond
 	}
@@ -185,6 +189,8 @@ func newClient(cfg ClientConfig, res *clientResume) *Client {
 		interp:   newInterpBuffer(cfg.Registry, cfg.BufferedSnapshots),
 		resume:   res,
 	}
+	c.copies.maxBody = max(cfg.CopyBytes, -1)
+	c.copies.relEv = res.evIn.Load() // a resumption replays the events after these
 	c.epoch = c.clk.Now()
 	c.lastHeard.Store(c.epoch.UnixNano())
 	c.life = newClientLife(c)
@@ -392,19 +398,8 @@ func (c *Client) onReliable(msg webrtc.DataChannelMessage) {
 	body := b[1:]
 	switch b[0] {
 	case kindEvent:
-		c.resume.evIn.Add(1) // numbered even if dropped below, as the host numbers them
-		if len(body) > c.cfg.MaxEventBytes {
-			c.stats.drop(DropTooLarge)
-			return
-		}
-		if err := msgguard.Check(body, c.cfg.MaxEventBytes); err != nil {
-			c.stats.drop(DropMalformed)
-			return
-		}
-		select {
-		case c.events <- Event{Data: body, max: c.cfg.MaxEventBytes}:
-		default:
-			c.end(fmt.Errorf("%w: %d events unread", ErrSlowConsumer, cap(c.events)))
+		if !c.cfg.ignoreReliableEvents {
+			c.deliverEvent(0, false, body)
 		}
 	case kindWelcome:
 		var w welcome
@@ -555,6 +550,10 @@ func (c *Client) handleUnreliable(b []byte) (deferred bool) {
 		c.stats.rtt.Store(int64(c.sync.rtt))
 		c.stats.jitter.Store(int64(c.sync.jitter))
 		c.mu.Unlock()
+	case kindEventCopies:
+		c.rx.add(seq)
+		c.lastHeard.Store(now.UnixNano())
+		c.onEventCopies(b)
 	default:
 		c.stats.drop(DropUnknownKind)
 	}
@@ -612,6 +611,7 @@ func (c *Client) sendUpdateLocked() {
 	c.ackPending = false
 	c.updateBuf = appendUpdate(c.updateBuf[:0], c.txSeq.Add(1)-1, c.ack, c.pending)
 	c.sendUnreliable(c.updateBuf)
+	c.resendCommands()
 }
 
 // ID returns the client's ID on its host.
@@ -624,7 +624,9 @@ func (c *Client) TickRate() int { return c.tickRate }
 func (c *Client) SendRate() int { return c.sendRate }
 
 // Send encodes v with msgpack and sends it to the host as a command, on the reliable
-// channel: it arrives exactly once and in order, in Tick.Commands.
+// channel: it arrives exactly once and in order, in Tick.Commands. A command of at
+// most ClientConfig.CopyBytes also travels on the unreliable channel until the host
+// acknowledges it (see "Copies" in the package doc).
 func (c *Client) Send(v any) error {
 	select {
 	case <-c.ending:

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/volleynet/volley/clock"
@@ -14,7 +14,7 @@ import (
 // ProtocolVersion is the version of the wire protocol this package speaks (see
 // docs/protocol.md): hosts announce it in their welcome, and a client refuses a host
 // that announces another (ErrVersionMismatch).
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // Limits of the wire protocol.
 const (
@@ -78,7 +78,7 @@ type TransportConfig struct {
 	// ICE chooses the candidates to gather and the STUN/TURN servers.
 	ICE ICEConfig
 	// Net is the network pion uses, e.g. a pion virtual network
-	// (github.com/pion/transport/v4/vnet) that simulates loss, delay and jitter
+	// (github.com/pion/transport/v5/vnet) that simulates loss, delay and jitter
 	// in tests and benchmarks. Default: the operating system's network.
 	Net transport.Net
 	// osNet (tests) replaces the operating system's network under LoopbackOnly:
@@ -157,6 +157,17 @@ type ClientConfig struct {
 	EventQueue int
 	// MaxEventBytes caps one event message. Default 64 KiB.
 	MaxEventBytes int
+	// CopyBytes: commands of at most this many bytes (their msgpack) also travel
+	// on the unreliable channel, sent at once and repeated with every update until
+	// the host acknowledges them, and the client asks the host for copies of its
+	// small events (ServerConfig.CopyBytes). Each command and event is still
+	// delivered once and in order, from whichever channel brings it first, so a
+	// lost packet delays it by about an update or send interval rather than an
+	// SCTP retransmission timeout. At most 1,086 bytes of copies wait; a command
+	// over CopyBytes, or one that does not fit, travels on the reliable channel
+	// only (counted in Stats.Uncopied). See "Copies" in the package doc. Default
+	// 256; negative: no copies either way.
+	CopyBytes int
 	// AckDelay is how long the acknowledgement of a snapshot may wait to travel
 	// with the next input (SendInput sends an update that carries it) before it
 	// is sent on its own: with inputs flowing, this halves the client's messages.
@@ -202,6 +213,9 @@ type ClientConfig struct {
 	observe func(kind byte, seq uint32, size int)
 	// badChannels (tests) makes the unreliable channel ordered, which hosts refuse.
 	badChannels bool
+	// ignoreReliableEvents (tests) ignores every event on the reliable channel:
+	// events then arrive only as copies.
+	ignoreReliableEvents bool
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -10,7 +10,8 @@
 // exactly these and rejects any other:
 //
 //	label        settings                           carries
-//	"unreliable" ordered: false, maxRetransmits: 0   snapshots, acks, inputs, pings
+//	"unreliable" ordered: false, maxRetransmits: 0   snapshots, acks, inputs, pings,
+//	                                                 copies of small commands and events
 //	"reliable"   ordered: true, fully reliable       msgpack commands and events, control
 //
 // # A minimal host and client
@@ -325,8 +326,8 @@
 //   - 0x14 ack (reliable, both ways; a msgpack map). Client→host: "events", the
 //     number of events received (every 0x12 counts), sent when it changed, at most
 //     once per ping interval; and, in its first ack right after the welcome, "key"
-//     (16 bytes) and "restarts" (true: it restarts ICE itself, so the host never
-//     offers it a restart). Host→client: "commands", the number of commands received
+//     (16 bytes), "restarts" (true: it restarts ICE itself, so the host never
+//     offers it a restart) and "copies" (true: it takes event copies, see "Copies"). Host→client: "commands", the number of commands received
 //     (every 0x11 counts), at most every 250 ms. Each side forgets what the other has
 //     acknowledged; the client keeps at most [ClientConfig.ResumeBytes] of commands.
 //   - A resuming client's first reliable message is its 0x14 ack with "events",
@@ -350,6 +351,10 @@
 //	                            rtt u32 µs | jitter u32 µs
 //	0x04 pong      host→client  kind seq u32 | clientTime u64 ns | hostTime u64 ns since
 //	                            tick 0 | recv u32 | lost u32
+//	0x05 command   client→host  kind seq u32 | events u32 | first u32 | n u8 |
+//	     copies                 n × (len u16, len bytes)
+//	0x06 event     host→client  kind seq u32 | commands u32 | first u32 | n u8 |
+//	     copies                 n × (len u16, len bytes)
 //
 // lastInput is the last input tick applied plus one (0: none yet). The client sends an
 // update with every [Client.SendInput], and acknowledges every snapshot it decodes:
@@ -361,6 +366,34 @@
 // [MaxUnreliableBytes] bytes so it fits one SCTP chunk: snapshot packets get
 // [MaxSnapshotPacketBytes] and a send at most [ServerConfig.MaxPacketsPerSend] of
 // them (the per-client byte budget).
+//
+// # Copies
+//
+// A lost packet holds the reliable channel up for an SCTP retransmission timeout
+// ([TransportConfig.SCTPRTOMax], 150 ms) and everything queued behind it. So small
+// commands ([ClientConfig.CopyBytes], 256 bytes of msgpack) and events
+// ([ServerConfig.CopyBytes]) also travel on the unreliable channel, repeated until the
+// other side acknowledges them, and the receiver delivers each exactly once and in
+// order, from whichever channel brings it first: [Tick.Commands] and [Client.Events]
+// see no difference. Protocol version 2; optional for a client (the host sends event
+// copies only to a client whose first 0x14 ack says "copies").
+//
+// The numbering is the one resumption uses: the client's k-th command message on the
+// reliable channel is command k, the host's k-th event message event k, counted across
+// resumptions. Each side counts the other's messages received (1…k all arrived): a
+// reliable message at or below the count came first as a copy and is skipped, a copy
+// exactly one above it is delivered (and checked, queued and counted like the
+// reliable one), any other copy is ignored. A copies message carries the sender's
+// count of the other direction ("events" from the client, "commands" from the host),
+// which ends the copying of what it covers, then copies of messages first, first+1,
+// ...: the unacknowledged small ones from the oldest on, at most 1,086 bytes and 255
+// of them; a message that does not fit, and every later one until the copies are
+// acknowledged up to it, travels on the reliable channel only ([Stats].Uncopied). The
+// client sends its copies with every update, the host at the end of every tick;
+// neither sends a copy with its message, since pion would bundle both into one SCTP
+// packet, lost together. Each answers the other's copies at once (the client in a
+// 0x05, the host in a 0x06 at the end of the tick). [Stats].CopiesFirst counts the
+// messages a copy delivered first.
 //
 // # Reliable channel
 //

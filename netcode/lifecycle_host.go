@@ -78,7 +78,7 @@ func (l *hostLife) abandon() {
 func (l *hostLife) send(msg []byte) error {
 	ident := l.identity()
 	if ident == nil {
-		return l.sess.sendReliable(msg)
+		return l.sess.sendEventNumbered(msg)
 	}
 	return l.sess.srv.life.sendEvent(ident, msg)
 }

@@ -98,7 +98,7 @@ func (r *clientResume) hello(c *Client) {
 	if r.from == nil {
 		return
 	}
-	if msg, err := marshalMessage(kindAck, ackMsg{Events: r.from.Events, Key: r.key, Restarts: c.life.cfg.enabled()}); err == nil {
+	if msg, err := marshalMessage(kindAck, ackMsg{Events: r.from.Events, Key: r.key, Restarts: c.life.cfg.enabled(), Copies: c.copies.on()}); err == nil {
 		_ = c.sendRaw(msg)
 	}
 }
@@ -115,13 +115,13 @@ func (r *clientResume) welcomed(c *Client, w welcome) error {
 		}
 		// The first acknowledgement carries the key that binds the token, and says
 		// whether the client restarts ICE itself.
-		first := ackMsg{Restarts: c.life.cfg.enabled()}
+		first := ackMsg{Restarts: c.life.cfg.enabled(), Copies: c.copies.on()}
 		if r.token == "" {
 			r.off = true
 		} else {
 			first.Key = r.key
 		}
-		if !first.Restarts && first.Key == nil {
+		if !first.Restarts && first.Key == nil && !first.Copies {
 			return nil
 		}
 		msg, err := marshalMessage(kindAck, first)
@@ -173,6 +173,7 @@ func (r *clientResume) send(c *Client, msg []byte) error {
 		return err
 	}
 	r.cmdSent++
+	c.keepCommand(r.cmdSent, msg)
 	if keep && r.logBytes > r.maxBytes {
 		r.stopLocked(c)
 	}
@@ -240,6 +241,22 @@ func (r *clientResume) onAck(c *Client, body []byte) {
 		return
 	}
 	r.trimLocked(a.Commands)
+	c.copies.ackCommands(a.Commands)
+}
+
+// hostHas takes in the host's count of commands received from an event copies
+// message, which may arrive late (an older count changes nothing). It reports
+// false for a count above the commands sent.
+func (r *clientResume) hostHas(n uint32) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if serialAfter(n, r.cmdSent) {
+		return false
+	}
+	if serialAfter(n, r.cmdAcked) {
+		r.trimLocked(n)
+	}
+	return true
 }
 
 // ackEvents tells the host how many events arrived, if that changed.

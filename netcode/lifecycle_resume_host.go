@@ -264,6 +264,9 @@ func (l *serverLife) takeOver(sess *session, ident *identity, h ackMsg, w *welco
 	w.WindowMS = uint32(l.window.Milliseconds())
 	w.Resumed = true
 	w.Commands = ident.cmdsIn
+	// The client resends the commands after these on the new reliable channel.
+	sess.relIn = ident.cmdsIn
+	sess.cmdsSeen.Store(ident.cmdsIn)
 	msg, err := marshalMessage(kindWelcome, *w)
 	if err != nil {
 		return nil, err
@@ -362,7 +365,7 @@ func (l *serverLife) sendEvent(ident *identity, msg []byte) error {
 	if !ident.suspended || !ident.hasKey && !ident.dead {
 		// Live, or a client that cannot resume (no key): its connection queues
 		// the event, which arrives if it recovers.
-		err = ident.cur.sendReliable(msg)
+		err = ident.cur.sendEvent(ident.evOut, msg)
 		ident.evSent = ident.evOut
 	}
 	ident.mu.Unlock()
@@ -372,22 +375,38 @@ func (l *serverLife) sendEvent(ident *identity, msg []byte) error {
 	return err
 }
 
-// commandIn counts a command arriving on sess and holds the identity's lock while
-// the command is queued, so that a resumption's takeover sees it either queued or
-// not yet counted. ok is false for a session that was superseded: its command is
-// dropped, the client resends it on the new connection.
-func (l *hostLife) commandIn() (unlock func(), ok bool) {
+// commandIn numbers a command arriving on the session: num is the number a copy
+// (0x05) carries (copied), or the command is the next one on the reliable channel.
+// It reports whether the command is the next one the host has not received; then
+// it holds, until unlock, the lock that serializes the numbering (the identity's, or
+// the session's when the host keeps no identities), so that commands are queued in
+// number order and a resumption's takeover sees each either queued or not yet
+// counted. A command the other channel already brought, a copy that is not the next
+// one (an earlier one is still missing), and a command arriving on a superseded
+// session (its client resends it on the new connection) are not.
+func (l *hostLife) commandIn(num uint32, copied bool) (unlock func(), ok bool) {
+	sess := l.sess
+	mu, in := &sess.cmdMu, &sess.cmdsIn
 	ident := l.identity()
-	if ident == nil {
-		return func() {}, true
+	if ident != nil {
+		mu, in = &ident.mu, &ident.cmdsIn
 	}
-	ident.mu.Lock()
-	if ident.cur != l.sess {
-		ident.mu.Unlock()
+	mu.Lock()
+	if ident != nil && ident.cur != sess {
+		mu.Unlock()
 		return nil, false
 	}
-	ident.cmdsIn++
-	return ident.mu.Unlock, true
+	if !copied {
+		sess.relIn++
+		num = sess.relIn
+	}
+	if num != *in+1 {
+		mu.Unlock()
+		return nil, false
+	}
+	*in = num
+	sess.cmdsSeen.Store(num)
+	return mu.Unlock, true
 }
 
 // onAck handles a client's acknowledgement (0x14): its key and the events it
@@ -401,6 +420,12 @@ func (l *hostLife) onAck(body []byte) {
 	}
 	if a.Restarts {
 		l.clientRestarts.Store(true)
+	}
+	if a.Copies {
+		sess.copies.on.Store(true)
+	}
+	if a.Events != 0 {
+		sess.copies.ackEvents(a.Events)
 	}
 
 	l.mu.Lock()

@@ -2,7 +2,10 @@
 
 package netcode
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
 // TestSendPhasesBalance checks that joining clients are spread evenly over the send
 // phases and, within a phase, over the encoding goroutines.
@@ -15,9 +18,9 @@ func TestSendPhasesBalance(t *testing.T) {
 		{1, 1, 5}, {2, 1, 9}, {2, 2, 16}, {3, 4, 25}, {60, 3, 40},
 	} {
 		var active []*session
-		for range tc.clients {
+		for i := range tc.clients {
 			sess := &session{}
-			sess.phase = sendPhase(active, tc.sendEvery)
+			sess.phase = sendPhase(active, tc.sendEvery, uint32(7*i))
 			sess.worker = encodeWorker(active, sess.phase, tc.workers)
 			active = append(active, sess)
 		}
@@ -48,5 +51,26 @@ func TestSendPhasesBalance(t *testing.T) {
 				t.Errorf("%+v: phase %d: clients per worker range %d..%d", tc, p, lo, hi)
 			}
 		}
+	}
+}
+
+// TestSendPhaseFirstSnapshot: when phases tie, a joining client takes the one that
+// sends on its join tick, so that about 3 joins in 4 get their first snapshot at once
+// at 60/30 Hz (half of them without the preference).
+func TestSendPhaseFirstSnapshot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var active []*session
+	now := 0
+	const joins = 400
+	for range joins {
+		n := rng.Uint32()
+		sess := &session{phase: sendPhase(active, 2, n)}
+		if (n+sess.phase)%2 == 0 {
+			now++
+		}
+		active = append(active, sess)
+	}
+	if now < joins*2/3 {
+		t.Errorf("%d of %d joins sent their first snapshot on their join tick", now, joins)
 	}
 }

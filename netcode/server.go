@@ -122,6 +122,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxCommandBytes <= 0 {
 		cfg.MaxCommandBytes = 16 << 10
 	}
+	if cfg.CopyBytes == 0 {
+		cfg.CopyBytes = defaultCopyBytes
+	}
 	if cfg.CommandRate <= 0 {
 		cfg.CommandRate = 120
 	}
@@ -448,7 +451,7 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 
 	s.mu.Lock()
 	for _, sess := range s.joins {
-		sess.phase = sendPhase(active, s.sendEvery)
+		sess.phase = sendPhase(active, s.sendEvery, n)
 		sess.worker = encodeWorker(active, sess.phase, len(s.caches))
 		sess.enc = s.newEncoder(sess.worker)
 		active = append(active, sess)
@@ -484,6 +487,9 @@ func (s *Server) step(n uint32, t *Tick, active []*session, start time.Time) []*
 	}
 	s.cfg.Step(t)
 	s.ticks.Add(1)
+	for _, sess := range active {
+		sess.flushCopies()
+	}
 	if s.hist != nil {
 		s.hist.Record(n, t.World)
 	}
@@ -639,9 +645,11 @@ func encodeWorker(active []*session, phase uint32, workers int) int {
 	return best
 }
 
-// sendPhase picks the send phase of a joining client: the one fewest active clients
-// have, so that snapshot encoding is spread evenly over the ticks between sends.
-func sendPhase(active []*session, sendEvery uint32) uint32 {
+// sendPhase picks the send phase of a client joining at tick n: the one fewest active
+// clients have, so that snapshot encoding is spread evenly over the ticks between
+// sends; among those, the one that sends at tick n, so that the client gets its first
+// snapshot at once rather than a tick or more later.
+func sendPhase(active []*session, sendEvery, n uint32) uint32 {
 	if sendEvery <= 1 {
 		return 0
 	}
@@ -649,8 +657,13 @@ func sendPhase(active []*session, sendEvery uint32) uint32 {
 	for _, sess := range active {
 		count[sess.phase%maxSpreadPhases]++
 	}
+	phases := min(sendEvery, maxSpreadPhases)
+	now := (sendEvery - n%sendEvery) % sendEvery // (n+now)%sendEvery == 0
 	best := uint32(0)
-	for p := uint32(1); p < min(sendEvery, maxSpreadPhases); p++ {
+	if now < phases {
+		best = now
+	}
+	for p := range phases {
 		if count[p] < count[best] {
 			best = p
 		}

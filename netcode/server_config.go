@@ -67,6 +67,16 @@ type ServerConfig struct {
 	MaxPendingHandshakes int
 	// MaxCommandBytes caps one command message. Default 16 KiB.
 	MaxCommandBytes int
+	// CopyBytes: events of at most this many bytes (their msgpack) also travel
+	// on the unreliable channel to a client that takes copies (the Go client does,
+	// see ClientConfig.CopyBytes), repeated every tick until it
+	// acknowledges them; it delivers each event once, from whichever channel
+	// brings it first, so a lost packet delays an event by about a tick
+	// rather than an SCTP retransmission timeout. At most 1,086 bytes of copies
+	// wait per client; an event over CopyBytes, or one that does not fit, travels
+	// on the reliable channel only (counted in Stats.Uncopied). See "Copies" in
+	// the package doc. Default 256; negative: no copies.
+	CopyBytes int
 	// CommandRate and CommandBurst pace each client's commands into the game:
 	// Tick.Commands holds at most CommandBurst of one client's commands at once and
 	// CommandRate per second on average; the others wait, in order, for later
@@ -157,4 +167,7 @@ type ServerConfig struct {
 	// observeDrain, if set (tests), runs in Drain once admission has stopped and
 	// before the goodbyes.
 	observeDrain func()
+	// ignoreReliableCommands (tests) ignores every command on the reliable
+	// channel: commands then arrive only as copies.
+	ignoreReliableCommands bool
 }

@@ -30,8 +30,9 @@ const (
 // session is the host side of one client.
 //
 // Ownership: the pion callback goroutines of the two channels write the inbox (under
-// mu) and their own receive state (rx and pings, cmdBucket: the unreliable and
-// reliable callbacks respectively, each called from one goroutine); the tick
+// mu); the unreliable callback owns its receive state (rx, pings); commands arrive on
+// both channels and are numbered, checked and queued under the numbering lock (see
+// command); the tick
 // goroutine reads the inbox (under mu) and owns inBuf and lastInput; the encoder and
 // the outgoing snapshot belong to the Server's sending goroutine, which the tick hands
 // the client to on its send ticks (the tick creates the encoder at join, before the
@@ -84,6 +85,20 @@ type session struct {
 	inScratch []inputMsg
 	pongBuf   []byte
 	pings     tokenBucket
+
+	// Commands, from either channel's callback, under the numbering lock (the
+	// identity's mutex, or cmdMu for a session without one: see
+	// hostLife.commandIn): relIn counts the command messages received on the
+	// reliable channel (from the resumed count), cmdsIn the commands received
+	// when there is no identity; cmdsSeen mirrors the count received for the
+	// copies' acknowledgement.
+	cmdMu    sync.Mutex
+	relIn    uint32
+	cmdsIn   uint32
+	cmdsSeen atomic.Uint32
+
+	copies    hostCopies // copies_host.go
+	cpScratch [][]byte   // unreliable callback goroutine
 
 	// Inbox, guarded by mu.
 	mu       sync.Mutex
@@ -401,6 +416,9 @@ func (sess *session) onUnreliable(msg webrtc.DataChannelMessage) {
 			Lost:       lost,
 		})
 		sess.sendUnreliable(sess.pongBuf)
+	case kindCommandCopies:
+		sess.rx.add(seq)
+		sess.onCommandCopies(b)
 	default:
 		sess.badMessage(DropUnknownKind, fmt.Errorf("%w: 0x%02x", ErrUnknownKind, kind))
 	}
@@ -496,35 +514,8 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	}
 	switch b[0] {
 	case kindCommand:
-		unlock, current := sess.life.commandIn()
-		if !current {
-			return
-		}
-		defer unlock()
-		body := b[1:]
-		cfg := &sess.srv.cfg
-		if len(body) > cfg.MaxCommandBytes {
-			sess.badMessage(DropTooLarge, fmt.Errorf("%w: command of %d bytes", ErrTooLarge, len(body)))
-			return
-		}
-		if err := msgguard.Check(body, cfg.MaxCommandBytes); err != nil {
-			sess.badMessage(DropMalformed, fmt.Errorf("%w: command: %w", ErrMalformed, err))
-			return
-		}
-		// No rate check here: commands the network held up arrive together, and an
-		// honest client must lose none. collect paces them into the game; a client
-		// sending faster than that for long fills the queue.
-		sess.mu.Lock()
-		full := len(sess.commands) >= maxQueuedCommands || sess.cmdBytes+len(body) > cfg.MaxQueuedCommandBytes
-		if !full {
-			sess.commands = append(sess.commands, body)
-			sess.cmdBytes += len(body)
-		}
-		n, bytes := len(sess.commands), sess.cmdBytes
-		sess.mu.Unlock()
-		if full {
-			sess.drop(DropQueueFull)
-			sess.end(fmt.Errorf("%w: %d commands (%d bytes) waiting for the game", ErrFlood, n, bytes))
+		if !sess.srv.cfg.ignoreReliableCommands {
+			sess.command(0, false, b[1:])
 		}
 	case kindAck:
 		sess.life.onAck(b[1:])
@@ -541,6 +532,42 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 	default:
 		sess.badMessage(DropUnknownKind, fmt.Errorf("%w: 0x%02x", ErrUnknownKind, b[0]))
 	}
+}
+
+// command checks and queues a command: num, from a copy (copied), or the next one
+// on the reliable channel. It reports whether the command was new, and not already
+// received on the other channel (then it was queued, or dropped and counted).
+func (sess *session) command(num uint32, copied bool, body []byte) bool {
+	unlock, ok := sess.life.commandIn(num, copied)
+	if !ok {
+		return false
+	}
+	defer unlock()
+	cfg := &sess.srv.cfg
+	if len(body) > cfg.MaxCommandBytes {
+		sess.badMessage(DropTooLarge, fmt.Errorf("%w: command of %d bytes", ErrTooLarge, len(body)))
+		return true
+	}
+	if err := msgguard.Check(body, cfg.MaxCommandBytes); err != nil {
+		sess.badMessage(DropMalformed, fmt.Errorf("%w: command: %w", ErrMalformed, err))
+		return true
+	}
+	// No rate check here: commands the network held up arrive together, and an
+	// honest client must lose none. collect paces them into the game; a client
+	// sending faster than that for long fills the queue.
+	sess.mu.Lock()
+	full := len(sess.commands) >= maxQueuedCommands || sess.cmdBytes+len(body) > cfg.MaxQueuedCommandBytes
+	if !full {
+		sess.commands = append(sess.commands, body)
+		sess.cmdBytes += len(body)
+	}
+	n, bytes := len(sess.commands), sess.cmdBytes
+	sess.mu.Unlock()
+	if full {
+		sess.drop(DropQueueFull)
+		sess.end(fmt.Errorf("%w: %d commands (%d bytes) waiting for the game", ErrFlood, n, bytes))
+	}
+	return true
 }
 
 // collect moves the inbox into the tick: the input for tick n, commands (acks wait

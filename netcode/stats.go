@@ -110,6 +110,13 @@ type Stats struct {
 	// QuietRestarts counts the client's restart episodes (each of one or more of
 	// the Restarts) started because the host went quiet (RestartConfig.Quiet).
 	QuietRestarts uint64
+
+	// Copies (see "Copies" in the package doc): CopiesFirst counts the other
+	// side's messages (commands at the host, events at the client) whose copy on
+	// the unreliable channel arrived before the reliable message; Uncopied this
+	// side's messages sent on the reliable channel only, because they were larger
+	// than CopyBytes or the copies waiting for acknowledgement were full.
+	CopiesFirst, Uncopied uint64
 }
 
 // Dropped returns the drop count for one reason.
@@ -131,6 +138,7 @@ type counters struct {
 	rates                                     [5]atomic.Uint64
 	restarts, restartsFailed, resumes         atomic.Uint64
 	resumeLost, quietRestarts                 atomic.Uint64
+	copiesFirst, uncopied                     atomic.Uint64
 
 	mu     sync.Mutex // guards last and lastAt
 	last   [5]uint64
@@ -201,6 +209,8 @@ func (c *counters) stats() Stats {
 		Resumes:        c.resumes.Load(),
 		ResumeLost:     c.resumeLost.Load(),
 		QuietRestarts:  c.quietRestarts.Load(),
+		CopiesFirst:    c.copiesFirst.Load(),
+		Uncopied:       c.uncopied.Load(),
 	}
 	s.BytesInPerSec = math.Float64frombits(c.rates[0].Load())
 	s.BytesOutPerSec = math.Float64frombits(c.rates[1].Load())

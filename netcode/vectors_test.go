@@ -185,6 +185,36 @@ func messageVectors(t *testing.T) msgFile {
 	q := pongMsg{ClientTime: 0x0011223344556677, HostTime: 0x0001020304050607, Recv: 3, Lost: 4}
 	add("pong", "unreliable", "host", appendPong(nil, 0xfffffffe, q), map[string]any{
 		"kind": kindPong, "seq": uint32(0xfffffffe), "clientTime": q.ClientTime, "hostTime": q.HostTime, "recv": q.Recv, "lost": q.Lost}, "")
+
+	// Copies (protocol 2) and the acknowledgements that announce and trim them.
+	copies := func(name, from string, kind byte, seq, acked, first uint32, bodies [][]byte, note string) {
+		w := &copyWindow{}
+		for i, b := range bodies {
+			if !w.add(first+uint32(i), b, copyRoom) {
+				t.Fatalf("%s: copy %d does not fit", name, i)
+			}
+		}
+		entries := []any{}
+		for _, b := range bodies {
+			entries = append(entries, msgpackJSON(t, b))
+		}
+		b := appendCopies(nil, kind, seq, acked, w)
+		if len(bodies) == 0 {
+			first = 0
+		}
+		add(name, "unreliable", from, b, map[string]any{
+			"kind": kind, "seq": seq, "acked": acked, "first": first, "entries": entries}, note)
+	}
+	body := func(v any) []byte { return mustMsg(t, kindCommand, v)[1:] }
+	copies("copies: commands", "client", kindCommandCopies, 5, 2, 3, [][]byte{body(Push{DX: 1.5}), body(Push{DX: -2})},
+		"2 events received; commands 3 and 4, not yet acknowledged")
+	copies("copies: events", "host", kindEventCopies, 9, 4, 3, [][]byte{body("ball at 1.50")},
+		"4 commands received; event 3, not yet acknowledged")
+	copies("copies: acknowledgement", "host", kindEventCopies, 10, 5, 0, nil,
+		"5 commands received, no events to copy: first is 0")
+	rel("ack: client's first", "client", mustMsg(t, kindAck, ackMsg{Restarts: true, Copies: true}),
+		"it restarts ICE itself and takes copies (with a resume token it also carries its 16-byte key)")
+	rel("ack: host", "host", mustMsg(t, kindAck, ackMsg{Commands: 5}), "5 commands received")
 	return f
 }
 

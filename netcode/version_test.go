@@ -5,6 +5,7 @@ package netcode
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func TestDialRefusesMismatch(t *testing.T) {
 		wantValues []string
 	}{
 		{"schema", other, 0, ErrSchemaMismatch, []string{reg.Fingerprint(), other.Fingerprint()}},
-		{"version", reg, ProtocolVersion + 1, ErrVersionMismatch, []string{"version 2", "client 1"}},
+		{"version", reg, ProtocolVersion + 1, ErrVersionMismatch, []string{fmt.Sprintf("version %d", ProtocolVersion+1), fmt.Sprintf("client %d", ProtocolVersion)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

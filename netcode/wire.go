@@ -68,6 +68,9 @@ type ackMsg struct {
 	// never offers it a restart (pion cannot roll a local offer back, so two
 	// offers that cross would leave both sides stuck).
 	Restarts bool `msgpack:"restarts,omitempty"`
+	// Copies, in a client's first ack: it takes copies of small events on the
+	// unreliable channel (0x06) and acknowledges them (copies.go).
+	Copies bool `msgpack:"copies,omitempty"`
 }
 
 // bye ends a session; Reason is the sender's error text.

@@ -158,6 +158,10 @@ func FuzzHostMessages(f *testing.F) {
 	f.Add(byte(1), appendUpdate(nil, 1, snapshot.Ack{Latest: 1}, []inputMsg{{Tick: 5, Data: []byte{1}}}))
 	f.Add(byte(1), []byte{kindSnapshot, 0, 0, 0, 0})
 	f.Add(byte(0), []byte{kindBye, 0x80})
+	copies := &copyWindow{}
+	copies.add(1, []byte{0x01}, 16)
+	copies.add(2, []byte{0xdd, 0xff, 0xff, 0xff, 0xff}, 16)
+	f.Add(byte(1), appendCopies(nil, kindCommandCopies, 2, 0, copies))
 	srv, err := NewServer(ServerConfig{Registry: testRegistry(f), Clock: clock.NewFake(time.Unix(0, 0))})
 	if err != nil {
 		f.Fatal(err)

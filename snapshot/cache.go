@@ -2,11 +2,13 @@ package snapshot
 
 // EncodeCache shares delta computations between encoders (EncoderConfig.Cache). A
 // host's clients mostly acknowledge the same sends, so most of them hold the same
-// baseline version of an entity: the delta from that version to the current one
-// (which fields changed, how each is coded, whether the linear prediction is cheaper)
-// is then computed once per send instead of once per client. Entries are keyed by
-// World versions, which name values exactly, so a hit is always right; the cache is
-// a fixed-size table (about 512 KiB) where a newer entry replaces an older one.
+// baseline version of an entity: the residuals from that version (or from a
+// prediction from it and an older one) to the current one are then computed once per
+// send instead of once per client. Entries are keyed by World versions, which name
+// values exactly, so a hit is always right; with them it keeps their codes under the
+// field codes of the encoder that stored them, which another encoder with the same codes
+// copies. The cache is a fixed-size table (about 1.2 MiB) where a newer entry replaces
+// an older one. Types of more than cacheFields fields are not cached.
 //
 // Encoders sharing a cache must use the same Registry and must not Encode
 // concurrently. The zero value is not usable: call NewEncodeCache.
@@ -24,9 +26,18 @@ type deltaKey struct {
 	num, den        uint32
 }
 
+// cacheFields is the most fields of a type whose residuals the cache holds.
+const cacheFields = 16
+
 type cacheSlot struct {
-	key  deltaKey
-	plan deltaPlan
+	key deltaKey
+	u   [cacheFields]uint32
+	// The codes of u under the field codes named sig (0: none), as the last encoder
+	// that stored or coded them used: encoders whose codes agree (a host's clients
+	// usually do) copy the bits instead of coding the fields again.
+	sig  uint64
+	n    uint32 // their length; the bits are kept when n <= deltaWords*64
+	bits [deltaWords]uint64
 }
 
 // NewEncodeCache returns an empty cache.
@@ -43,6 +54,9 @@ func (k *deltaKey) hash() uint64 {
 // lookup returns the slot holding k, or nil. Version 0 never names values, so an
 // empty slot (cur 0) never matches.
 func (c *EncodeCache) lookup(k *deltaKey) *cacheSlot {
+	if c == nil {
+		return nil
+	}
 	s := &c.slots[k.hash()&c.mask]
 	if s.key == *k {
 		return s
@@ -50,7 +64,9 @@ func (c *EncodeCache) lookup(k *deltaKey) *cacheSlot {
 	return nil
 }
 
-func (c *EncodeCache) store(k *deltaKey, p *deltaPlan) {
+func (c *EncodeCache) store(k *deltaKey, u []uint32, sig uint64, fw *fieldWriter) {
 	s := &c.slots[k.hash()&c.mask]
-	s.key, s.plan = *k, *p
+	s.key = *k
+	copy(s.u[:], u)
+	s.sig, s.n, s.bits = sig, uint32(fw.n), fw.w
 }

@@ -23,12 +23,16 @@ var (
 		cur  []uint32
 		want string // the packet's bit stream after the header
 	}{
-		{"unchanged: acked version is current, entity not sent", []uint32{0, 3, 100, 1020, 50000, 4000000000}, "0000"},
-		{"flip and raw", []uint32{1, 6, 100, 1020, 50000, 4000000000}, "0154b201"},
-		{"small deltas", []uint32{0, 3, 108, 1, 49992, 3999999999}, "0154425fe601"},
-		{"8-bit deltas, angle wrap", []uint32{0, 3, 100, 100, 50128, 4000000128}, "0154823def7fff00"},
-		{"12-bit class", []uint32{0, 3, 100, 1020, 52048, 4000000000}, "015402f7ff00"},
-		{"big changes: whole is cheaper", []uint32{0, 3, 0, 500, 52048, 1}, "00581618007d50cb0200000000"},
+		// Every delta here is the entity's first: the field codes have k = 0 (class
+		// widths 0, 0, 1, 2, 4: residuals 0 | 1 | 2-3 | 4-7 | 8-23, then the escape).
+		// Each stream starts with common = 1 and the type table (type 5, no
+		// prediction, six k = 0), 21a00000 and two more bits, then the entry.
+		{"unchanged: acked version is current, entity not sent", []uint32{0, 3, 100, 1020, 50000, 4000000000}, "010000"},
+		{"flip and small ints", []uint32{1, 6, 100, 1020, 50000, 4000000000}, "21a00000cb4e00"},
+		{"small residuals", []uint32{0, 3, 108, 1, 49992, 3999999999}, "21a000004b1e3e791700"},
+		{"larger residuals escape, angle wrap", []uint32{0, 3, 100, 100, 50128, 4000000128}, "21a000002c8d8c0ce86180286bee00"},
+		{"one large residual", []uint32{0, 3, 100, 1020, 52048, 4000000000}, "21a000004bf850cb00"},
+		{"big changes: whole is cheaper", []uint32{0, 3, 0, 500, 52048, 1}, "21a000002c0d803ea8650100000000"},
 	}
 )
 
@@ -122,7 +126,7 @@ func predictionGolden(t testing.TB) (*Registry, [][]byte) {
 }
 
 // TestPredictionGolden: an entity moving linearly is predicted from its two acknowledged
-// versions; the prediction is exact, so every field costs one bit.
+// versions; the prediction is exact, so every field costs one bit (residual 0, k 0).
 func TestPredictionGolden(t *testing.T) {
 	_, pkts := predictionGolden(t)
 	var got []string
@@ -130,12 +134,13 @@ func TestPredictionGolden(t *testing.T) {
 		got = append(got, hex.EncodeToString(p[HeaderLen:]))
 	}
 	want := []string{
-		"00581618990150c30e00000000", // whole
-		"0154824ddcf301",             // delta against seq 1, no prediction
-		// common=1, commonPrev=2; delta, base "0", predicted "1 0"; six unchanged fields.
-		"41540a00",
+		"20a000002c8dcc00a8610700000000", // whole (table: type 5)
+		"21a000004b3cfe38c700",           // common delta against seq 1, no prediction
+		// common = 1; table: type 5 predicted from 2 back; common delta "1", ID gap,
+		// six unchanged fields "0"; end.
+		"21a040004b0000",
 		// 5 ticks later: prediction from seqs 2 and 3 scaled by 5/10, still exact.
-		"41540a00",
+		"21a040004b0000",
 	}
 	for i := range want {
 		if got[i] != want[i] {

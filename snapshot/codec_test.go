@@ -126,16 +126,18 @@ func TestGoldenWire(t *testing.T) {
 		got = append(got, hex.EncodeToString(p))
 	}
 	want := []string{
-		// seq 1, tick 100: common=0, commonPrev=0; id 1 whole (type 1, 7 fields); id 4 whole (type 2); end.
-		"01010064000000" + "005804989e904c51c8dc0400006022c0445802",
-		// seq 2, tick 101: common=1, commonPrev=0; id 1 delta vs seq 1 (base "0", no prediction
-		// "0"): X +10 steps ("1 0" z:8), HP -10 (8-bit field: raw "1 1 1" value:8), other fields unchanged (one 0
-		// bit each); end.
-		"01020065000000" + "0154b0095e0b00",
-		// seq 3, tick 102: common=0, commonPrev=0; id 4 removal: op 3, gap "1 0" 0100; end.
-		"01030066000000" + "001c01",
-		// seq 4, tick 103: common=0, commonPrev=0, end, 4 zero bits of padding.
-		"01040067000000" + "0000",
+		// seq 1, tick 100: common = 0; table of 2: type 1 (no prediction, 7 k = 0),
+		// type 2 (2 k = 0); id 1 whole ("001", gap "1 0" 0001, type index 0, 7 values);
+		// id 4 whole (type index 1); end "0000".
+		"02010064000000" + "4020000004002c989e904c51c8dc040000c024136109",
+		// seq 2, tick 101: common = 1; table: type 1; id 1 common delta "1" (gap 1):
+		// X +10 steps (residual 20: class 4 "11110" + 20-8 in 4 bits), Y and Dir "0",
+		// HP -10 (residual 19, class 4), Team, Alive, Serial "0"; end.
+		"02020065000000" + "21200000168f790b00",
+		// seq 3, tick 102: common = 1; no table; id 4 removal "0001", gap "1 0" 0100; end.
+		"02030066000000" + "01002300",
+		// seq 4, tick 103: common = 1, no table, end, 7 zero bits of padding.
+		"02040067000000" + "010000",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d packets: %q", len(got), got)
@@ -146,7 +148,7 @@ func TestGoldenWire(t *testing.T) {
 		}
 	}
 	ack := AppendAck(nil, Ack{Latest: 0x1234, Mask: 0x80000001})
-	if h := hex.EncodeToString(ack); h != "01341201000080" {
+	if h := hex.EncodeToString(ack); h != "02341201000080" {
 		t.Errorf("ack %s", h)
 	}
 }

@@ -49,6 +49,9 @@ type Decoder struct {
 	entries []decEntry
 	vals    []uint32
 	types   [256]decType // the registry's types, compiled for decoding on first use
+	tab     []decTab     // the packet's type table
+	tabOf   [256]int16   // index+1 in tab of each type listed (0: not listed)
+	pr      predRatio    // the last prediction's tick ratio (most predictions share it)
 }
 
 // recRef is one entry of Decoder.recs: the ID is kept beside the pointer so that finding
@@ -98,8 +101,7 @@ type decType struct {
 type decField struct {
 	maxQ  uint32
 	bits  uint8
-	long  uint8 // longest code a changed field may have, its "changed" bit included
-	wide  bool  // at least 5 bits: predicted, and changes are zigzag-coded
+	wide  bool // at least 5 bits: predicted
 	angle bool
 }
 
@@ -110,16 +112,7 @@ func (d *Decoder) decType(id TypeID) *decType {
 		dt.t, dt.fields = t, dt.fields[:0]
 		for i := range t.fields {
 			f := &t.fields[i]
-			df := decField{maxQ: f.maxQ, bits: uint8(f.Bits), wide: f.Bits >= 5, angle: f.Kind == KindAngle}
-			switch {
-			case f.Bits == 1:
-				df.long = 1
-			case f.Bits <= 4:
-				df.long = uint8(1 + f.Bits)
-			default: // "1 1 0" z:12 is valid for any width, not only above 12 bits
-				df.long = uint8(max(4+f.Bits, 16))
-			}
-			dt.fields = append(dt.fields, df)
+			dt.fields = append(dt.fields, compileDec(f))
 		}
 	}
 	return dt
@@ -235,6 +228,113 @@ func (r *bitIn) read(n uint) uint32 {
 	return uint32((binary.LittleEndian.Uint64(r.buf[p>>3:]) >> (p & 7)) & (1<<n - 1))
 }
 
+// peek returns the next 64 bits from the bit position (zeros past the end of the
+// buffer's padding are never reached: callers stay within end).
+func (r *bitIn) peek() uint64 {
+	return binary.LittleEndian.Uint64(r.buf[r.pos>>3:]) >> (r.pos & 7)
+}
+
+// decTab is one entry of a packet's type table.
+type decTab struct {
+	dt     *decType
+	typ    TypeID
+	pd     int64 // prediction distance of the type's common entries (0: none)
+	fields []tabField
+}
+
+// tabField is a field and its code in one packet, compiled together for the decoding
+// loop.
+type tabField struct {
+	lim   [codeClasses]uint64 // the code's class ends
+	maxQ  uint32
+	bits  uint8
+	k     uint8
+	zrun  uint8              // fields from this one on with k = 0 (at most 255)
+	w     [codeClasses]uint8 // the code's class widths
+	wide  bool
+	angle bool
+}
+
+// parseTable reads the packet's type table into d.tab (and d.tabOf).
+func (d *Decoder) parseTable(br *bitIn, common int64) error {
+	n := int(br.read(8))
+	if cap(d.tab) < n {
+		d.tab = append(d.tab[:cap(d.tab)], make([]decTab, n-cap(d.tab))...)
+	}
+	d.tab = d.tab[:n]
+	last := -1
+	for i := range n {
+		typ := int(br.read(8))
+		pd := int64(br.read(5))
+		if br.bad {
+			return fmt.Errorf("%w: in the type table", ErrTruncated)
+		}
+		if typ <= last {
+			return fmt.Errorf("%w: type table not in ascending order", ErrCorrupt)
+		}
+		last = typ
+		dt := d.decType(TypeID(typ))
+		if dt.t == nil {
+			return fmt.Errorf("%w: %d (type table)", ErrUnknownType, typ)
+		}
+		if len(dt.fields) > d.stride {
+			return fmt.Errorf("%w: type %d registered after decoding began", ErrUnknownType, typ)
+		}
+		if pd != 0 && (common == 0 || pd <= common) {
+			return fmt.Errorf("%w: type %d: prediction source %d not older than baseline %d", ErrCorrupt, typ, pd, common)
+		}
+		tb := &d.tab[i]
+		// Consecutive packets mostly carry the same table: an entry whose type and
+		// codes are unchanged keeps its compiled fields.
+		same := tb.dt == dt && len(tb.fields) == len(dt.fields)
+		tb.dt, tb.typ, tb.pd = dt, TypeID(typ), pd
+		if !same {
+			tb.fields = tb.fields[:0]
+		}
+		for j := range dt.fields {
+			k := uint(0)
+			if br.read(1) == 1 {
+				k = uint(br.read(5)) + 1
+			}
+			f := &dt.fields[j]
+			if k > uint(f.bits) {
+				return fmt.Errorf("%w: type %d field %d: k %d over %d bits", ErrCorrupt, typ, j, k, f.bits)
+			}
+			if same && uint(tb.fields[j].k) == k {
+				continue
+			}
+			c := makeFieldCode(k, uint(f.bits))
+			tf := tabField{lim: c.lim, maxQ: f.maxQ, bits: f.bits, k: c.k, w: c.w, wide: f.wide, angle: f.angle}
+			if same {
+				tb.fields[j] = tf
+			} else {
+				tb.fields = append(tb.fields, tf)
+			}
+		}
+		run := 0
+		for j := len(tb.fields) - 1; j >= 0; j-- {
+			if tb.fields[j].k == 0 {
+				run = min(run+1, 255)
+			} else {
+				run = 0
+			}
+			tb.fields[j].zrun = uint8(run)
+		}
+		d.tabOf[typ] = int16(i + 1)
+	}
+	if br.bad {
+		return fmt.Errorf("%w: in the type table", ErrTruncated)
+	}
+	return nil
+}
+
+// clearTable forgets the packet's type table.
+func (d *Decoder) clearTable() {
+	for i := range d.tab {
+		d.tabOf[d.tab[i].typ] = 0
+	}
+}
+
 // parse decodes the entries into d.entries/d.vals without changing any state.
 func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) error {
 	d.body = append(append(d.body[:0], body...), 0, 0, 0, 0, 0, 0, 0, 0)
@@ -245,30 +345,45 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 	c := 0 // recs[c] is the first record whose ID is not below the last entry's
 	prev := int64(-1)
 	newRecs := 0
-	common := int64(br.read(5))     // baseline distance of deltas that do not name their own
-	commonPrev := int64(br.read(5)) // the same for prediction sources
+	common := int64(br.read(5)) // baseline distance of common entries
+	defer d.clearTable()
+	if err := d.parseTable(&br, common); err != nil {
+		return err
+	}
+	tb := uint(0) // bits of a whole entry's type index
+	if len(d.tab) > 1 {
+		tb = uint(bits.Len(uint(len(d.tab) - 1)))
+	}
 	for {
-		op := uint8(br.read(2))
-		if br.bad {
+		if br.pos+4 > br.end {
 			return fmt.Errorf("%w: no end marker", ErrTruncated)
 		}
-		if op == opEnd {
+		// The op and the ID gap from one load: at most 4 + 35 bits.
+		x := br.peek()
+		op := uint8(bits.TrailingZeros64(x | 16)) // 0: common, 1: delta, 2: whole, 3: removal, 4: end
+		if op == 4 {
+			br.pos += 4
 			break
 		}
+		x >>= op + 1
+		n := uint(op) + 1
+		op = [4]uint8{opCommon, opDelta, opWhole, opRemove}[op]
 		var gap uint32
 		switch {
-		case br.read(1) == 0:
-		case br.read(1) == 0:
-			gap = br.read(4)
-		case br.read(1) == 0:
-			gap = br.read(12)
+		case x&1 == 0:
+			n++
+		case x&2 == 0:
+			gap, n = uint32(x>>2)&0xf, n+6
+		case x&4 == 0:
+			gap, n = uint32(x>>3)&0xfff, n+15
 		default:
-			gap = br.read(32)
+			gap, n = uint32(x>>3), n+35
 		}
-		id := prev + 1 + int64(gap)
-		if br.bad {
+		if br.pos+n > br.end {
 			return fmt.Errorf("%w: in entity ID", ErrTruncated)
 		}
+		br.pos += n
+		id := prev + 1 + int64(gap)
 		if id > 1<<32-1 {
 			return fmt.Errorf("%w: entity ID beyond 32 bits", ErrCorrupt)
 		}
@@ -289,17 +404,15 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		case opRemove:
 			info.Removals++
 		case opWhole:
-			en.typ = TypeID(br.read(8))
-			dt := d.decType(en.typ)
+			ti := int(br.read(tb))
 			if br.bad {
 				return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
 			}
-			if dt.t == nil {
-				return fmt.Errorf("%w: %d (entity %d)", ErrUnknownType, en.typ, id)
+			if ti >= len(d.tab) {
+				return fmt.Errorf("%w: entity %d: type index %d of %d", ErrCorrupt, id, ti, len(d.tab))
 			}
-			if len(dt.fields) > d.stride {
-				return fmt.Errorf("%w: type %d registered after decoding began", ErrUnknownType, en.typ)
-			}
+			dt := d.tab[ti].dt
+			en.typ = d.tab[ti].typ
 			for i := range dt.fields {
 				f := &dt.fields[i]
 				v := br.read(uint(f.bits))
@@ -308,15 +421,23 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 				}
 				d.vals = append(d.vals, v)
 			}
-			en.n = uint8(len(dt.fields))
-			info.Entities++
-		case opDelta:
-			dist := common
-			if br.read(1) == 1 {
-				dist = int64(br.read(5))
-			}
 			if br.bad {
 				return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
+			}
+			en.n = uint8(len(dt.fields))
+			info.Entities++
+		default: // a delta, common or explicit
+			dist, pd := common, int64(0)
+			if op == opDelta {
+				if br.read(1) == 1 {
+					dist = int64(br.read(5))
+				}
+				if br.read(1) == 1 {
+					pd = int64(br.read(5))
+				}
+				if br.bad {
+					return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
+				}
 			}
 			if dist == 0 {
 				return fmt.Errorf("%w: entity %d: baseline distance 0", ErrCorrupt, id)
@@ -327,28 +448,24 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 				return fmt.Errorf("%w: entity %d, packet %d", ErrMissingBaseline, id, uint16(base))
 			}
 			en.typ = rec.slots[slot].typ
-			dt := d.decType(en.typ)
-			if dt.t == nil {
-				return fmt.Errorf("%w: %d (entity %d)", ErrUnknownType, en.typ, id)
+			ti := int(d.tabOf[en.typ]) - 1
+			if ti < 0 {
+				return fmt.Errorf("%w: entity %d: type %d not in the type table", ErrCorrupt, id, en.typ)
 			}
-			fs := dt.fields
+			tab := &d.tab[ti]
+			if op == opCommon {
+				pd = tab.pd
+			} else if pd != 0 && pd <= dist {
+				return fmt.Errorf("%w: entity %d: prediction source %d not older than baseline %d", ErrCorrupt, id, pd, dist)
+			}
+			fs := tab.dt.fields
 			n := len(fs)
 			b1 := rec.vals[slot*rec.stride:][:n]
 			off := len(d.vals)
 			d.vals = slices.Grow(d.vals, n)[:off+n]
-			// out holds the reference first (b1 or the prediction), then the new values.
 			out := d.vals[off:][:n]
-			if br.read(1) == 1 { // predicted from an older version and the baseline
-				pd := commonPrev
-				if br.read(1) == 1 {
-					pd = int64(br.read(5))
-				}
-				if br.bad {
-					return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
-				}
-				if pd <= dist {
-					return fmt.Errorf("%w: entity %d: prediction source %d not older than baseline %d", ErrCorrupt, id, pd, dist)
-				}
+			var b0 []uint32 // the prediction source, when predicted
+			if pd != 0 {    // predicted from an older version and the baseline
 				ps := int(uint64(ext-pd) % decSlots)
 				if rec.slots[ps].seq != ext-pd || rec.slots[ps].typ != en.typ {
 					return fmt.Errorf("%w: entity %d, packet %d (prediction)", ErrMissingBaseline, id, uint16(ext-pd))
@@ -357,83 +474,89 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 				if !predictable(num, den) {
 					return fmt.Errorf("%w: entity %d: prediction over ticks %d/%d", ErrCorrupt, id, num, den)
 				}
-				predictDec(fs, b1, rec.vals[ps*rec.stride:][:n], out, num, den)
+				if num != d.pr.num || den != d.pr.den {
+					d.pr = newPredRatio(num, den)
+				}
+				b0 = rec.vals[ps*rec.stride:][:n]
+			}
+			tfs := tab.fields[:n]
+			// out holds the reference first (b1 or its prediction), then the new values.
+			if b0 != nil {
+				pr := &d.pr
+				for i := range tfs {
+					f := &tfs[i]
+					v := b1[i]
+					if f.wide {
+						if dd := tabDiff(f, v, b0[i]); dd != 0 {
+							var step int64
+							switch xx := dd * int64(pr.num); {
+							case pr.exact:
+								step = dd * pr.q
+							case xx < 0:
+								step = (xx - pr.half) / int64(pr.den)
+							default:
+								step = (xx + pr.half) / int64(pr.den)
+							}
+							v = tabAdd(f, v, step)
+						}
+					}
+					out[i] = v
+				}
 			} else {
 				copy(out, b1)
 			}
-			// Per field: changed:1 [change]. Runs of unchanged fields (the common case)
-			// take one test; a change is decoded from one load unless it may reach the
-			// end of the stream, where it is read bit group by bit group as the format
-			// defines (a read past the end yields 0 and marks the stream bad).
-			buf, pos, end := br.buf, br.pos, br.end
-			var x uint64  // the stream from pos on, first bit lowest
-			var have uint // how many bits of x are the stream's (or zeros past its end)
+			// Per field: its code; runs of unchanged fields of k 0 (a "0" each) take
+			// one test. The stream is followed by 8 zero bytes, so a 64-bit load at
+			// any position up to the end is safe; a code that runs past the end is
+			// caught before the next load.
+			pos, end := br.pos, br.end
+			buf := br.buf
+			var x uint64  // the stream from pos on
+			var have uint // bits of x that are the stream's (or its zero padding)
 			for i := 0; i < n; {
-				if have < 36 { // the longest code of a changed field, its "changed" bit included
+				if have < codeClasses+32 {
+					if pos > end {
+						break
+					}
 					x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
 				}
-				if x&1 == 0 {
-					if run := min(uint(bits.TrailingZeros64(x)), have, uint(n-i), end-pos); run > 0 {
-						x >>= run
-						have -= run
-						pos += run
-						i += int(run)
-						continue
-					}
+				f := &tfs[i]
+				if x&1 == 0 && f.zrun > 0 {
+					run := min(uint(bits.TrailingZeros64(x)), uint(f.zrun), have)
+					x >>= run
+					have -= run
+					pos += run
+					i += int(run)
+					continue
 				}
-				f := &fs[i]
-				v := out[i]
-				if pos+uint(f.long) <= end {
-					b := uint(f.bits)
-					var k uint
-					switch {
-					case b == 1:
-						v, k = v^1, 1
-					case b <= 4:
-						v, k = uint32((x>>1)&(1<<b-1)), 1+b
-					case x&2 == 0:
-						v, k = unzigzag(v, (x>>2)&0xf+1, b), 6
-					case x&4 == 0:
-						v, k = unzigzag(v, (x>>3)&0xff+1, b), 11
-					case x&8 == 0:
-						v, k = unzigzag(v, (x>>4)&0xfff+1, b), 16
-					default:
-						v, k = uint32((x>>4)&(1<<b-1)), 4+b
+				cl := uint(bits.TrailingZeros64(^x))
+				var v uint32
+				var k uint
+				if cl < codeClasses {
+					w := uint(f.w[cl])
+					u := (x >> (cl + 1)) & (1<<w - 1)
+					if cl > 0 {
+						u += f.lim[cl-1]
 					}
-					x >>= k
-					have -= k
-					pos += k
+					v = unresidual(out[i], uint32(u), uint(f.bits))
+					k = cl + 1 + w
 				} else {
-					br.pos = pos
-					if br.read(1) == 1 {
-						b := uint(f.bits)
-						switch {
-						case b == 1:
-							v ^= 1
-						case b <= 4:
-							v = br.read(b)
-						case br.read(1) == 0:
-							v = unzigzag(v, uint64(br.read(4))+1, b)
-						case br.read(1) == 0:
-							v = unzigzag(v, uint64(br.read(8))+1, b)
-						case br.read(1) == 0:
-							v = unzigzag(v, uint64(br.read(12))+1, b)
-						default:
-							v = br.read(b)
-						}
-					}
-					pos, have = br.pos, 0
+					v = uint32((x >> codeClasses) & (1<<f.bits - 1))
+					k = codeClasses + uint(f.bits)
 				}
+				x >>= k
+				have -= k
+				pos += k
 				if v > f.maxQ {
-					return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, dt.t.fields[i].Name, v)
+					return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, tab.dt.t.fields[i].Name, v)
 				}
 				out[i] = v
 				i++
 			}
-			br.pos = pos
-			if br.bad {
+			if pos > end {
 				return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
 			}
+			br.pos = pos
 			en.n = uint8(n)
 			info.Entities++
 		}
@@ -449,8 +572,72 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 	return nil
 }
 
-// predictDec is predict (encoder.go) for the decoder: the same integer arithmetic, from
-// compiled fields, into out (len(fs) values).
+// compileDec compiles a field for decoding and prediction.
+func compileDec(f *Field) decField {
+	return decField{maxQ: f.maxQ, bits: uint8(f.Bits), wide: f.Bits >= 5, angle: f.Kind == KindAngle}
+}
+
+// tabDiff and tabAdd are predDiff and predAdd for a tabField.
+func tabDiff(f *tabField, b1, b0 uint32) int64 {
+	if !f.angle {
+		return int64(b1) - int64(b0)
+	}
+	d := int64(uint64(b1-b0) & (1<<f.bits - 1))
+	if d >= 1<<(f.bits-1) {
+		d -= 1 << f.bits
+	}
+	return d
+}
+
+func tabAdd(f *tabField, b1 uint32, step int64) uint32 {
+	v := int64(b1) + step
+	if f.angle {
+		return uint32(uint64(v) & (1<<f.bits - 1))
+	}
+	return uint32(max(0, min(int64(f.maxQ), v)))
+}
+
+// predRatio is a prediction's tick ratio num/den, with what predict needs of it
+// computed once.
+type predRatio struct {
+	num, den uint32
+	exact    bool  // num/den is whole: the step is d·q
+	q, half  int64 // num/den, den/2
+}
+
+func newPredRatio(num, den uint32) predRatio {
+	return predRatio{num: num, den: den, exact: num%den == 0, q: int64(num / den), half: int64(den / 2)}
+}
+
+// predict is predictDec with the ratio's precomputed parts.
+func (p *predRatio) predict(fs []decField, b1, b0, out []uint32) {
+	b1, b0, out = b1[:len(fs)], b0[:len(fs)], out[:len(fs)]
+	for i := range fs {
+		f := &fs[i]
+		v := b1[i]
+		if f.wide {
+			if d := predDiff(f, v, b0[i]); d != 0 {
+				var step int64
+				switch x := d * int64(p.num); {
+				case p.exact:
+					step = d * p.q
+				case x < 0:
+					step = (x - p.half) / int64(p.den)
+				default:
+					step = (x + p.half) / int64(p.den)
+				}
+				v = predAdd(f, v, step)
+			}
+		}
+		out[i] = v
+	}
+}
+
+// predictDec extrapolates each field of at least 5 bits linearly from b0 (den ticks
+// before b1) to num ticks after b1: p = b1 + round((b1-b0)·num/den), wrapping for
+// angles and clamped to the field's range otherwise; narrower fields predict b1. It
+// writes len(fs) values into out. The encoder and the decoder both run exactly this
+// integer arithmetic.
 func predictDec(fs []decField, b1, b0, out []uint32, num, den uint32) {
 	b1, b0, out = b1[:len(fs)], b0[:len(fs)], out[:len(fs)]
 	if num%den == 0 {

@@ -9,8 +9,8 @@ import (
 
 // Wire constants.
 const (
-	// Version is the first byte of every packet and ack.
-	Version = 1
+	// Version is the first byte of every packet and ack: the wire format's version.
+	Version = 2
 	// HeaderLen is the size of a packet header: version, seq, tick.
 	HeaderLen = 7
 	// DefaultMaxPacketBytes is the default packet size cap (fits one SCTP chunk).
@@ -26,13 +26,35 @@ const (
 	History = 32
 )
 
-// Entry operations (2 bits).
+// Entry operations, prefix-coded (first bit first): "1" a delta in its type's common
+// form, "01" a delta naming its baseline and prediction, "001" whole, "0001" removal,
+// "0000" end.
 const (
 	opEnd    = 0
-	opDelta  = 1
+	opDelta  = 1 // explicit delta
 	opWhole  = 2
 	opRemove = 3
+	opCommon = 4 // delta in the common form
 )
+
+// opCode returns an operation's prefix code (first bit lowest) and length.
+func opCode(op uint8) (uint32, uint) {
+	switch op {
+	case opCommon:
+		return 1, 1 // 1
+	case opDelta:
+		return 2, 2 // 0 1
+	case opWhole:
+		return 4, 3 // 0 0 1
+	case opRemove:
+		return 8, 4 // 0 0 0 1
+	}
+	return 0, 4 // 0 0 0 0
+}
+
+// maxPredDist bounds the prediction distances (from the common baseline, in packets)
+// an encoder tries for a type's common form.
+const maxPredDist = 8
 
 const sentRing = 64 // packets remembered for acks; must exceed History
 
@@ -63,69 +85,6 @@ func writeGap(w *bitWriter, g uint32) {
 		w.write(7, 3) // bits 1, 1, 1
 		w.write(g, 32)
 	}
-}
-
-// zigzag maps the change new-old (mod 2^bits, as a signed bits-wide number) to 1, 2, 3...
-func zigzag(old, cur uint32, bits uint) uint64 {
-	d := uint64(cur-old) & (1<<bits - 1)
-	s := int64(d)
-	if d >= 1<<(bits-1) {
-		s -= 1 << bits
-	}
-	return uint64(s<<1) ^ uint64(s>>63)
-}
-
-// unzigzag inverts zigzag: it returns the value that changed old by the zigzagged delta z.
-func unzigzag(old uint32, z uint64, bits uint) uint32 {
-	s := int64(z>>1) ^ -int64(z&1)
-	return uint32(uint64(int64(old)+s) & (1<<bits - 1))
-}
-
-// changedBits is the cost of a changed field (not counting its "changed" bit).
-func changedBits(old, cur uint32, bits uint) uint {
-	if bits <= 4 {
-		if bits == 1 {
-			return 0 // a changed bool is a flip
-		}
-		return bits
-	}
-	z := zigzag(old, cur, bits) - 1
-	if z < 16 {
-		return 5
-	}
-	if z < 256 && bits > 8 {
-		return 10
-	}
-	if z < 4096 && bits > 12 {
-		return 15
-	}
-	return 3 + bits
-}
-
-func writeChanged(w *bitWriter, old, cur uint32, bits uint) {
-	c, n := changedCode(old, cur, bits)
-	w.write64(c, n)
-}
-
-// changedCode returns the bits of a changed field's new value (not its "changed" bit),
-// first bit lowest, and how many there are (changedBits).
-func changedCode(old, cur uint32, bits uint) (uint64, uint) {
-	if bits <= 4 {
-		if bits == 1 {
-			return 0, 0 // a changed bool is a flip
-		}
-		return uint64(cur), bits
-	}
-	z := zigzag(old, cur, bits) - 1
-	switch {
-	case z < 16:
-		return z << 1, 5 // 0 z:4
-	case z < 256 && bits > 8:
-		return 1 | z<<2, 10 // 1 0 z:8
-	case z < 4096 && bits > 12:
-		return 3 | z<<3, 15 // 1 1 0 z:12
-	}
-	return 7 | uint64(cur)<<3, 3 + bits // 1 1 1 value:bits
 }
 
 // fieldWriter collects a delta's field bits, first bit lowest, in deltaWords words.
@@ -180,26 +139,52 @@ type EncodeStats struct {
 // one per removed entity whose removal the client has not acknowledged yet (a client that
 // never acks keeps those; drop such clients). Each record keeps History versions.
 type Encoder struct {
-	reg        *Registry
-	cfg        EncoderConfig
-	payload    uint // usable bits per packet (after header and end marker)
-	err        error
-	seq        uint64 // last packet sequence number used (internal, never wraps)
-	sends      uint64
-	recs       []*encEnt // sorted by id
-	recs2      []*encEnt
-	free       []*encEnt
-	all        []*encEnt // every record by index (encEnt.idx); nil: released
-	freeIdx    []freeIdx // released indices
-	cands      []*encEnt
-	sent       [sentRing]sentPacket
-	baseCount  [History]baseCount
-	common     uint64 // the baseline packet most deltas of this send use, 0 = none
-	prevCount  [History]baseCount
-	commonPrev uint64 // the prediction packet most predicted deltas use, 0 = none
-	tick       uint32 // tick of the send being encoded
-	bw         bitWriter
-	stats      EncodeStats
+	reg       *Registry
+	cfg       EncoderConfig
+	payload   uint // usable bits per packet (after header and end marker)
+	err       error
+	seq       uint64 // last packet sequence number used (internal, never wraps)
+	sends     uint64
+	recs      []*encEnt // sorted by id
+	recs2     []*encEnt
+	free      []*encEnt
+	all       []*encEnt // every record by index (encEnt.idx); nil: released
+	freeIdx   []freeIdx // released indices
+	cands     []*encEnt
+	sent      [sentRing]sentPacket
+	acked     uint64 // the newest packet the client acknowledged, 0 = none
+	common    uint64 // this send's common baseline packet (the newest acked), 0 = none
+	tick      uint32 // tick of the send being encoded
+	types     [256]*encType
+	typeList  []*encType // the types in types, ascending IDs
+	table     []*encType // this send's type table, ascending type IDs
+	tableBits uint       // bits of the type table in each packet
+	tb        uint       // bits of a whole entry's type index
+	uA, uB    []uint32   // residual scratch
+	bw        bitWriter
+	stats     EncodeStats
+}
+
+// encType is an encoder's per-type state: the field codes and the common form's
+// prediction distance of this send, chosen from what the previous sends saw.
+type encType struct {
+	t      *Type
+	fields []decField  // the type's fields, compiled (shared with the decoder's prediction)
+	codes  []fieldCode // this send's field codes
+	ks     []uint8     // their ks (class 0, most residuals, is u < 2^k: "0" u:k)
+	sig    uint64      // names the codes (their ks) for the EncodeCache, never 0
+	hist   []codeHist  // this send's residuals, which choose the next send's codes
+	seen   bool        // hist holds something
+	d      uint64      // this send's prediction distance from the common baseline (0: none)
+	prev   uint64      // this send's prediction source packet, common - d (0: none)
+	num    uint32      // ticks from the common baseline to this send
+	den    uint32      // ticks from prev to the common baseline
+	// dcost[d] is a decaying average (×16) of the field bits of a sampled entity
+	// predicted from distance d (0: not predicted).
+	dcost   [maxPredDist + 1]uint32
+	sampled bool  // an entity was sampled this send
+	inTable bool  // in this send's table
+	idx     uint8 // index in the table
 }
 
 // encEnt is the encoder's view of one entity for this client. The fields every send
@@ -224,29 +209,28 @@ type encEnt struct {
 	inWorld   bool
 	removing  bool // gone from the world; removal pending until acked
 	sent      bool // the client may know this entity
-	predict   bool // this send's delta is against a prediction from prev and base
+	predict   bool // this send's delta is against a prediction from predFrom and base
 	delta     bool // this send's entry is a delta against base
+	common    bool // in its type's common form (base and prediction as the table says)
 	selected  bool
 	fitted    bool // dbits holds this send's field bits (dn of them)
 	dn        uint16
 	dbits     [deltaWords]uint64
 	idx       int32    // index in Encoder.all
+	predFrom  uint64   // this send's prediction source packet, when predict
 	pred      []uint32 // this send's prediction, when predict and !fitted
 	vals      []uint32 // History versions, nf values each
-	// ringSeq[s%History] is s when vals holds the version packet s carried. A
-	// version at or after the oldest usable baseline, or the last one sent, is
-	// always still there: only a packet History later can overwrite it.
+	// ringSeq[s%History] is s when vals holds the version packet s carried (and
+	// ringVer[s%History] its World version). A version at or after the oldest
+	// usable baseline, or the last one sent, is always still there: only a packet
+	// History later can overwrite it.
 	ringSeq [History]uint64
+	ringVer [History]uint64
 }
 
 type freeIdx struct {
 	idx int32
 	gen uint32 // the generation of the next record with this index
-}
-
-type baseCount struct {
-	seq uint64
-	n   int
 }
 
 type sentPacket struct {
@@ -276,10 +260,15 @@ func NewEncoder(r *Registry, cfg EncoderConfig) *Encoder {
 		cfg.MaxPacketsPerSend = DefaultMaxPacketsPerSend
 	}
 	cfg.MaxPacketsPerSend = min(cfg.MaxPacketsPerSend, History/2)
-	e := &Encoder{reg: r, cfg: cfg, payload: uint(cfg.MaxPacketBytes-HeaderLen)*8 - 10 - 2}
+	// The fixed bits of a packet's stream: common, the table's size, the end.
+	e := &Encoder{reg: r, cfg: cfg, payload: uint(cfg.MaxPacketBytes-HeaderLen)*8 - 5 - 8 - 4}
 	for _, t := range r.types {
-		if t != nil && uint(2+35+8+t.bits) > e.payload {
-			e.err = fmt.Errorf("%w: %s needs %d bits, a packet holds %d", ErrEntityTooLarge, t.name, 45+t.bits, e.payload)
+		if t == nil {
+			continue
+		}
+		// A whole entry (op, ID gap, type index, values) and its type's table entry.
+		if need := uint(3+35+8+t.bits) + tableEntryMax(t); need > e.payload {
+			e.err = fmt.Errorf("%w: %s needs %d bits, a packet holds %d", ErrEntityTooLarge, t.name, need, e.payload)
 		}
 	}
 	return e
@@ -321,12 +310,14 @@ func (e *Encoder) newRec(id EntityID) *encEnt {
 }
 
 func (e *Encoder) setType(r *encEnt, t *Type) {
+	e.encType(t)
 	r.t, r.typ = t, t.id
 	if need := History * len(t.fields); cap(r.vals) < need {
 		r.vals = make([]uint32, need)
 	}
 	r.vals = r.vals[:History*len(t.fields)]
 	r.ringSeq = [History]uint64{}
+	r.ringVer = [History]uint64{}
 }
 
 // newIncarnation forgets baselines: the next send of r is whole.
@@ -367,14 +358,13 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 	if lastPossible >= History {
 		oldest = lastPossible - (History - 1)
 	}
+	e.tick = tick
+	e.startSend(oldest)
 
 	// 1. Merge the world (ascending IDs) with our records (ascending IDs).
 	out := e.recs2[:0]
 	recs := e.recs
 	ri := 0
-	e.baseCount = [History]baseCount{}
-	e.prevCount = [History]baseCount{}
-	e.tick = tick
 	for _, we := range w.ents {
 		for ri < len(recs) && recs[ri].id < we.id {
 			r := recs[ri]
@@ -416,20 +406,6 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 		r.selected = false
 		if e.plan(r, oldest) {
 			r.prio += weight
-			if r.delta {
-				bc := &e.baseCount[r.base%History]
-				if bc.seq != r.base {
-					bc.seq, bc.n = r.base, 0
-				}
-				bc.n++
-				if r.predict {
-					pc := &e.prevCount[r.prev%History]
-					if pc.seq != r.prev {
-						pc.seq, pc.n = r.prev, 0
-					}
-					pc.n++
-				}
-			}
 		}
 	}
 	for ; ri < len(recs); ri++ {
@@ -440,21 +416,6 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 	}
 	e.recs, e.recs2 = out, recs[:0]
 
-	// Most deltas of a send share one baseline packet: it is named once per packet.
-	e.common = 0
-	best := 0
-	for _, bc := range e.baseCount {
-		if bc.n > best {
-			best, e.common = bc.n, bc.seq
-		}
-	}
-	e.commonPrev = 0
-	best = 0
-	for _, pc := range e.prevCount {
-		if pc.n > best {
-			best, e.commonPrev = pc.n, pc.seq
-		}
-	}
 	var total uint64
 	var maxCost uint32
 	pending := 0
@@ -463,17 +424,12 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 		if r.cost == 0 {
 			continue
 		}
-		if r.delta && r.base == e.common {
-			r.cost -= 5
-		}
-		if r.delta && r.predict && r.prev == e.commonPrev {
-			r.cost -= 5
-		}
 		total += uint64(r.cost) + uint64(gapBits(uint32(int64(r.id)-prevID-1)))
 		prevID = int64(r.id)
-		maxCost = max(maxCost, r.cost+35)
+		maxCost = max(maxCost, r.cost)
 		pending++
 	}
+	maxCost += 35 + 8 // with the longest ID gap and a type index
 
 	// 2. Choose what goes now. Everything, if it fits with room for packing slack;
 	// otherwise the highest accumulated priorities.
@@ -503,6 +459,7 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 		clear(c)
 		e.cands = c[:0]
 	}
+	e.buildTable()
 
 	// 3. Pack the chosen entities in ID order.
 	start := len(dst)
@@ -510,34 +467,42 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 	used := uint(0)
 	prev := int64(-1)
 	full := false
-	limit := e.payload // of the packet being filled: the last one may be smaller
+	limit := e.payload - e.tableBits // of the packet being filled: the last one may be smaller
 	if maxPk == 1 {
-		limit = lastPayload
+		limit = lastPayload - min(lastPayload, e.tableBits)
 	}
 	for _, r := range e.recs {
 		if !r.selected {
+			r.cur = nil
 			continue
 		}
 		r.selected = false
 		if full {
+			r.cur = nil
 			continue
 		}
-		need := uint(r.cost) + gapBits(uint32(int64(r.id)-prev-1))
+		cost := uint(r.cost)
+		if !r.delta && !r.removing {
+			cost += e.tb
+		}
+		need := cost + gapBits(uint32(int64(r.id)-prev-1))
 		if used+need > limit {
 			if used > 0 {
 				e.finishPacket(dst)
 				if len(dst)-start == maxPk {
 					full = true
+					r.cur = nil
 					continue
 				}
 				dst, pk = e.startPacket(dst, tick)
 				used, prev = 0, -1
-				need = uint(r.cost) + gapBits(uint32(r.id))
+				need = cost + gapBits(uint32(r.id))
 				if len(dst)-start == maxPk {
-					limit = lastPayload
+					limit = lastPayload - min(lastPayload, e.tableBits)
 				}
 			}
 			if need > limit {
+				r.cur = nil
 				continue // only in a packet cut short by MaxBytes: it waits
 			}
 		}
@@ -545,6 +510,7 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 		prev = int64(r.id)
 		used += need
 		e.writeEntity(r, pk, gap)
+		r.cur = nil
 	}
 	if !full {
 		e.finishPacket(dst)
@@ -554,11 +520,106 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 	for _, p := range dst[start:] {
 		e.stats.Bytes += len(p)
 	}
-	for _, r := range e.recs {
-		r.cur = nil
-	}
 	return dst, nil
 }
+
+// startSend prepares a send: the common baseline (the newest packet the client
+// acknowledged, if every packet of the send can name it), and for each type the
+// field codes and the common form's prediction, from what the previous sends saw.
+func (e *Encoder) startSend(oldest uint64) {
+	e.common = 0
+	if e.acked != 0 && e.acked >= oldest {
+		e.common = e.acked
+	}
+	for _, et := range e.typeList {
+		et.sampled, et.inTable = false, false
+		// The codes follow the residuals of the last four sends.
+		if et.seen && e.sends%4 == 1 {
+			for i := range et.codes {
+				et.codes[i] = makeFieldCode(bestK(&et.hist[i], uint(et.t.fields[i].Bits)), uint(et.t.fields[i].Bits))
+			}
+			et.sig = codesSig(et.codes)
+			for i := range et.codes {
+				et.ks[i] = et.codes[i].k
+			}
+			clear(et.hist)
+			et.seen = false
+		}
+		// The cheapest distance whose packet the client acknowledged.
+		et.d, et.prev = 0, 0
+		best := et.dcost[0]
+		for d := uint64(1); d <= maxPredDist && e.common != 0; d++ {
+			if et.dcost[d] >= best || d >= e.common || e.common-d < oldest {
+				continue
+			}
+			p := e.common - d
+			sp, sc := &e.sent[p%sentRing], &e.sent[e.common%sentRing]
+			num, den := e.tick-sc.tick, sc.tick-sp.tick
+			if sp.seq == p && sp.acked && predictable(num, den) {
+				et.d, et.prev, et.num, et.den, best = d, p, num, den, et.dcost[d]
+			}
+		}
+	}
+}
+
+// codesSig names a type's field codes: an FNV-1a hash of their ks, never 0.
+func codesSig(codes []fieldCode) uint64 {
+	h := uint64(14695981039346656037)
+	for i := range codes {
+		h = (h ^ uint64(codes[i].k)) * 1099511628211
+	}
+	return h | 1
+}
+
+// encType returns the state of type t.
+func (e *Encoder) encType(t *Type) *encType {
+	et := e.types[t.id]
+	if et == nil {
+		et = &encType{t: t, codes: make([]fieldCode, len(t.fields)), hist: make([]codeHist, len(t.fields))}
+		for i := range et.codes {
+			et.codes[i] = makeFieldCode(0, uint(t.fields[i].Bits))
+			et.fields = append(et.fields, compileDec(&t.fields[i]))
+		}
+		et.sig = codesSig(et.codes)
+		et.ks = make([]uint8, len(t.fields))
+		// Until a sample says otherwise, predict from the packet before the baseline.
+		et.dcost[0] = 1
+		e.types[t.id] = et
+		e.typeList = append(e.typeList, et)
+		slices.SortFunc(e.typeList, func(a, b *encType) int { return cmp.Compare(a.t.id, b.t.id) })
+	}
+	return et
+}
+
+// buildTable lists the types of this send's selected deltas and wholes (ascending
+// type IDs) and computes the table's bits and a whole entry's type index width.
+func (e *Encoder) buildTable() {
+	for _, r := range e.recs {
+		if r.selected && !r.removing {
+			e.types[r.typ].inTable = true
+		}
+	}
+	e.table = e.table[:0]
+	e.tableBits = 0
+	for _, et := range e.typeList {
+		if !et.inTable {
+			continue
+		}
+		et.idx = uint8(len(e.table))
+		e.table = append(e.table, et)
+		e.tableBits += 8 + 5
+		for i := range et.codes {
+			e.tableBits += kCodeBits(uint(et.codes[i].k))
+		}
+	}
+	e.tb = 0
+	if n := len(e.table); n > 1 {
+		e.tb = uint(bitLen(uint32(n - 1)))
+	}
+}
+
+// tableEntryMax is the most bits a type's table entry takes.
+func tableEntryMax(t *Type) uint { return 8 + 5 + 6*uint(len(t.fields)) }
 
 func byPriority(a, b *encEnt) int {
 	if c := cmp.Compare(b.prio, a.prio); c != 0 {
@@ -581,8 +642,8 @@ func (e *Encoder) goneFromWorld(r *encEnt) bool {
 		r.removing = true
 		r.validFrom = e.seq + 1 // acks of older packets must not complete the removal
 	}
-	r.prio += 4 // removals are tiny; send them promptly
-	r.cost, r.delta = 2, false
+	r.prio += 4                // removals are tiny; send them promptly
+	r.cost, r.delta = 4, false // op 0001
 	return true
 }
 
@@ -598,11 +659,12 @@ func (e *Encoder) recycle(r *encEnt) {
 	}
 }
 
-// plan decides whether r must be sent and computes its cost (0 = nothing to send).
+// plan decides whether r must be sent and computes its cost (0 = nothing to send),
+// without the ID gap (and, for a whole entry, the type index).
 func (e *Encoder) plan(r *encEnt, oldest uint64) bool {
 	t := r.t
-	whole := uint32(2 + 8 + t.bits)
-	r.delta, r.predict, r.fitted = false, false, false
+	whole := uint32(3 + t.bits) // op and values; the type index is added when packing
+	r.delta, r.predict, r.fitted, r.common = false, false, false, false
 	// A baseline before oldest may have been overwritten unless it is the last
 	// version sent; either way such a baseline is only used to find "unchanged".
 	hasBase := r.base != 0 && r.base >= r.validFrom
@@ -623,113 +685,239 @@ func (e *Encoder) plan(r *encEnt, oldest uint64) bool {
 		r.cost = whole
 		return true
 	}
-	// The prediction source, if one may be used.
-	key := deltaKey{cur: r.curVer, base: r.baseVer}
-	var num, den uint32
-	if r.prev != 0 && r.prev >= r.validFrom && r.prev >= oldest {
-		num, den = e.tick-r.baseTick, r.baseTick-r.prevTick
-		if predictable(num, den) {
-			key.prev, key.num, key.den = r.prevVer, num, den
-		}
-	}
-	var d deltaPlan
-	if c := e.cfg.Cache; c != nil {
-		if s := c.lookup(&key); s != nil {
-			d = s.plan
+	et := e.types[t.id]
+	// The candidates: the common form (the common baseline, predicted as the
+	// type's table says), and an explicit delta, unpredicted or predicted from the
+	// newest acknowledged version before the baseline.
+	common := r.base == e.common
+	var pc uint64 // the common form's prediction source, if the common form applies
+	if common && et.prev != 0 {
+		if p := et.prev; r.ringSeq[p%History] == p && p >= r.validFrom {
+			pc = p
 		} else {
-			d = e.planDelta(r, key.prev != 0, num, den)
-			if d.fitted {
-				c.store(&key, &d)
-			}
+			common = false
 		}
-	} else {
-		d = e.planDelta(r, key.prev != 0, num, den)
 	}
-	if d.same && acked {
-		r.cost = 0 // the client acknowledged exactly these values
+	if common && !et.sampled && e.sends%4 == 0 && (uint64(r.idx)+e.sends/4)%4 == 0 {
+		et.sampled = true
+		e.sample(r, et, oldest)
+	}
+	cost := whole
+	var u []uint32
+	var fws [2]fieldWriter // the best so far, and the candidate
+	best := 0
+	try := func(from uint64, overhead uint32, isCommon bool) {
+		fw := &fws[1-best]
+		*fw = fieldWriter{}
+		v, c := e.codeDelta(r, et, from, fw)
+		if c += overhead; c < cost {
+			cost, u, best = c, v, 1-best
+			r.delta, r.common, r.predict, r.predFrom = true, isCommon, from != 0, from
+		}
+	}
+	switch {
+	case common && pc != 0:
+		try(pc, 1, true)
+		// Unpredicted (explicit: op, common baseline, no prediction) only when the
+		// prediction did badly (a turn, a teleport).
+		if !r.delta || cost > uint32(4*len(t.fields))+1 {
+			try(0, 2+1+1, false)
+		}
+	case common:
+		try(0, 1, true)
+	default:
+		baseBits := uint32(1)
+		if r.base != e.common {
+			baseBits = 6
+		}
+		try(0, 2+baseBits+1, false)
+		if r.prev != 0 && e.usable(r, r.prev, oldest) {
+			try(r.prev, 2+baseBits+6, false)
+		}
+	}
+	if acked && r.delta && allZero(u) && (!r.predict || slices.Equal(r.cur, r.version(r.base))) {
+		r.delta, r.cost = false, 0 // the client acknowledged exactly these values
 		return false
 	}
-	r.cost = whole
-	if c := d.fieldCost + 9; d.predict {
-		c += 6
-		if c < whole {
-			r.cost, r.delta, r.predict = c, true, true
+	r.cost = cost
+	if r.delta {
+		if fw := &fws[best]; fw.n <= deltaWords*64 {
+			r.fitted, r.dn, r.dbits = true, uint16(fw.n), fw.w
+		} else if r.predict {
+			// Written from the values: writeEntity needs the prediction.
+			r.pred = e.predict(r, et, r.predFrom, r.pred)
 		}
-	} else if c < whole {
-		r.cost, r.delta = c, true
-	}
-	if r.delta && d.fitted {
-		r.fitted, r.dn, r.dbits = true, d.n, d.bits
+		for i := range et.hist {
+			et.hist[i][bitLen(u[i])]++
+		}
+		et.seen = true
 	}
 	return true
+}
+
+func allZero(u []uint32) bool {
+	for _, x := range u {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// usable reports whether r's version in packet p may be a prediction source: the
+// client acknowledged p, and r holds the version p carried, of this incarnation.
+func (e *Encoder) usable(r *encEnt, p, oldest uint64) bool {
+	sp := &e.sent[p%sentRing]
+	return p < r.base && p >= r.validFrom && p >= oldest && r.ringSeq[p%History] == p && sp.seq == p && sp.acked &&
+		predictable(e.tick-r.baseTick, r.baseTick-sp.tick)
+}
+
+// sample measures, on entity r, what each prediction distance of the common form
+// would cost, for the choice of the next sends' distance of r's type.
+func (e *Encoder) sample(r *encEnt, et *encType, oldest uint64) {
+	var fw fieldWriter
+	_, base := e.codeDelta(r, et, 0, &fw)
+	for dist := uint64(0); dist <= maxPredDist; dist++ {
+		c := base
+		if dist > 0 {
+			c = base + 4 // unusable: an explicit, unpredicted delta
+			if p := r.base - dist; dist < r.base && e.usable(r, p, oldest) {
+				fw = fieldWriter{}
+				_, c = e.codeDelta(r, et, p, &fw)
+			}
+		}
+		et.dcost[dist] = et.dcost[dist] - et.dcost[dist]/16 + c
+	}
 }
 
 // deltaWords bounds the field bits a deltaPlan holds (longer deltas are written from
 // the values).
 const deltaWords = 2
 
-// deltaPlan is how an entity's fields are best delta-encoded from a baseline version,
-// optionally predicted from an older one: the choice and, when it fits, the bits.
-type deltaPlan struct {
-	same      bool   // current values equal the baseline's
-	predict   bool   // encode against the prediction
-	fitted    bool   // bits holds the n field bits of the chosen encoding
-	n         uint16 // bits used in bits
-	fieldCost uint32 // bits of the field section (changed flags included)
-	bits      [deltaWords]uint64
-}
-
-// planDelta computes r's deltaPlan from its stored versions. canPredict says the
-// prediction from r.prev over num/den ticks is allowed; r.pred receives it when used.
-func (e *Encoder) planDelta(r *encEnt, canPredict bool, num, den uint32) deltaPlan {
-	t := r.t
-	old := r.version(r.base)
-	var d deltaPlan
-	c := uint32(len(t.fields))
-	wide := false // a field of 5 or more bits changed: only then can a prediction help
-	same := true
-	for i := range t.fields {
-		if r.cur[i] != old[i] {
-			b := uint(t.fields[i].Bits)
-			c += uint32(changedBits(old[i], r.cur[i], b))
-			wide = wide || b >= 5
-			same = false
+// codeDelta codes r's fields against its baseline, predicted from its version in
+// packet from (0: not predicted), with this send's codes: it writes the codes into fw
+// while they fit and returns the residuals (Encoder scratch, valid until the call
+// after next) and the codes' length.
+func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter) ([]uint32, uint32) {
+	fs, codes, ks := et.fields, et.codes, et.ks
+	n := len(fs)
+	codes, ks = codes[:n], ks[:n]
+	// Alternate scratch buffers: residuals stay valid while the next are made.
+	if cap(e.uA) < n {
+		e.uA = make([]uint32, n)
+	}
+	u := e.uA[:n]
+	e.uA, e.uB = e.uB, e.uA
+	cur := r.cur[:n]
+	var num, den uint32
+	if from != 0 {
+		if r.base == e.common && from == et.prev {
+			num, den = et.num, et.den
+		} else {
+			num, den = e.tick-r.baseTick, r.baseTick-e.sent[from%sentRing].tick
 		}
 	}
-	d.same, d.fieldCost = same, c
-	ref := old
-	// op, baseline, "no prediction" (9 bits) against op, baseline, "predict",
-	// explicit prev (15 bits), as Encode counts before the common-baseline savings.
-	if wide && canPredict {
-		r.pred = predict(t, old, r.version(r.prev), num, den, r.pred)
-		if cp := deltaBits(t, r.pred, r.cur); cp+15 < c+9 {
-			d.predict, d.fieldCost, ref = true, cp, r.pred
+	c := e.cfg.Cache
+	var key deltaKey
+	if c != nil && n <= cacheFields {
+		key = deltaKey{cur: r.curVer, base: r.baseVer}
+		if from != 0 {
+			key.prev, key.num, key.den = r.ringVer[from%History], num, den
 		}
-	}
-	if d.fieldCost <= deltaWords*64 {
-		var fw fieldWriter
-		for i := range t.fields {
-			if r.cur[i] == ref[i] {
-				fw.n++ // a 0 bit: unchanged
-				continue
+		if s := c.lookup(&key); s != nil {
+			copy(u, s.u[:n])
+			if s.sig == et.sig {
+				fw.n, fw.w = uint(s.n), s.bits
+				return u, s.n
 			}
-			c, n := changedCode(ref[i], r.cur[i], uint(t.fields[i].Bits))
-			fw.put(1|c<<1, n+1)
+			bits := codeInto(codes, u, cur, fw)
+			s.sig, s.n, s.bits = et.sig, bits, fw.w // the next encoder likely has these codes
+			return u, bits
 		}
-		d.fitted, d.n, d.bits = true, uint16(fw.n), fw.w
 	}
-	return d
+	b1 := r.version(r.base)[:n]
+	bits := uint(0)
+	switch {
+	case from == 0:
+		for i := range fs {
+			x := residual(b1[i], cur[i], uint(fs[i].bits))
+			u[i] = x
+			b, k := uint64(x)<<1, 1+uint(ks[i])
+			if x>>ks[i] != 0 {
+				b, k = codes[i].code(x, cur[i])
+			}
+			if bits += k; bits <= deltaWords*64 {
+				fw.put(b, k)
+			}
+		}
+	default:
+		b0 := r.version(from)[:n]
+		exact := num%den == 0
+		q, half := int64(num/den), int64(den/2)
+		for i := range fs {
+			f := &fs[i]
+			p := b1[i]
+			if f.wide {
+				if d := predDiff(f, p, b0[i]); d != 0 {
+					var step int64
+					switch x := d * int64(num); {
+					case exact:
+						step = d * q
+					case x < 0:
+						step = (x - half) / int64(den)
+					default:
+						step = (x + half) / int64(den)
+					}
+					p = predAdd(f, p, step)
+				}
+			}
+			x := residual(p, cur[i], uint(f.bits))
+			u[i] = x
+			b, k := uint64(x)<<1, 1+uint(ks[i])
+			if x>>ks[i] != 0 {
+				b, k = codes[i].code(x, cur[i])
+			}
+			if bits += k; bits <= deltaWords*64 {
+				fw.put(b, k)
+			}
+		}
+	}
+	if bits > deltaWords*64 {
+		fw.n = bits // too long to keep: only the length counts
+	}
+	if c != nil && n <= cacheFields {
+		c.store(&key, u, et.sig, fw)
+	}
+	return u, uint32(bits)
 }
 
-// deltaBits is the cost of the fields of cur against ref.
-func deltaBits(t *Type, ref, cur []uint32) uint32 {
-	c := uint32(len(t.fields))
-	for i := range t.fields {
-		if cur[i] != ref[i] {
-			c += uint32(changedBits(ref[i], cur[i], uint(t.fields[i].Bits)))
+// codeInto writes the codes of residuals u (of new values cur) into fw while they
+// fit, and returns their length.
+func codeInto(codes []fieldCode, u, cur []uint32, fw *fieldWriter) uint32 {
+	bits := uint(0)
+	for i, x := range u {
+		b, k := codes[i].code(x, cur[i])
+		if bits += k; bits <= deltaWords*64 {
+			fw.put(b, k)
 		}
 	}
-	return c
+	if bits > deltaWords*64 {
+		fw.n = bits
+	}
+	return uint32(bits)
+}
+
+// predict returns into out r's prediction from its baseline and its version in
+// packet from.
+func (e *Encoder) predict(r *encEnt, et *encType, from uint64, out []uint32) []uint32 {
+	n := len(et.fields)
+	if cap(out) < n {
+		out = make([]uint32, n)
+	}
+	out = out[:n]
+	predictDec(et.fields, r.version(r.base), r.version(from), out, e.tick-r.baseTick, r.baseTick-e.sent[from%sentRing].tick)
+	// (For a common entry, r.baseTick is the common baseline's tick: the same ticks.)
+	return out
 }
 
 // predictable reports whether a prediction may span these tick distances: num ticks from
@@ -738,51 +926,8 @@ func predictable(num, den uint32) bool {
 	return den >= 1 && den <= maxPredictTicks && num <= maxPredictTicks
 }
 
+// maxPredictTicks bounds a prediction's tick distances.
 const maxPredictTicks = 1 << 16
-
-// predict extrapolates each field of at least 5 bits linearly from b0 (den ticks before
-// b1) to num ticks after b1: p = b1 + round((b1-b0)·num/den), wrapping for angles and
-// clamped to the field's range otherwise. Narrower fields predict b1. The encoder and the
-// decoder run exactly this integer arithmetic.
-func predict(t *Type, b1, b0 []uint32, num, den uint32, out []uint32) []uint32 {
-	out = out[:0]
-	whole := num%den == 0
-	half := int64(den / 2)
-	for i := range t.fields {
-		f := &t.fields[i]
-		p := b1[i]
-		if f.Bits >= 5 {
-			bits := uint(f.Bits)
-			var d int64
-			if f.Kind == KindAngle {
-				d = int64(uint64(b1[i]-b0[i]) & (1<<bits - 1))
-				if d >= 1<<(bits-1) {
-					d -= 1 << bits
-				}
-			} else {
-				d = int64(b1[i]) - int64(b0[i])
-			}
-			x := d * int64(num) // |d| < 2^32, num <= 2^16: no overflow
-			switch {
-			case d == 0:
-			case whole:
-				x = d * int64(num/den) // exact: same result as the rounding division
-			case x < 0:
-				x = (x - half) / int64(den)
-			default:
-				x = (x + half) / int64(den)
-			}
-			v := int64(b1[i]) + x
-			if f.Kind == KindAngle {
-				p = uint32(uint64(v) & (1<<bits - 1))
-			} else {
-				p = uint32(max(0, min(int64(f.maxQ), v)))
-			}
-		}
-		out = append(out, p)
-	}
-	return out
-}
 
 func (e *Encoder) startPacket(dst [][]byte, tick uint32) ([][]byte, *sentPacket) {
 	var buf []byte
@@ -800,20 +945,42 @@ func (e *Encoder) startPacket(dst [][]byte, tick uint32) ([][]byte, *sentPacket)
 	buf = binary.LittleEndian.AppendUint16(buf, uint16(seq))
 	buf = binary.LittleEndian.AppendUint32(buf, tick)
 	e.bw.reset(buf)
-	for _, c := range [2]uint64{e.common, e.commonPrev} {
-		if c != 0 {
-			e.bw.write(uint32(uint16(seq)-uint16(c)), 5)
-		} else {
-			e.bw.write(0, 5)
-		}
-	}
+	e.writeTable(seq)
 	pk := &e.sent[seq%sentRing]
 	pk.seq, pk.tick, pk.acked, pk.refs = seq, tick, false, pk.refs[:0]
 	return dst, pk
 }
 
+// writeTable writes the start of packet seq's stream: the common baseline's distance
+// and the type table.
+func (e *Encoder) writeTable(seq uint64) {
+	w := &e.bw
+	if e.common != 0 {
+		w.write(uint32(uint16(seq)-uint16(e.common)), 5)
+	} else {
+		w.write(0, 5)
+	}
+	w.write(uint32(len(e.table)), 8)
+	for _, et := range e.table {
+		w.write(uint32(et.t.id), 8)
+		if et.prev != 0 {
+			w.write(uint32(uint16(seq)-uint16(et.prev)), 5)
+		} else {
+			w.write(0, 5)
+		}
+		for i := range et.codes {
+			if k := uint32(et.codes[i].k); k == 0 {
+				w.write(0, 1)
+			} else {
+				w.write(1|(k-1)<<1, 6)
+			}
+		}
+	}
+}
+
 func (e *Encoder) finishPacket(dst [][]byte) {
-	e.bw.write(opEnd, 2)
+	c, n := opCode(opEnd)
+	e.bw.write(c, n)
 	dst[len(dst)-1] = e.bw.flush()
 }
 
@@ -822,7 +989,7 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 	seq := pk.seq
 	r.prio = 0
 	if r.removing {
-		w.write(opRemove, 2)
+		w.write(opCode(opRemove))
 		writeGap(w, gap)
 		pk.refs = append(pk.refs, entRef{idx: r.idx, gen: r.gen, removal: true})
 		e.stats.Removals++
@@ -830,44 +997,40 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 	}
 	t := r.t
 	if r.delta {
-		w.write(opDelta, 2)
-		writeGap(w, gap)
-		if r.base == e.common {
-			w.write(0, 1)
+		if r.common {
+			w.write(opCode(opCommon))
+			writeGap(w, gap)
 		} else {
-			w.write(1, 1)
-			w.write(uint32(uint16(seq)-uint16(r.base)), 5)
-		}
-		switch {
-		case !r.predict:
-			w.write(0, 1)
-		case r.prev == e.commonPrev:
-			w.write(1, 2) // bits 1, 0
-		default:
-			w.write(3, 2) // bits 1, 1
-			w.write(uint32(uint16(seq)-uint16(r.prev)), 5)
+			w.write(opCode(opDelta))
+			writeGap(w, gap)
+			if r.base == e.common {
+				w.write(0, 1)
+			} else {
+				w.write(1|uint32(uint16(seq)-uint16(r.base))<<1, 6)
+			}
+			if r.predict {
+				w.write(1|uint32(uint16(seq)-uint16(r.predFrom))<<1, 6)
+			} else {
+				w.write(0, 1)
+			}
 		}
 		if r.fitted {
 			w.writeWords(r.dbits[:], uint(r.dn))
 		} else {
-			old := r.version(r.base)
+			ref := r.version(r.base)
 			if r.predict {
-				old = r.pred // computed by plan
+				ref = r.pred // computed by plan
 			}
+			codes := e.types[t.id].codes
 			for i := range t.fields {
-				if r.cur[i] == old[i] {
-					w.write(0, 1)
-					continue
-				}
-				w.write(1, 1)
-				writeChanged(w, old[i], r.cur[i], uint(t.fields[i].Bits))
+				w.write64(codes[i].code(residual(ref[i], r.cur[i], uint(t.fields[i].Bits)), r.cur[i]))
 			}
 		}
 		e.stats.Deltas++
 	} else {
-		w.write(opWhole, 2)
+		w.write(opCode(opWhole))
 		writeGap(w, gap)
-		w.write(uint32(r.typ), 8)
+		w.write(uint32(e.types[t.id].idx), e.tb)
 		for i := range t.fields {
 			w.write(r.cur[i], uint(t.fields[i].Bits))
 		}
@@ -875,6 +1038,7 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 	}
 	copy(r.version(seq), r.cur)
 	r.ringSeq[seq%History] = seq
+	r.ringVer[seq%History] = r.curVer
 	r.lastSent = seq
 	r.sent = true
 	pk.refs = append(pk.refs, entRef{idx: r.idx, gen: r.gen, ver: r.curVer})
@@ -937,6 +1101,7 @@ func leadingZeros32(x uint32) int {
 
 func (e *Encoder) applyAck(p *sentPacket) {
 	p.acked = true
+	e.acked = max(e.acked, p.seq)
 	for _, ref := range p.refs {
 		r := e.all[ref.idx]
 		if r == nil || r.gen != ref.gen || p.seq < r.validFrom {

@@ -48,8 +48,8 @@ func Example() {
 	dec.World().Get(7, &s)
 	fmt.Printf("X=%.2f Y=%.2f heading=%.3f health=%d equal=%v\n", s.X, s.Y, s.Heading, s.Health, dec.World().Equal(world))
 	// Output:
-	// tick 1: 17 bytes
-	// tick 2: 12 bytes
-	// tick 3: 11 bytes
+	// tick 1: 19 bytes
+	// tick 2: 16 bytes
+	// tick 3: 13 bytes
 	// X=3.00 Y=-2.50 heading=1.497 health=100 equal=true
 }

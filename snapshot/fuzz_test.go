@@ -61,28 +61,60 @@ func decodeErrorCases(good []byte) []decodeErrorCase {
 		{"header only", good[:HeaderLen], ErrTruncated},
 		{"cut", good[:len(good)-2], ErrTruncated},
 		{"oversized", make([]byte, MaxPacketBytesLimit+1), ErrOversized},
-		{"version", with(func(p []byte) []byte { p[0] = 2; return p }), ErrVersion},
+		{"version", with(func(p []byte) []byte { p[0] = Version + 1; return p }), ErrVersion},
 		{"seq 0", with(func(p []byte) []byte { p[1], p[2] = 0, 0; return p }), ErrCorrupt},
 		{"trailing byte", with(func(p []byte) []byte { return append(p, 0) }), ErrCorrupt},
-		{"unknown type", stream(func(w *bitWriter) {
-			w.write(0, 10)
-			w.write(opWhole, 2)
-			w.write(0, 1)
-			w.write(250, 8)
-			w.write(0, 32)
+		{"unknown type in the table", stream(func(w *bitWriter) {
+			w.write(0, 5)
+			w.write(1, 8)   // one type
+			w.write(250, 8) // not registered
+			w.write(0, 5)
 		}), ErrUnknownType},
-		{"padding", stream(func(w *bitWriter) { w.write(0, 12); w.write(1, 1) }), ErrCorrupt},
-		{"delta, common baseline 0", stream(func(w *bitWriter) { w.write(0, 10); w.write(opDelta, 2); w.write(0, 1); w.write(0, 1) }), ErrCorrupt},
-		{"delta, distance 0", stream(func(w *bitWriter) { w.write(0, 10); w.write(opDelta, 2); w.write(0, 1); w.write(1, 1); w.write(0, 5) }), ErrCorrupt},
-		{"delta, no baseline held", stream(func(w *bitWriter) { w.write(0, 10); w.write(opDelta, 2); w.write(0, 1); w.write(1, 1); w.write(3, 5) }), ErrMissingBaseline},
+		{"table not ascending", stream(func(w *bitWriter) {
+			w.write(0, 5)
+			w.write(2, 8)
+			w.write(2, 8) // shot: 2 fields
+			w.write(0, 5+2)
+			w.write(1, 8) // unit: before shot
+			w.write(0, 5+7)
+		}), ErrCorrupt},
+		{"k over the field's bits", stream(func(w *bitWriter) {
+			w.write(0, 5)
+			w.write(1, 8)
+			w.write(2, 8)       // shot: X and Y, 11 bits each
+			w.write(0, 5)       // no prediction
+			w.write(1|31<<1, 6) // k 32
+			w.write(0, 1)
+		}), ErrCorrupt},
+		{"table prediction not older than the baseline", stream(func(w *bitWriter) {
+			w.write(2, 5) // common baseline 2 back
+			w.write(1, 8)
+			w.write(2, 8)
+			w.write(2, 5) // prediction from 2 back: not older
+			w.write(0, 2)
+		}), ErrCorrupt},
+		{"padding", stream(func(w *bitWriter) { w.write(0, 5+8+4); w.write(1, 1) }), ErrCorrupt},
+		{"no end marker", stream(func(w *bitWriter) { w.write(0, 5+8); w.write(8, 4); w.write(1, 3) }), ErrTruncated},
+		{"whole without a type table", stream(func(w *bitWriter) { w.write(0, 5+8); w.write(4, 3); w.write(0, 1); w.write(0, 4) }), ErrCorrupt},
+		{"common delta, common baseline 0", stream(func(w *bitWriter) {
+			w.write(0, 5)
+			w.write(1, 8)
+			w.write(2, 8)
+			w.write(0, 5+2)
+			w.write(1, 1) // common delta
+			w.write(0, 1) // ID 0
+			w.write(0, 2+4)
+		}), ErrCorrupt},
+		{"delta, distance 0", stream(func(w *bitWriter) { w.write(0, 5+8); w.write(2, 2); w.write(0, 1); w.write(1, 1); w.write(0, 5) }), ErrCorrupt},
+		{"delta, no baseline held", stream(func(w *bitWriter) { w.write(0, 5+8); w.write(2, 2); w.write(0, 1); w.write(1, 1); w.write(3, 5) }), ErrMissingBaseline},
 		{"IDs beyond 32 bits", stream(func(w *bitWriter) {
-			w.write(0, 10)
+			w.write(0, 5+8)
 			for range 2 {
-				w.write(opRemove, 2)
+				w.write(8, 4) // removal
 				w.write(7, 3)
 				w.write(0xffffffff, 32)
 			}
-			w.write(0, 2)
+			w.write(0, 4)
 		}), ErrCorrupt},
 	}
 }
@@ -256,7 +288,7 @@ func TestAckMaskBits(t *testing.T) {
 	r := testRegistry(t)
 	dec := NewDecoder(r)
 	pkt := func(seq uint16) []byte {
-		p := []byte{1, 0, 0, 0, 0, 0, 0, 0, 0}
+		p := []byte{Version, 0, 0, 0, 0, 0, 0, 0, 0, 0} // no common, no types, end
 		binary.LittleEndian.PutUint16(p[1:], seq)
 		return p
 	}

@@ -38,7 +38,7 @@ type EncodeOptions struct {
 	// MaxPacketsPerSend: the send uses MaxBytes/MaxPacketBytes full packets and one
 	// smaller packet for the rest. Entities that do not fit wait with their
 	// priority raised, as when the packets are full. A send always has at least one
-	// packet, so a send costs at least HeaderLen+2 bytes (9) whatever MaxBytes says.
+	// packet, so a send costs at least HeaderLen+3 bytes (10) whatever MaxBytes says.
 	// Default 0: no cap beyond the packets'.
 	MaxBytes int
 }
@@ -52,10 +52,10 @@ func (e *Encoder) packetBudget(maxBytes int) (int, uint) {
 	}
 	full := maxBytes / size
 	rest := maxBytes - full*size
-	// A packet of rest bytes has (rest-HeaderLen)*8 bits, 12 of them for the
-	// common distances and the end marker.
-	if rest >= HeaderLen+2 {
-		return full + 1, uint(rest-HeaderLen)*8 - 12
+	// A packet of rest bytes has (rest-HeaderLen)*8 bits, 17 of them for the
+	// common distance, the type table's size and the end marker.
+	if rest >= HeaderLen+3 {
+		return full + 1, uint(rest-HeaderLen)*8 - 17
 	}
 	if full == 0 {
 		return 1, 0 // the packet every send carries, with no entry in it

@@ -346,7 +346,7 @@ func TestEncodeMaxBytes(t *testing.T) {
 func TestPacketBudget(t *testing.T) {
 	r := testRegistry(t)
 	enc := NewEncoder(r, EncoderConfig{MaxPacketBytes: 1000, MaxPacketsPerSend: 4})
-	full := uint(1000-HeaderLen)*8 - 12
+	full := uint(1000-HeaderLen)*8 - 17
 	for _, tc := range []struct {
 		max     int
 		packets int
@@ -355,11 +355,11 @@ func TestPacketBudget(t *testing.T) {
 		{0, 4, full},
 		{4000, 4, full},
 		{9999, 4, full},
-		{2500, 3, (500-HeaderLen)*8 - 12},
+		{2500, 3, (500-HeaderLen)*8 - 17},
 		{2000, 2, full},
-		{2008, 2, full}, // 8 bytes left: no room for an entry
-		{2009, 3, 4},
-		{300, 1, (300-HeaderLen)*8 - 12},
+		{2009, 2, full}, // 9 bytes left: no room for an entry
+		{2010, 3, 7},
+		{300, 1, (300-HeaderLen)*8 - 17},
 		{5, 1, 0},
 	} {
 		n, last := enc.packetBudget(tc.max)

@@ -261,7 +261,7 @@ func TestAckWire(t *testing.T) {
 	if _, _, err := DecodeAck(b[1:6]); !errors.Is(err, ErrTruncated) {
 		t.Fatal(err)
 	}
-	b[1] = 2
+	b[1] = Version + 1
 	if _, _, err := DecodeAck(b[1:]); !errors.Is(err, ErrVersion) {
 		t.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 
-	"github.com/pion/transport/v4"
-	"github.com/pion/transport/v4/vnet"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/vnet"
 )
 
 // Net is one peer's network: a pion vnet interface whose UDP sockets send through the

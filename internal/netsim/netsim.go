@@ -44,7 +44,7 @@ import (
 	"time"
 
 	"github.com/pion/logging"
-	"github.com/pion/transport/v4/vnet"
+	"github.com/pion/transport/v5/vnet"
 )
 
 // Config describes every link of the simulated network. The zero value is a perfect

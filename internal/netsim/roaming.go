@@ -5,8 +5,8 @@ import (
 	"net"
 	"sync"
 
-	"github.com/pion/transport/v4"
-	"github.com/pion/transport/v4/vnet"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/vnet"
 )
 
 // Roaming is a peer's network whose address changes, as a phone's does when it moves

@@ -1,4 +1,4 @@
-// The snapshot decoder: a port of Go's snapshot.Decoder (wire format version 1,
+// The snapshot decoder: a port of Go's snapshot.Decoder (wire format version 2,
 // documented byte by byte in the Go package doc and docs/protocol.md). It takes packets
 // in any order, keeps the entity versions the host may use as baselines, and says what
 // to acknowledge. Given the same packets it reports exactly what the Go decoder
@@ -7,7 +7,7 @@
 import type { EntityType, EntityValues, Schema } from "./schema.js";
 
 /** Wire constants of the snapshot format. */
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 export const HEADER_LEN = 7;
 export const MAX_PACKET_BYTES = 4096;
 /** How many packets back a baseline may be; a packet this far behind the newest is stale. */
@@ -16,10 +16,42 @@ export const HISTORY = 32;
 export const MAX_DECODER_ENTITIES = 1 << 16;
 
 const SLOTS = 2 * HISTORY;
-const OP_END = 0,
-  OP_DELTA = 1,
+const OP_DELTA = 1,
   OP_WHOLE = 2,
-  OP_REMOVE = 3;
+  OP_REMOVE = 3,
+  OP_COMMON = 4;
+
+// The field code (Go's snapshot/code.go): five classes of widths min(k+s, bits).
+const CODE_CLASSES = 5;
+const CODE_STEPS = [0, 0, 1, 2, 4];
+
+// A field's code in one packet: class widths and where each class ends.
+interface FieldCode {
+  k: number;
+  w: number[];
+  lim: number[];
+}
+
+function fieldCode(k: number, bits: number): FieldCode {
+  const w: number[] = [];
+  const lim: number[] = [];
+  let l = 0;
+  for (const s of CODE_STEPS) {
+    const wi = Math.min(k + s, bits);
+    w.push(wi);
+    l += 2 ** wi;
+    lim.push(l);
+  }
+  return { k, w, lim };
+}
+
+// An entry of a packet's type table.
+interface TableEntry {
+  type: EntityType;
+  id: number;
+  pd: number;
+  codes: FieldCode[];
+}
 
 /** Why a packet was rejected; the names of Go's sentinel errors. */
 export type SnapshotErrorCode = "truncated" | "oversized" | "version" | "corrupt" | "missing_baseline" | "unknown_type";
@@ -203,19 +235,34 @@ class BitIn {
       this.bad = true;
       return 0;
     }
-    let v = 0,
-      shift = 1,
-      p = this.pos;
+    const v = this.at(this.pos, n);
     this.pos += n;
+    return v;
+  }
+
+  // at returns the n (<= 53) bits at bit position p, the stream continued by zeros
+  // past its end.
+  at(p: number, n: number): number {
+    let v = 0,
+      shift = 1;
     while (n > 0) {
       const off = p & 7;
       const take = Math.min(8 - off, n);
-      v += ((this.buf[this.off + (p >>> 3)]! >>> off) & ((1 << take) - 1)) * shift;
-      shift *= 1 << take;
+      const i = p >>> 3;
+      const byte = p < this.end ? this.buf[this.off + i]! : 0;
+      v += ((byte >>> off) & ((1 << take) - 1)) * shift;
+      shift *= 2 ** take;
       p += take;
       n -= take;
     }
     return v;
+  }
+
+  // ones counts the one bits from position p (at most max), zeros past the end.
+  ones(p: number, max: number): number {
+    let c = 0;
+    while (c < max && this.at(p + c, 1) === 1) c++;
+    return c;
   }
 }
 
@@ -284,6 +331,7 @@ export class Decoder {
   }
 
   // parse decodes the entries into this.entries and this.vals without changing state.
+  // Checks come in the order Go's decoder makes them, so that both name the same error.
   private parse(pkt: Uint8Array, ext: number, tick: number, info: PacketInfo): void {
     const br = new BitIn(pkt, HEADER_LEN, (pkt.length - HEADER_LEN) * 8);
     const entries: Entry[] = (this.entries = []);
@@ -291,19 +339,36 @@ export class Decoder {
     let prev = -1;
     let newRecs = 0;
     const common = br.read(5);
-    const commonPrev = br.read(5);
+    const table = this.parseTable(br, common);
+    const byType = new Map<number, TableEntry>();
+    for (const te of table) byType.set(te.id, te);
+    const tb = table.length > 1 ? Math.ceil(Math.log2(table.length)) : 0;
     for (;;) {
-      const op = br.read(2);
-      if (br.bad) throw new SnapshotError("truncated", "no end marker");
-      if (op === OP_END) break;
+      if (br.pos + 4 > br.end) throw new SnapshotError("truncated", "no end marker");
+      // The op (a prefix code) and the ID gap, read as Go reads them from one load.
+      let p = br.pos;
+      const opIdx = zerosBefore(br, p);
+      if (opIdx === 4) {
+        br.pos += 4;
+        break;
+      }
+      p += opIdx + 1;
+      const op = [OP_COMMON, OP_DELTA, OP_WHOLE, OP_REMOVE][opIdx]!;
       let gap = 0;
-      if (br.read(1) === 0) {
-        // gap 0
-      } else if (br.read(1) === 0) gap = br.read(4);
-      else if (br.read(1) === 0) gap = br.read(12);
-      else gap = br.read(32);
+      if (br.at(p, 1) === 0) p += 1;
+      else if (br.at(p + 1, 1) === 0) {
+        gap = br.at(p + 2, 4);
+        p += 6;
+      } else if (br.at(p + 2, 1) === 0) {
+        gap = br.at(p + 3, 12);
+        p += 15;
+      } else {
+        gap = br.at(p + 3, 32);
+        p += 35;
+      }
+      if (p > br.end) throw new SnapshotError("truncated", "in entity ID");
+      br.pos = p;
       const id = prev + 1 + gap;
-      if (br.bad) throw new SnapshotError("truncated", "in entity ID");
       if (id > 0xffffffff) throw new SnapshotError("corrupt", "entity ID beyond 32 bits");
       prev = id;
       const rec = this.recs.get(id);
@@ -318,21 +383,23 @@ export class Decoder {
           info.removals++;
           break;
         case OP_WHOLE: {
-          en.type = br.read(8);
-          const t = this.schema.type(en.type);
+          const ti = br.read(tb);
           if (br.bad) throw new SnapshotError("truncated", `in entity ${id}`);
-          if (!t) throw new SnapshotError("unknown_type", `${en.type} (entity ${id})`);
-          for (const f of t.fields) {
+          if (ti >= table.length) throw new SnapshotError("corrupt", `entity ${id}: type index ${ti} of ${table.length}`);
+          const te = table[ti]!;
+          en.type = te.id;
+          for (const f of te.type.fields) {
             const v = br.read(f.bits);
             if (v > f.maxq) throw new SnapshotError("corrupt", `entity ${id} field ${f.name} = ${v}`);
             vals.push(v);
           }
-          en.n = t.fields.length;
+          if (br.bad) throw new SnapshotError("truncated", `in entity ${id}`);
+          en.n = te.type.fields.length;
           info.entities++;
           break;
         }
-        case OP_DELTA:
-          this.parseDelta(br, en, rec, ext, tick, common, commonPrev);
+        default:
+          this.parseDelta(br, en, rec, ext, tick, common, byType);
           info.entities++;
           break;
       }
@@ -343,28 +410,58 @@ export class Decoder {
     if (br.read(rest) !== 0) throw new SnapshotError("corrupt", "non-zero padding");
   }
 
-  private parseDelta(br: BitIn, en: Entry, rec: Rec | undefined, ext: number, tick: number, common: number, commonPrev: number): void {
+  // parseTable reads the packet's type table.
+  private parseTable(br: BitIn, common: number): TableEntry[] {
+    const n = br.read(8);
+    const table: TableEntry[] = [];
+    let last = -1;
+    for (let i = 0; i < n; i++) {
+      const id = br.read(8);
+      const pd = br.read(5);
+      if (br.bad) throw new SnapshotError("truncated", "in the type table");
+      if (id <= last) throw new SnapshotError("corrupt", "type table not in ascending order");
+      last = id;
+      const t = this.schema.type(id);
+      if (!t) throw new SnapshotError("unknown_type", `${id} (type table)`);
+      if (pd !== 0 && (common === 0 || pd <= common)) throw new SnapshotError("corrupt", `type ${id}: prediction source ${pd} not older than baseline ${common}`);
+      const codes: FieldCode[] = [];
+      for (const f of t.fields) {
+        let k = 0;
+        if (br.read(1) === 1) k = br.read(5) + 1;
+        if (k > f.bits) throw new SnapshotError("corrupt", `type ${id}: k ${k} over ${f.bits} bits`);
+        codes.push(fieldCode(k, f.bits));
+      }
+      table.push({ type: t, id, pd, codes });
+    }
+    if (br.bad) throw new SnapshotError("truncated", "in the type table");
+    return table;
+  }
+
+  private parseDelta(br: BitIn, en: Entry, rec: Rec | undefined, ext: number, tick: number, common: number, byType: Map<number, TableEntry>): void {
     const id = en.id;
     let dist = common;
-    if (br.read(1) === 1) dist = br.read(5);
-    if (br.bad) throw new SnapshotError("truncated", `in entity ${id}`);
+    let pd = 0;
+    if (en.op === OP_DELTA) {
+      if (br.read(1) === 1) dist = br.read(5);
+      if (br.read(1) === 1) pd = br.read(5);
+      if (br.bad) throw new SnapshotError("truncated", `in entity ${id}`);
+    }
     if (dist === 0) throw new SnapshotError("corrupt", `entity ${id}: baseline distance 0`);
     const base = ext - dist;
     const slot = base % SLOTS;
     if (!rec || !rec.vals || rec.slotSeq[slot] !== base) throw new SnapshotError("missing_baseline", `entity ${id}, packet ${base & 0xffff}`);
     en.type = rec.slotType[slot]!;
-    const t = this.schema.type(en.type);
-    if (!t) throw new SnapshotError("unknown_type", `${en.type} (entity ${id})`);
+    const te = byType.get(en.type);
+    if (!te) throw new SnapshotError("corrupt", `entity ${id}: type ${en.type} not in the type table`);
+    if (en.op === OP_COMMON) pd = te.pd;
+    else if (pd !== 0 && pd <= dist) throw new SnapshotError("corrupt", `entity ${id}: prediction source ${pd} not older than baseline ${dist}`);
+    const t = te.type;
     const fs = t.fields;
     const n = fs.length;
     const b1 = slot * this.stride;
     const out = new Array<number>(n);
-    if (br.read(1) === 1) {
+    if (pd !== 0) {
       // Predicted from an older version and the baseline.
-      let pd = commonPrev;
-      if (br.read(1) === 1) pd = br.read(5);
-      if (br.bad) throw new SnapshotError("truncated", `in entity ${id}`);
-      if (pd <= dist) throw new SnapshotError("corrupt", `entity ${id}: prediction source ${pd} not older than baseline ${dist}`);
       const ps = (ext - pd) % SLOTS;
       if (rec.slotSeq[ps] !== ext - pd || rec.slotType[ps] !== en.type)
         throw new SnapshotError("missing_baseline", `entity ${id}, packet ${(ext - pd) & 0xffff} (prediction)`);
@@ -376,22 +473,31 @@ export class Decoder {
     } else {
       for (let i = 0; i < n; i++) out[i] = rec.vals[b1 + i]!;
     }
+    // Per field: its code, read from the stream continued by zeros; a code that runs
+    // past the end is caught after the entity (no field read from zeros can be
+    // out of range: a zero class code leaves the reference).
+    let p = br.pos;
     for (let i = 0; i < n; i++) {
       const f = fs[i]!;
+      const cd = te.codes[i]!;
       let v = out[i]!;
-      if (br.read(1) === 1) {
-        const b = f.bits;
-        if (b === 1) v ^= 1;
-        else if (b <= 4) v = br.read(b);
-        else if (br.read(1) === 0) v = unzigzag(v, br.read(4) + 1, b);
-        else if (br.read(1) === 0) v = unzigzag(v, br.read(8) + 1, b);
-        else if (br.read(1) === 0) v = unzigzag(v, br.read(12) + 1, b);
-        else v = br.read(b);
+      const cl = br.ones(p, CODE_CLASSES);
+      if (cl < CODE_CLASSES) {
+        const w = cd.w[cl]!;
+        let u = br.at(p + cl + 1, w) + (cl > 0 ? cd.lim[cl - 1]! : 0);
+        u %= 2 ** 32; // Go takes the residual as a uint32
+        const d = u % 2 === 1 ? -(u + 1) / 2 : u / 2;
+        v = mod2(v + d, f.bits);
+        p += cl + 1 + w;
+      } else {
+        v = br.at(p + CODE_CLASSES, f.bits);
+        p += CODE_CLASSES + f.bits;
       }
       if (v > f.maxq) throw new SnapshotError("corrupt", `entity ${id} field ${f.name} = ${v}`);
       this.vals.push(v);
     }
-    if (br.bad) throw new SnapshotError("truncated", `in entity ${id}`);
+    if (p > br.end) throw new SnapshotError("truncated", `in entity ${id}`);
+    br.pos = p;
     en.n = n;
   }
 
@@ -482,10 +588,12 @@ export class Decoder {
   }
 }
 
-// unzigzag applies a zigzag-coded delta (z = zigzag+1 as sent) to old, modulo 2^bits.
-function unzigzag(old: number, z: number, bits: number): number {
-  const s = z % 2 === 1 ? -(z + 1) / 2 : z / 2;
-  return mod2(old + s, bits);
+// zerosBefore returns how many zero bits (at most 4) precede the first one bit at p:
+// the index of an op's prefix code (4: the end marker).
+function zerosBefore(br: BitIn, p: number): number {
+  let z = 0;
+  while (z < 4 && br.at(p + z, 1) === 0) z++;
+  return z;
 }
 
 // mod2 returns x modulo 2^bits, non-negative, for |x| < 2^53.

@@ -2,9 +2,10 @@
 // channel"): a kind byte, then big-endian fixed layouts or msgpack.
 
 import { Decoder as MsgpackDecoder, encode as msgpackEncode } from "@msgpack/msgpack";
+import { SNAPSHOT_VERSION } from "./snapshot.js";
 
 /** The protocol version this package speaks (the welcome's "proto"). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Message kinds: the first byte of every data channel message. */
 export const Kind = {
@@ -12,10 +13,15 @@ export const Kind = {
   update: 0x02,
   ping: 0x03,
   pong: 0x04,
+  /** Copies of commands (client→host); optional, this client sends none. */
+  commandCopies: 0x05,
+  /** Copies of events (host→client), sent only to clients that ask for them. */
+  eventCopies: 0x06,
   welcome: 0x10,
   command: 0x11,
   event: 0x12,
   bye: 0x13,
+  ack: 0x14,
 } as const;
 
 /** Every message on the unreliable channel is at most this long (one SCTP chunk). */
@@ -123,7 +129,7 @@ export function decodeSnapshot(b: Uint8Array): SnapshotMsg | undefined {
 }
 
 /**
- * encodeUpdate builds an update: kind, seq u32, the 7-byte ack (version 1, latest u16
+ * encodeUpdate builds an update: kind, seq u32, the 7-byte ack (version 2, latest u16
  * LE, mask u32 LE), a count byte, then (tick u32, len u8, bytes) per input, in ascending
  * ticks; as many of the newest inputs as fit in MAX_UNRELIABLE_BYTES (at most 255).
  */
@@ -143,7 +149,7 @@ export function encodeUpdate(seq: number, latest: number, mask: number, inputs: 
   const dv = view(b);
   b[0] = Kind.update;
   dv.setUint32(1, seq >>> 0);
-  b[5] = 1; // ack version
+  b[5] = SNAPSHOT_VERSION; // ack version: the snapshot format's
   dv.setUint16(6, latest, true);
   dv.setUint32(8, mask >>> 0, true);
   b[12] = list.length;
@@ -155,6 +161,58 @@ export function encodeUpdate(seq: number, latest: number, mask: number, inputs: 
     off += 5 + in_.data.length;
   }
   return b.subarray(0, off);
+}
+
+const COPIES_HEADER_BYTES = 14;
+
+/**
+ * A copies message (docs/protocol.md, "Copies"): the sender's count of the other
+ * direction's messages received (`acked`), and copies of its own numbered messages
+ * `first`, `first + 1`, … (msgpack bodies, without the kind byte).
+ */
+export interface Copies {
+  kind: number;
+  seq: number;
+  acked: number;
+  first: number;
+  bodies: Uint8Array[];
+}
+
+/** encodeCopies builds a copies message: kind, seq u32, acked u32, first u32, n u8, n × (len u16, bytes). */
+export function encodeCopies(c: Copies): Uint8Array<ArrayBuffer> {
+  let n = COPIES_HEADER_BYTES;
+  for (const b of c.bodies) n += 2 + b.length;
+  const b = new Uint8Array(n);
+  const dv = view(b);
+  b[0] = c.kind;
+  dv.setUint32(1, c.seq >>> 0);
+  dv.setUint32(5, c.acked >>> 0);
+  dv.setUint32(9, c.bodies.length > 0 ? c.first >>> 0 : 0);
+  b[13] = c.bodies.length;
+  let off = COPIES_HEADER_BYTES;
+  for (const body of c.bodies) {
+    dv.setUint16(off, body.length);
+    b.set(body, off + 2);
+    off += 2 + body.length;
+  }
+  return b;
+}
+
+/** decodeCopies parses a copies message; undefined if malformed. Bodies alias b. */
+export function decodeCopies(b: Uint8Array): Copies | undefined {
+  if (b.length < COPIES_HEADER_BYTES || b.length > MAX_UNRELIABLE_BYTES) return undefined;
+  const dv = view(b);
+  const bodies: Uint8Array[] = [];
+  let off = COPIES_HEADER_BYTES;
+  for (let i = 0; i < b[13]!; i++) {
+    if (off + 2 > b.length) return undefined;
+    const len = dv.getUint16(off);
+    if (off + 2 + len > b.length) return undefined;
+    bodies.push(b.subarray(off + 2, off + 2 + len));
+    off += 2 + len;
+  }
+  if (off !== b.length) return undefined;
+  return { kind: b[0]!, seq: dv.getUint32(1), acked: dv.getUint32(5), first: dv.getUint32(9), bodies };
 }
 
 /** encodeMessage builds a reliable message: the kind byte and v as msgpack. */

@@ -7,9 +7,9 @@ import { ClockSync, InterpBuffer, PROTOCOL_VERSION, Schema, World, checkWelcome,
 test("the welcome check refuses another version or schema, naming both values", () => {
   const ok = { id: 1, tick_rate: 60, send_rate: 30, proto: PROTOCOL_VERSION, schema: "0123456789abcdef" };
   assert.equal(checkWelcome(ok, "0123456789abcdef"), undefined);
-  const v = checkWelcome({ ...ok, proto: 2 }, "0123456789abcdef");
+  const v = checkWelcome({ ...ok, proto: PROTOCOL_VERSION + 1 }, "0123456789abcdef");
   assert.equal(v.code, "version_mismatch");
-  assert.deepEqual([v.host, v.client], [2, PROTOCOL_VERSION]);
+  assert.deepEqual([v.host, v.client], [PROTOCOL_VERSION + 1, PROTOCOL_VERSION]);
   assert.equal(checkWelcome({ id: 1, tick_rate: 60, send_rate: 30 }, "x").code, "version_mismatch"); // unversioned host
   const s = checkWelcome({ ...ok, schema: "fedcba9876543210" }, "0123456789abcdef");
   assert.equal(s.code, "schema_mismatch");

@@ -11,9 +11,11 @@ import {
   PROTOCOL_VERSION,
   Schema,
   SnapshotError,
+  decodeCopies,
   decodeMsgpack,
   decodePong,
   decodeSnapshot,
+  encodeCopies,
   encodePing,
   encodeUpdate,
   sha256,
@@ -161,7 +163,7 @@ test("message vectors: fixed layouts and msgpack as in Go", () => {
     const b = unhex(m.hex);
     const d = m.decoded;
     if (m.channel === "reliable") {
-      assert.ok([Kind.welcome, Kind.command, Kind.event, Kind.bye].includes(b[0]), m.name);
+      assert.ok([Kind.welcome, Kind.command, Kind.event, Kind.bye, Kind.ack].includes(b[0]), m.name);
       assert.deepEqual(plain(decodeMsgpack(b.subarray(1))), d, m.name);
       seen++;
       continue;
@@ -176,6 +178,15 @@ test("message vectors: fixed layouts and msgpack as in Go", () => {
       case Kind.update: {
         const inputs = d.inputs.map((x) => ({ tick: x.tick, data: unhex(x.data) }));
         assert.equal(Buffer.from(encodeUpdate(d.seq, d.ack.latest, d.ack.mask, inputs)).toString("hex"), m.hex, m.name);
+        break;
+      }
+      case Kind.commandCopies:
+      case Kind.eventCopies: {
+        const c = decodeCopies(b);
+        assert.deepEqual({ kind: c.kind, seq: c.seq, acked: c.acked, first: c.first }, { kind: d.kind, seq: d.seq, acked: d.acked, first: d.first }, m.name);
+        assert.deepEqual(c.bodies.map((x) => plain(decodeMsgpack(x))), d.entries, m.name);
+        assert.equal(Buffer.from(encodeCopies(c)).toString("hex"), m.hex, m.name);
+        assert.equal(decodeCopies(b.subarray(0, b.length - 1)), undefined, m.name);
         break;
       }
       case Kind.snapshot: {

@@ -11,6 +11,8 @@
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# go.mod replaces github.com/pion/sctp with this directory (see its PATCHED.md).
+COPY third_party/ third_party/
 RUN go mod download
 COPY . .
 ENV CGO_ENABLED=0

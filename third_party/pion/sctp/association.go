@@ -461,6 +461,10 @@ func ServerWithOptions(opts ...ServerOption) (*Association, error) {
 	select {
 	case err := <-assoc.handshakeCompletedCh:
 		if err != nil {
+			// Volley patch: close the failed association, or its readLoop blocks
+			// forever in completeHandshake when the peer answers later.
+			assoc.closeAsync()
+
 			return nil, err
 		}
 
@@ -548,6 +552,10 @@ func ClientContext(ctx context.Context, opts ...ClientOption) (*Association, err
 		return nil, ctx.Err()
 	case err := <-assoc.handshakeCompletedCh:
 		if err != nil {
+			// Volley patch: close the failed association, or its readLoop blocks
+			// forever in completeHandshake when the peer answers later.
+			assoc.closeAsync()
+
 			return nil, err
 		}
 

@@ -37,6 +37,7 @@ type rawPeers struct {
 	pcs  []*webrtc.PeerConnection
 	out  []*webrtc.DataChannel
 	load rawLoad
+	more chan struct{} // closed (and replaced) when a connection is added
 	recv atomic.Uint64 // messages received, all connections
 	wg   sync.WaitGroup
 	stop chan struct{}
@@ -47,7 +48,7 @@ func newRawPeers(tickRate int) (*rawPeers, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &rawPeers{api: api, stop: make(chan struct{})}
+	p := &rawPeers{api: api, stop: make(chan struct{}), more: make(chan struct{})}
 	p.wg.Go(func() { p.send(tickRate) })
 	return p, nil
 }
@@ -103,7 +104,31 @@ func (p *rawPeers) add(pc *webrtc.PeerConnection, unrel *webrtc.DataChannel) {
 	p.mu.Lock()
 	p.pcs = append(p.pcs, pc)
 	p.out = append(p.out, unrel)
+	close(p.more)
+	p.more = make(chan struct{})
 	p.mu.Unlock()
+}
+
+// waitCount waits until there are n connections (the host's side of a channel can
+// open after the dialer's side) or timeout passes, and returns how many there are.
+func (p *rawPeers) waitCount(ctx context.Context, n int, timeout time.Duration) int {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		p.mu.Lock()
+		got, more := len(p.out), p.more
+		p.mu.Unlock()
+		if got >= n {
+			return got
+		}
+		select {
+		case <-more:
+		case <-deadline.C:
+			return got
+		case <-ctx.Done():
+			return got
+		}
+	}
 }
 
 // Close stops sending and closes every connection.
@@ -281,7 +306,7 @@ func measureRawBaseline(ctx context.Context, cfg scaleConfig, steps []scaleStep,
 		if _, err := ask(fmt.Sprintf("raw %d %g %d", s.Clients, up.Rate, up.Size), "ready", 90*time.Second+time.Duration(s.Clients)*200*time.Millisecond); err != nil {
 			return fmt.Errorf("raw baseline, %d connections: %w", s.Clients, err)
 		}
-		if got := raw.count(); got < s.Clients {
+		if got := raw.waitCount(ctx, s.Clients, 30*time.Second); got < s.Clients {
 			return fmt.Errorf("raw baseline: the host has %d of %d connections", got, s.Clients)
 		}
 		raw.setLoad(down)

@@ -392,8 +392,14 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		if c = seekRec(recs, c, EntityID(id)); c < len(recs) && recs[c].id == EntityID(id) {
 			rec = recs[c].r
 		}
-		d.entries = append(d.entries, decEntry{rec: rec, id: EntityID(id), op: op, off: uint32(len(d.vals))})
+		// Field by field: a composite literal built on the stack and copied in
+		// stalls on store forwarding.
+		if len(d.entries) == cap(d.entries) {
+			d.entries = slices.Grow(d.entries, 1)
+		}
+		d.entries = d.entries[:len(d.entries)+1]
 		en := &d.entries[len(d.entries)-1]
+		en.rec, en.id, en.op, en.typ, en.n, en.off = rec, EntityID(id), op, 0, 0, uint32(len(d.vals))
 		if rec == nil {
 			newRecs++
 			if len(recs)+newRecs > MaxDecoderEntities {
@@ -781,7 +787,7 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 			r.grow(len(q), d.stride)
 		}
 		r.slots[slot] = decSlot{seq: ext, tick: tick, typ: en.typ}
-		copy(r.vals[slot*r.stride:], q)
+		copyVals(r.vals[slot*r.stride:][:len(q)], q)
 	}
 	if !newer {
 		return false
@@ -790,6 +796,15 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 	r.inWorld = true
 	d.hint = d.world.putFrom(d.hint, en.id, en.typ, q)
 	return true
+}
+
+// copyVals copies an entity's few values: a loop is faster than copy's memmove call
+// at these lengths.
+func copyVals(dst, src []uint32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = v
+	}
 }
 
 // grow makes room for versions of n values: a record first gets room for its type's

@@ -161,6 +161,7 @@ type Encoder struct {
 	tableBits uint       // bits of the type table in each packet
 	tb        uint       // bits of a whole entry's type index
 	uA, uB    []uint32   // residual scratch
+	pr        predRatio  // the last prediction's tick ratio (most predictions share it)
 	bw        bitWriter
 	stats     EncodeStats
 }
@@ -836,6 +837,9 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		}
 	}
 	b1 := r.version(r.base)[:n]
+	// The codes' first deltaWords*64 bits are gathered in lo and hi (Go shifts by 64 or
+	// more give 0, so each code's bits land in the right word without a branch).
+	var lo, hi uint64
 	bits := uint(0)
 	switch {
 	case from == 0:
@@ -846,27 +850,31 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 			if x>>ks[i] != 0 {
 				b, k = codes[i].code(x, cur[i])
 			}
-			if bits += k; bits <= deltaWords*64 {
-				fw.put(b, k)
+			if bits+k <= deltaWords*64 {
+				lo |= b << bits
+				hi |= b<<(bits-64) | b>>(64-bits)
 			}
+			bits += k
 		}
 	default:
 		b0 := r.version(from)[:n]
-		exact := num%den == 0
-		q, half := int64(num/den), int64(den/2)
+		if num != e.pr.num || den != e.pr.den {
+			e.pr = newPredRatio(num, den)
+		}
+		pr := &e.pr
 		for i := range fs {
 			f := &fs[i]
 			p := b1[i]
 			if f.wide {
 				if d := predDiff(f, p, b0[i]); d != 0 {
 					var step int64
-					switch x := d * int64(num); {
-					case exact:
-						step = d * q
+					switch x := d * int64(pr.num); {
+					case pr.exact:
+						step = d * pr.q
 					case x < 0:
-						step = (x - half) / int64(den)
+						step = (x - pr.half) / int64(pr.den)
 					default:
-						step = (x + half) / int64(den)
+						step = (x + pr.half) / int64(pr.den)
 					}
 					p = predAdd(f, p, step)
 				}
@@ -877,14 +885,14 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 			if x>>ks[i] != 0 {
 				b, k = codes[i].code(x, cur[i])
 			}
-			if bits += k; bits <= deltaWords*64 {
-				fw.put(b, k)
+			if bits+k <= deltaWords*64 {
+				lo |= b << bits
+				hi |= b<<(bits-64) | b>>(64-bits)
 			}
+			bits += k
 		}
 	}
-	if bits > deltaWords*64 {
-		fw.n = bits // too long to keep: only the length counts
-	}
+	fw.w, fw.n = [deltaWords]uint64{lo, hi}, bits // past deltaWords*64 bits only the length counts
 	if c != nil && n <= cacheFields {
 		c.store(&key, u, et.sig, fw)
 	}

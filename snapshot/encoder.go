@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -743,13 +744,15 @@ func (e *Encoder) plan(r *encEnt, oldest uint64) bool {
 	r.cost = cost
 	if r.delta {
 		if fw := &fws[best]; fw.n <= deltaWords*64 {
-			r.fitted, r.dn, r.dbits = true, uint16(fw.n), fw.w
+			r.fitted, r.dn = true, uint16(fw.n)
+			r.dbits[0], r.dbits[1] = fw.w[0], fw.w[1]
 		} else if r.predict {
 			// Written from the values: writeEntity needs the prediction.
 			r.pred = e.predict(r, et, r.predFrom, r.pred)
 		}
-		for i := range et.hist {
-			et.hist[i][bitLen(u[i])]++
+		h := et.hist[:len(u)]
+		for i, x := range u {
+			h[i][bits.Len32(x)]++
 		}
 		et.seen = true
 	}
@@ -837,62 +840,74 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		}
 	}
 	b1 := r.version(r.base)[:n]
-	// The codes' first deltaWords*64 bits are gathered in lo and hi (Go shifts by 64 or
-	// more give 0, so each code's bits land in the right word without a branch).
+	// The codes' first deltaWords*64 bits are gathered in lo and hi.
+	// One loop for both forms, without calls (a call makes the loop spill its
+	// registers): a field's reference is its baseline, or the prediction from b0 and
+	// the baseline when predicted.
 	var lo, hi uint64
 	bits := uint(0)
-	switch {
-	case from == 0:
-		for i := range fs {
-			x := residual(b1[i], cur[i], uint(fs[i].bits))
-			u[i] = x
-			b, k := uint64(x)<<1, 1+uint(ks[i])
-			if x>>ks[i] != 0 {
-				b, k = codes[i].code(x, cur[i])
-			}
-			if bits+k <= deltaWords*64 {
-				lo |= b << bits
-				hi |= b<<(bits-64) | b>>(64-bits)
-			}
-			bits += k
-		}
-	default:
-		b0 := r.version(from)[:n]
+	pred, b0 := from != 0, b1
+	if pred {
+		b0 = r.version(from)[:n]
 		if num != e.pr.num || den != e.pr.den {
 			e.pr = newPredRatio(num, den)
 		}
-		pr := &e.pr
-		for i := range fs {
-			f := &fs[i]
-			p := b1[i]
-			if f.wide {
-				if d := predDiff(f, p, b0[i]); d != 0 {
-					var step int64
-					switch x := d * int64(pr.num); {
-					case pr.exact:
-						step = d * pr.q
-					case x < 0:
-						step = (x - pr.half) / int64(pr.den)
-					default:
-						step = (x + pr.half) / int64(pr.den)
-					}
-					p = predAdd(f, p, step)
-				}
-			}
-			x := residual(p, cur[i], uint(f.bits))
-			u[i] = x
-			b, k := uint64(x)<<1, 1+uint(ks[i])
-			if x>>ks[i] != 0 {
-				b, k = codes[i].code(x, cur[i])
-			}
-			if bits+k <= deltaWords*64 {
-				lo |= b << bits
-				hi |= b<<(bits-64) | b>>(64-bits)
-			}
-			bits += k
-		}
 	}
-	fw.w, fw.n = [deltaWords]uint64{lo, hi}, bits // past deltaWords*64 bits only the length counts
+	pr := &e.pr
+	for i := range fs {
+		f := &fs[i]
+		p := b1[i]
+		if pred && f.wide {
+			if d := predDiff(f, p, b0[i]); d != 0 {
+				var step int64
+				switch x := d * int64(pr.num); {
+				case pr.exact:
+					step = d * pr.q
+				case x < 0:
+					step = (x - pr.half) / int64(pr.den)
+				default:
+					step = (x + pr.half) / int64(pr.den)
+				}
+				p = predAdd(f, p, step)
+			}
+		}
+		x := residual(p, cur[i], uint(f.bits))
+		u[i] = x
+		// fieldCode.code, inline: class 0 ("0" u:k) unless u >= 2^k = lim[0].
+		kk := uint(ks[i]) & 63 // <= 32: the mask spares the shifts' range checks
+		b, k := uint64(x)<<1, 1+kk
+		if uint64(x)>>kk != 0 {
+			c, v := &codes[i], uint64(x)
+			switch {
+			case v < c.lim[1]:
+				b, k = 1|(v-c.lim[0])<<2, 2+uint(c.w[1])
+			case v < c.lim[2]:
+				b, k = 3|(v-c.lim[1])<<3, 3+uint(c.w[2])
+			case v < c.lim[3]:
+				b, k = 7|(v-c.lim[2])<<4, 4+uint(c.w[3])
+			case v < c.lim[4]:
+				b, k = 15|(v-c.lim[3])<<5, 5+uint(c.w[4])
+			default:
+				b, k = 1<<codeClasses-1|uint64(cur[i])<<codeClasses, codeClasses+uint(c.bits)
+			}
+		}
+		// Codes are at most codeClasses+32 bits, so most deltas fit in lo; the masks
+		// (no-ops on the branches' ranges) spare the shifts' range checks.
+		switch nb := bits + k; {
+		case nb <= 64:
+			lo |= b << (bits & 63)
+		case nb > deltaWords*64:
+		case bits < 64: // 64-bits is 1..63: k < 64 and nb > 64
+			lo |= b << (bits & 63)
+			hi |= b >> ((64 - bits) & 63)
+		default:
+			hi |= b << ((bits - 64) & 63)
+		}
+		bits += k
+	}
+	// Past deltaWords*64 bits only the length counts. (Word by word: a composite
+	// literal built on the stack and copied stalls on store forwarding.)
+	fw.w[0], fw.w[1], fw.n = lo, hi, bits
 	if c != nil && n <= cacheFields {
 		c.store(&key, u, et.sig, fw)
 	}
@@ -1023,7 +1038,12 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 			}
 		}
 		if r.fitted {
-			w.writeWords(r.dbits[:], uint(r.dn))
+			if n := uint(r.dn); n <= 64 {
+				w.write64(r.dbits[0], n)
+			} else {
+				w.write64(r.dbits[0], 64)
+				w.write64(r.dbits[1], n-64)
+			}
 		} else {
 			ref := r.version(r.base)
 			if r.predict {
@@ -1044,12 +1064,17 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 		}
 		e.stats.Whole++
 	}
-	copy(r.version(seq), r.cur)
+	copyVals(r.version(seq), r.cur)
 	r.ringSeq[seq%History] = seq
 	r.ringVer[seq%History] = r.curVer
 	r.lastSent = seq
 	r.sent = true
-	pk.refs = append(pk.refs, entRef{idx: r.idx, gen: r.gen, ver: r.curVer})
+	if len(pk.refs) == cap(pk.refs) {
+		pk.refs = slices.Grow(pk.refs, 1)
+	}
+	pk.refs = pk.refs[:len(pk.refs)+1]
+	ref := &pk.refs[len(pk.refs)-1]
+	ref.idx, ref.ver, ref.gen, ref.removal = r.idx, r.curVer, r.gen, false
 }
 
 // Ack applies a client's acknowledgement: every acknowledged entity version newer than

@@ -171,9 +171,8 @@ type Encoder struct {
 // prediction distance of this send, chosen from what the previous sends saw.
 type encType struct {
 	t      *Type
-	fields []decField  // the type's fields, compiled (shared with the decoder's prediction)
+	fields []decField  // the type's fields, compiled (shared with the decoder's prediction), with this send's ks
 	codes  []fieldCode // this send's field codes
-	ks     []uint8     // their ks (class 0, most residuals, is u < 2^k: "0" u:k)
 	sig    uint64      // names the codes (their ks) for the EncodeCache, never 0
 	hist   []codeHist  // this send's residuals, which choose the next send's codes
 	seen   bool        // hist holds something
@@ -542,7 +541,7 @@ func (e *Encoder) startSend(oldest uint64) {
 			}
 			et.sig = codesSig(et.codes)
 			for i := range et.codes {
-				et.ks[i] = et.codes[i].k
+				et.fields[i].k = et.codes[i].k
 			}
 			clear(et.hist)
 			et.seen = false
@@ -583,7 +582,6 @@ func (e *Encoder) encType(t *Type) *encType {
 			et.fields = append(et.fields, compileDec(&t.fields[i]))
 		}
 		et.sig = codesSig(et.codes)
-		et.ks = make([]uint8, len(t.fields))
 		// Until a sample says otherwise, predict from the packet before the baseline.
 		et.dcost[0] = 1
 		e.types[t.id] = et
@@ -803,9 +801,9 @@ const deltaWords = 2
 // while they fit and returns the residuals (Encoder scratch, valid until the call
 // after next) and the codes' length.
 func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter) ([]uint32, uint32) {
-	fs, codes, ks := et.fields, et.codes, et.ks
+	fs, codes := et.fields, et.codes
 	n := len(fs)
-	codes, ks = codes[:n], ks[:n]
+	codes = codes[:n]
 	// Alternate scratch buffers: residuals stay valid while the next are made.
 	if cap(e.uA) < n {
 		e.uA = make([]uint32, n)
@@ -874,7 +872,7 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		x := residual(p, cur[i], uint(f.bits))
 		u[i] = x
 		// fieldCode.code, inline: class 0 ("0" u:k) unless u >= 2^k = lim[0].
-		kk := uint(ks[i]) & 63 // <= 32: the mask spares the shifts' range checks
+		kk := uint(f.k) & 63 // <= 32: the mask spares the shifts' range checks
 		b, k := uint64(x)<<1, 1+kk
 		if uint64(x)>>kk != 0 {
 			c, v := &codes[i], uint64(x)

@@ -15,9 +15,6 @@ const codeClasses = 5
 // codeSteps are the class widths above k: class c holds 2^min(k+codeSteps[c], bits) values.
 var codeSteps = [codeClasses]uint8{0, 0, 1, 2, 4}
 
-// maxK is the largest k the type table can name ("1" k-1:5).
-const maxK = 32
-
 // fieldCode is the compiled code of one field for one k.
 type fieldCode struct {
 	bits uint8
@@ -36,19 +33,6 @@ func makeFieldCode(k, nbits uint) fieldCode {
 		c.lim[i] = lim
 	}
 	return c
-}
-
-// cost returns the length of u's code (u < 2^bits).
-func (c *fieldCode) cost(u uint32) uint {
-	if uint64(u) < c.lim[0] {
-		return 1 + uint(c.w[0])
-	}
-	for i := 1; i < codeClasses; i++ {
-		if uint64(u) < c.lim[i] {
-			return uint(i) + 1 + uint(c.w[i])
-		}
-	}
-	return codeClasses + uint(c.bits)
 }
 
 // code returns the code of residual u of a field whose new value is cur, first bit

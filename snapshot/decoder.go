@@ -618,30 +618,6 @@ func newPredRatio(num, den uint32) predRatio {
 	return predRatio{num: num, den: den, exact: num%den == 0, q: int64(num / den), half: int64(den / 2)}
 }
 
-// predict is predictDec with the ratio's precomputed parts.
-func (p *predRatio) predict(fs []decField, b1, b0, out []uint32) {
-	b1, b0, out = b1[:len(fs)], b0[:len(fs)], out[:len(fs)]
-	for i := range fs {
-		f := &fs[i]
-		v := b1[i]
-		if f.wide {
-			if d := predDiff(f, v, b0[i]); d != 0 {
-				var step int64
-				switch x := d * int64(p.num); {
-				case p.exact:
-					step = d * p.q
-				case x < 0:
-					step = (x - p.half) / int64(p.den)
-				default:
-					step = (x + p.half) / int64(p.den)
-				}
-				v = predAdd(f, v, step)
-			}
-		}
-		out[i] = v
-	}
-}
-
 // predictDec extrapolates each field of at least 5 bits linearly from b0 (den ticks
 // before b1) to num ticks after b1: p = b1 + round((b1-b0)·num/den), wrapping for
 // angles and clamped to the field's range otherwise; narrower fields predict b1. It

@@ -433,21 +433,24 @@ func (n *Network) link(src, dst netip.Addr) *link {
 
 // deliver hands one copy to the router, unless a blackhole has turned on since.
 func (n *Network) deliver(c *conn, l *link, dst *net.UDPAddr, dstIP netip.Addr, b []byte) {
+	// Counted before the hand-over, so that a receiver never holds a packet the
+	// stats do not show yet; taken back if the hand-over fails.
 	n.mu.Lock()
 	cut := n.blackholed(c.net.ip, dstIP)
 	if cut {
 		n.stats.Blackholed++
+	} else {
+		n.stats.Delivered++
 	}
 	n.mu.Unlock()
 	if cut {
 		return
 	}
 	if _, err := c.UDPConn.WriteTo(b, dst); err != nil {
-		return // the sender closed its socket meanwhile: nothing was delivered
+		n.mu.Lock()
+		n.stats.Delivered-- // the sender closed its socket meanwhile: nothing was delivered
+		n.mu.Unlock()
 	}
-	n.mu.Lock()
-	n.stats.Delivered++
-	n.mu.Unlock()
 }
 
 // deliverLoop hands delayed packets to the router at their delivery time. It owns

@@ -30,18 +30,6 @@ func (w *bitWriter) write64(v uint64, nbits uint) {
 	}
 }
 
-// writeWords appends the first nbits of ws, first bit lowest in ws[0].
-func (w *bitWriter) writeWords(ws []uint64, nbits uint) {
-	for _, x := range ws {
-		if nbits == 0 {
-			return
-		}
-		k := min(nbits, 64)
-		w.write64(x, k)
-		nbits -= k
-	}
-}
-
 // flush pads with zero bits to a byte boundary and returns the buffer.
 func (w *bitWriter) flush() []byte {
 	for w.n > 0 {

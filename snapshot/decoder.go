@@ -766,7 +766,7 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 			r.grow(len(q), d.stride)
 		}
 		r.slots[slot] = decSlot{seq: ext, tick: tick, typ: en.typ}
-		copyVals(r.vals[slot*r.stride:][:len(q)], q)
+		copy(r.vals[slot*r.stride:], q)
 	}
 	if !newer {
 		return false
@@ -775,15 +775,6 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 	r.inWorld = true
 	d.hint = d.world.putFrom(d.hint, en.id, en.typ, q)
 	return true
-}
-
-// copyVals copies an entity's few values: a loop is faster than copy's memmove call
-// at these lengths.
-func copyVals(dst, src []uint32) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = v
-	}
 }
 
 // grow makes room for versions of n values: a record first gets room for its type's

@@ -119,7 +119,7 @@ func (w *World) putFrom(lo int, id EntityID, typ TypeID, q []uint32) int {
 			e.q = make([]uint32, len(q))
 		}
 		e.q = e.q[:len(q)]
-		copyVals(e.q, q)
+		copy(e.q, q)
 		return i
 	}
 	var buf []uint32

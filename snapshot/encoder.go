@@ -94,14 +94,23 @@ type fieldWriter struct {
 	n uint
 }
 
-// put appends the k (<= 64) low bits of v; the caller keeps n+k <= 64*deltaWords.
-func (f *fieldWriter) put(v uint64, k uint) {
-	i, o := f.n/64, f.n%64
-	f.w[i] |= v << o
-	if o+k > 64 {
-		f.w[i+1] |= v >> (64 - o)
+// gather adds code b of k bits at bit position n of a delta's field bits held in lo and
+// hi, and returns them: codes past deltaWords*64 bits are left out (only their length
+// counts). Codes are at most codeClasses+32 bits, so most deltas fit in lo; the masks
+// (no-ops on the branches' ranges) spare the shifts' range checks. Its callers keep
+// lo and hi in registers.
+func gather(lo, hi uint64, n uint, b uint64, k uint) (uint64, uint64) {
+	switch nb := n + k; {
+	case nb <= 64:
+		lo |= b << (n & 63)
+	case nb > deltaWords*64:
+	case n < 64: // 64-n is 1..63: k < 64 and nb > 64
+		lo |= b << (n & 63)
+		hi |= b >> ((64 - n) & 63)
+	default:
+		hi |= b << ((n - 64) & 63)
 	}
-	f.n += k
+	return lo, hi
 }
 
 // EncoderConfig configures an Encoder. The zero value works.
@@ -889,18 +898,7 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 				b, k = 1<<codeClasses-1|uint64(cur[i])<<codeClasses, codeClasses+uint(c.bits)
 			}
 		}
-		// Codes are at most codeClasses+32 bits, so most deltas fit in lo; the masks
-		// (no-ops on the branches' ranges) spare the shifts' range checks.
-		switch nb := bits + k; {
-		case nb <= 64:
-			lo |= b << (bits & 63)
-		case nb > deltaWords*64:
-		case bits < 64: // 64-bits is 1..63: k < 64 and nb > 64
-			lo |= b << (bits & 63)
-			hi |= b >> ((64 - bits) & 63)
-		default:
-			hi |= b << ((bits - 64) & 63)
-		}
+		lo, hi = gather(lo, hi, bits, b, k)
 		bits += k
 	}
 	// Past deltaWords*64 bits only the length counts. (Word by word: a composite
@@ -915,16 +913,14 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 // codeInto writes the codes of residuals u (of new values cur) into fw while they
 // fit, and returns their length.
 func codeInto(codes []fieldCode, u, cur []uint32, fw *fieldWriter) uint32 {
+	var lo, hi uint64
 	bits := uint(0)
 	for i, x := range u {
 		b, k := codes[i].code(x, cur[i])
-		if bits += k; bits <= deltaWords*64 {
-			fw.put(b, k)
-		}
+		lo, hi = gather(lo, hi, bits, b, k)
+		bits += k
 	}
-	if bits > deltaWords*64 {
-		fw.n = bits
-	}
+	fw.w[0], fw.w[1], fw.n = lo, hi, bits
 	return uint32(bits)
 }
 

@@ -7,41 +7,26 @@ import "encoding/binary"
 type bitWriter struct {
 	buf []byte
 	acc uint64 // pending bits, low bits first
-	n   uint   // number of pending bits (< 32 between calls)
+	n   uint   // number of pending bits (< 64 between calls)
 }
 
 func (w *bitWriter) reset(buf []byte) { w.buf, w.acc, w.n = buf, 0, 0 }
 
 // write appends the low nbits (0..32) of v.
-func (w *bitWriter) write(v uint32, nbits uint) {
-	w.acc |= (uint64(v) & (1<<nbits - 1)) << w.n
-	w.n += nbits
-	if w.n >= 32 {
-		w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(w.acc))
-		w.acc >>= 32
-		w.n -= 32
-	}
-}
+func (w *bitWriter) write(v uint32, nbits uint) { w.write64(uint64(v), nbits) }
 
-// write64 appends the low nbits (0..64) of v.
+// write64 appends the low nbits (0..64) of v. Whole 64-bit words go out at once (the
+// same bytes as any other grouping: the stream is little-endian throughout).
 func (w *bitWriter) write64(v uint64, nbits uint) {
-	if nbits > 32 {
-		w.write(uint32(v), 32)
-		v >>= 32
-		nbits -= 32
-	}
-	w.write(uint32(v), nbits)
-}
-
-// writeWords appends the first nbits of ws, first bit lowest in ws[0].
-func (w *bitWriter) writeWords(ws []uint64, nbits uint) {
-	for _, x := range ws {
-		if nbits == 0 {
-			return
-		}
-		k := min(nbits, 64)
-		w.write64(x, k)
-		nbits -= k
+	v &= 1<<nbits - 1 // nbits 64: 1<<64 is 0 in Go, the mask all ones
+	o := w.n
+	w.acc |= v << o
+	if n := o + nbits; n >= 64 {
+		w.buf = binary.LittleEndian.AppendUint64(w.buf, w.acc)
+		w.acc = v >> (64 - o) // o 0: a shift by 64 gives 0
+		w.n = n - 64
+	} else {
+		w.n = n
 	}
 }
 

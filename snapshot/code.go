@@ -51,20 +51,17 @@ func (c *fieldCode) code(u, cur uint32) (uint64, uint) {
 	return 1<<codeClasses - 1 | uint64(cur)<<codeClasses, codeClasses + uint(c.bits)
 }
 
-// residual is zigzag(cur - ref) for a field of nbits bits: 0 when unchanged.
+// residual is zigzag(cur - ref) for a field of nbits (1..32) bits: 0 when unchanged.
+// The difference modulo 2^nbits, sign-extended from bit nbits-1, is zigzagged in 32 bits.
 func residual(ref, cur uint32, nbits uint) uint32 {
-	d := uint64(cur-ref) & (1<<nbits - 1)
-	s := int64(d)
-	if d >= 1<<(nbits-1) {
-		s -= 1 << nbits
-	}
-	return uint32(uint64(s<<1) ^ uint64(s>>63))
+	sh := (32 - nbits) & 31
+	s := int32((cur-ref)<<sh) >> sh
+	return uint32(s<<1) ^ uint32(s>>31)
 }
 
 // unresidual inverts residual: the value that ref changed into by residual u.
 func unresidual(ref, u uint32, nbits uint) uint32 {
-	s := int64(u>>1) ^ -int64(u&1)
-	return uint32(uint64(int64(ref)+s) & (1<<nbits - 1))
+	return (ref + (u>>1 ^ -(u & 1))) & uint32(1<<nbits-1)
 }
 
 // codeHist counts a field's residuals by bit length (0 for u = 0), to choose k.

@@ -103,6 +103,7 @@ type decField struct {
 	bits  uint8
 	wide  bool // at least 5 bits: predicted
 	angle bool
+	k     uint8 // the encoder's: k of the field's code this send (class 0 is "0" u:k)
 }
 
 // decType returns the compiled form of type id; its t is nil if id is not registered.
@@ -392,8 +393,14 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		if c = seekRec(recs, c, EntityID(id)); c < len(recs) && recs[c].id == EntityID(id) {
 			rec = recs[c].r
 		}
-		d.entries = append(d.entries, decEntry{rec: rec, id: EntityID(id), op: op, off: uint32(len(d.vals))})
+		// Field by field: a composite literal built on the stack and copied in
+		// stalls on store forwarding.
+		if len(d.entries) == cap(d.entries) {
+			d.entries = slices.Grow(d.entries, 1)
+		}
+		d.entries = d.entries[:len(d.entries)+1]
 		en := &d.entries[len(d.entries)-1]
+		en.rec, en.id, en.op, en.typ, en.n, en.off = rec, EntityID(id), op, 0, 0, uint32(len(d.vals))
 		if rec == nil {
 			newRecs++
 			if len(recs)+newRecs > MaxDecoderEntities {
@@ -532,8 +539,10 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 				cl := uint(bits.TrailingZeros64(^x))
 				var v uint32
 				var k uint
+				// The masks (no-ops: widths are at most 32, codes at most
+				// codeClasses+32 bits) spare the shifts' range checks.
 				if cl < codeClasses {
-					w := uint(f.w[cl])
+					w := uint(f.w[cl]) & 63
 					u := (x >> (cl + 1)) & (1<<w - 1)
 					if cl > 0 {
 						u += f.lim[cl-1]
@@ -541,10 +550,10 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 					v = unresidual(out[i], uint32(u), uint(f.bits))
 					k = cl + 1 + w
 				} else {
-					v = uint32((x >> codeClasses) & (1<<f.bits - 1))
+					v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
 					k = codeClasses + uint(f.bits)
 				}
-				x >>= k
+				x >>= k & 63
 				have -= k
 				pos += k
 				if v > f.maxQ {

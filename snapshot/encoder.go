@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -93,14 +94,23 @@ type fieldWriter struct {
 	n uint
 }
 
-// put appends the k (<= 64) low bits of v; the caller keeps n+k <= 64*deltaWords.
-func (f *fieldWriter) put(v uint64, k uint) {
-	i, o := f.n/64, f.n%64
-	f.w[i] |= v << o
-	if o+k > 64 {
-		f.w[i+1] |= v >> (64 - o)
+// gather adds code b of k bits at bit position n of a delta's field bits held in lo and
+// hi, and returns them: codes past deltaWords*64 bits are left out (only their length
+// counts). Codes are at most codeClasses+32 bits, so most deltas fit in lo; the masks
+// (no-ops on the branches' ranges) spare the shifts' range checks. Its callers keep
+// lo and hi in registers.
+func gather(lo, hi uint64, n uint, b uint64, k uint) (uint64, uint64) {
+	switch nb := n + k; {
+	case nb <= 64:
+		lo |= b << (n & 63)
+	case nb > deltaWords*64:
+	case n < 64: // 64-n is 1..63: k < 64 and nb > 64
+		lo |= b << (n & 63)
+		hi |= b >> ((64 - n) & 63)
+	default:
+		hi |= b << ((n - 64) & 63)
 	}
-	f.n += k
+	return lo, hi
 }
 
 // EncoderConfig configures an Encoder. The zero value works.
@@ -161,6 +171,7 @@ type Encoder struct {
 	tableBits uint       // bits of the type table in each packet
 	tb        uint       // bits of a whole entry's type index
 	uA, uB    []uint32   // residual scratch
+	pr        predRatio  // the last prediction's tick ratio (most predictions share it)
 	bw        bitWriter
 	stats     EncodeStats
 }
@@ -169,9 +180,8 @@ type Encoder struct {
 // prediction distance of this send, chosen from what the previous sends saw.
 type encType struct {
 	t      *Type
-	fields []decField  // the type's fields, compiled (shared with the decoder's prediction)
+	fields []decField  // the type's fields, compiled (shared with the decoder's prediction), with this send's ks
 	codes  []fieldCode // this send's field codes
-	ks     []uint8     // their ks (class 0, most residuals, is u < 2^k: "0" u:k)
 	sig    uint64      // names the codes (their ks) for the EncodeCache, never 0
 	hist   []codeHist  // this send's residuals, which choose the next send's codes
 	seen   bool        // hist holds something
@@ -540,7 +550,7 @@ func (e *Encoder) startSend(oldest uint64) {
 			}
 			et.sig = codesSig(et.codes)
 			for i := range et.codes {
-				et.ks[i] = et.codes[i].k
+				et.fields[i].k = et.codes[i].k
 			}
 			clear(et.hist)
 			et.seen = false
@@ -581,7 +591,6 @@ func (e *Encoder) encType(t *Type) *encType {
 			et.fields = append(et.fields, compileDec(&t.fields[i]))
 		}
 		et.sig = codesSig(et.codes)
-		et.ks = make([]uint8, len(t.fields))
 		// Until a sample says otherwise, predict from the packet before the baseline.
 		et.dcost[0] = 1
 		e.types[t.id] = et
@@ -742,13 +751,15 @@ func (e *Encoder) plan(r *encEnt, oldest uint64) bool {
 	r.cost = cost
 	if r.delta {
 		if fw := &fws[best]; fw.n <= deltaWords*64 {
-			r.fitted, r.dn, r.dbits = true, uint16(fw.n), fw.w
+			r.fitted, r.dn = true, uint16(fw.n)
+			r.dbits[0], r.dbits[1] = fw.w[0], fw.w[1]
 		} else if r.predict {
 			// Written from the values: writeEntity needs the prediction.
 			r.pred = e.predict(r, et, r.predFrom, r.pred)
 		}
-		for i := range et.hist {
-			et.hist[i][bitLen(u[i])]++
+		h := et.hist[:len(u)]
+		for i, x := range u {
+			h[i][bits.Len32(x)]++
 		}
 		et.seen = true
 	}
@@ -799,9 +810,9 @@ const deltaWords = 2
 // while they fit and returns the residuals (Encoder scratch, valid until the call
 // after next) and the codes' length.
 func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter) ([]uint32, uint32) {
-	fs, codes, ks := et.fields, et.codes, et.ks
+	fs, codes := et.fields, et.codes
 	n := len(fs)
-	codes, ks = codes[:n], ks[:n]
+	codes = codes[:n]
 	// Alternate scratch buffers: residuals stay valid while the next are made.
 	if cap(e.uA) < n {
 		e.uA = make([]uint32, n)
@@ -836,55 +847,63 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		}
 	}
 	b1 := r.version(r.base)[:n]
+	// The codes' first deltaWords*64 bits are gathered in lo and hi.
+	// One loop for both forms, without calls (a call makes the loop spill its
+	// registers): a field's reference is its baseline, or the prediction from b0 and
+	// the baseline when predicted.
+	var lo, hi uint64
 	bits := uint(0)
-	switch {
-	case from == 0:
-		for i := range fs {
-			x := residual(b1[i], cur[i], uint(fs[i].bits))
-			u[i] = x
-			b, k := uint64(x)<<1, 1+uint(ks[i])
-			if x>>ks[i] != 0 {
-				b, k = codes[i].code(x, cur[i])
-			}
-			if bits += k; bits <= deltaWords*64 {
-				fw.put(b, k)
-			}
+	pred, b0 := from != 0, b1
+	if pred {
+		b0 = r.version(from)[:n]
+		if num != e.pr.num || den != e.pr.den {
+			e.pr = newPredRatio(num, den)
 		}
-	default:
-		b0 := r.version(from)[:n]
-		exact := num%den == 0
-		q, half := int64(num/den), int64(den/2)
-		for i := range fs {
-			f := &fs[i]
-			p := b1[i]
-			if f.wide {
-				if d := predDiff(f, p, b0[i]); d != 0 {
-					var step int64
-					switch x := d * int64(num); {
-					case exact:
-						step = d * q
-					case x < 0:
-						step = (x - half) / int64(den)
-					default:
-						step = (x + half) / int64(den)
-					}
-					p = predAdd(f, p, step)
+	}
+	pr := &e.pr
+	for i := range fs {
+		f := &fs[i]
+		p := b1[i]
+		if pred && f.wide {
+			if d := predDiff(f, p, b0[i]); d != 0 {
+				var step int64
+				switch x := d * int64(pr.num); {
+				case pr.exact:
+					step = d * pr.q
+				case x < 0:
+					step = (x - pr.half) / int64(pr.den)
+				default:
+					step = (x + pr.half) / int64(pr.den)
 				}
-			}
-			x := residual(p, cur[i], uint(f.bits))
-			u[i] = x
-			b, k := uint64(x)<<1, 1+uint(ks[i])
-			if x>>ks[i] != 0 {
-				b, k = codes[i].code(x, cur[i])
-			}
-			if bits += k; bits <= deltaWords*64 {
-				fw.put(b, k)
+				p = predAdd(f, p, step)
 			}
 		}
+		x := residual(p, cur[i], uint(f.bits))
+		u[i] = x
+		// fieldCode.code, inline: class 0 ("0" u:k) unless u >= 2^k = lim[0].
+		kk := uint(f.k) & 63 // <= 32: the mask spares the shifts' range checks
+		b, k := uint64(x)<<1, 1+kk
+		if uint64(x)>>kk != 0 {
+			c, v := &codes[i], uint64(x)
+			switch {
+			case v < c.lim[1]:
+				b, k = 1|(v-c.lim[0])<<2, 2+uint(c.w[1])
+			case v < c.lim[2]:
+				b, k = 3|(v-c.lim[1])<<3, 3+uint(c.w[2])
+			case v < c.lim[3]:
+				b, k = 7|(v-c.lim[2])<<4, 4+uint(c.w[3])
+			case v < c.lim[4]:
+				b, k = 15|(v-c.lim[3])<<5, 5+uint(c.w[4])
+			default:
+				b, k = 1<<codeClasses-1|uint64(cur[i])<<codeClasses, codeClasses+uint(c.bits)
+			}
+		}
+		lo, hi = gather(lo, hi, bits, b, k)
+		bits += k
 	}
-	if bits > deltaWords*64 {
-		fw.n = bits // too long to keep: only the length counts
-	}
+	// Past deltaWords*64 bits only the length counts. (Word by word: a composite
+	// literal built on the stack and copied stalls on store forwarding.)
+	fw.w[0], fw.w[1], fw.n = lo, hi, bits
 	if c != nil && n <= cacheFields {
 		c.store(&key, u, et.sig, fw)
 	}
@@ -894,16 +913,14 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 // codeInto writes the codes of residuals u (of new values cur) into fw while they
 // fit, and returns their length.
 func codeInto(codes []fieldCode, u, cur []uint32, fw *fieldWriter) uint32 {
+	var lo, hi uint64
 	bits := uint(0)
 	for i, x := range u {
 		b, k := codes[i].code(x, cur[i])
-		if bits += k; bits <= deltaWords*64 {
-			fw.put(b, k)
-		}
+		lo, hi = gather(lo, hi, bits, b, k)
+		bits += k
 	}
-	if bits > deltaWords*64 {
-		fw.n = bits
-	}
+	fw.w[0], fw.w[1], fw.n = lo, hi, bits
 	return uint32(bits)
 }
 
@@ -1015,7 +1032,12 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 			}
 		}
 		if r.fitted {
-			w.writeWords(r.dbits[:], uint(r.dn))
+			if n := uint(r.dn); n <= 64 {
+				w.write64(r.dbits[0], n)
+			} else {
+				w.write64(r.dbits[0], 64)
+				w.write64(r.dbits[1], n-64)
+			}
 		} else {
 			ref := r.version(r.base)
 			if r.predict {
@@ -1036,12 +1058,24 @@ func (e *Encoder) writeEntity(r *encEnt, pk *sentPacket, gap uint32) {
 		}
 		e.stats.Whole++
 	}
-	copy(r.version(seq), r.cur)
+	// A loop: copy's memmove call costs more than these few values (the profile
+	// showed it at 6% of Encode).
+	v := r.version(seq)
+	v = v[:len(r.cur)]
+	//lint:ignore S1001 see above
+	for i, x := range r.cur {
+		v[i] = x
+	}
 	r.ringSeq[seq%History] = seq
 	r.ringVer[seq%History] = r.curVer
 	r.lastSent = seq
 	r.sent = true
-	pk.refs = append(pk.refs, entRef{idx: r.idx, gen: r.gen, ver: r.curVer})
+	if len(pk.refs) == cap(pk.refs) {
+		pk.refs = slices.Grow(pk.refs, 1)
+	}
+	pk.refs = pk.refs[:len(pk.refs)+1]
+	ref := &pk.refs[len(pk.refs)-1]
+	ref.idx, ref.ver, ref.gen, ref.removal = r.idx, r.curVer, r.gen, false
 }
 
 // Ack applies a client's acknowledgement: every acknowledged entity version newer than

@@ -24,6 +24,13 @@ const copiesHeaderBytes = 1 + 4 + 4 + 4 + 1
 // copyRoom is what a copies message has for its entries (2 bytes of length each).
 const copyRoom = MaxUnreliableBytes - copiesHeaderBytes
 
+// maxCopiesBacklog: copies are sent only while the unreliable channel holds at most
+// this much unsent. Copies are extra bytes; on a congested association they would
+// queue ahead of the inputs, acks and snapshots that share the channel (at 10%
+// loss and 100 ms RTT, inputs reached the host seconds late), and a copy that waits
+// in a queue no longer beats the reliable channel anyway.
+const maxCopiesBacklog = MaxUnreliableBytes
+
 // defaultCopyBytes is the default of ClientConfig.CopyBytes and ServerConfig.CopyBytes.
 const defaultCopyBytes = 256
 

@@ -64,6 +64,10 @@ func (c *Client) resendCommands() {
 // the commands not yet acknowledged. cp.mu is held.
 func (c *Client) sendCopiesLocked() {
 	cp := &c.copies
+	if c.unrel.BufferedAmount() > maxCopiesBacklog {
+		c.stats.copiesHeld.Add(1)
+		return // the next update tries again
+	}
 	cp.buf = appendCopies(cp.buf[:0], kindCommandCopies, c.txSeq.Add(1)-1, c.resume.evIn.Load(), &cp.win)
 	c.sendUnreliable(cp.buf)
 }

@@ -107,6 +107,10 @@ func (sess *session) flushCopies() {
 	if !c.on.Load() || c.held.Load() == 0 && !c.ackDue.Load() {
 		return
 	}
+	if sess.unrel.BufferedAmount() > maxCopiesBacklog {
+		sess.stats.copiesHeld.Add(1)
+		return // the next tick tries again (ackDue stays set)
+	}
 	due := c.ackDue.Load() && c.ackDue.Swap(false)
 	c.mu.Lock()
 	old := len(c.win.bodies) - c.added

@@ -392,8 +392,11 @@
 // client sends its copies with every update, the host at the end of every tick;
 // neither sends a copy with its message, since pion would bundle both into one SCTP
 // packet, lost together. Each answers the other's copies at once (the client in a
-// 0x05, the host in a 0x06 at the end of the tick). [Stats].CopiesFirst counts the
-// messages a copy delivered first.
+// 0x05, the host in a 0x06 at the end of the tick). Neither sends copies while its
+// unreliable channel holds more than one packet (1,100 bytes) unsent: on a congested
+// association copies would queue ahead of inputs, acks and snapshots
+// ([Stats].CopiesHeld counts the copies messages held back; the next update or tick
+// tries again). [Stats].CopiesFirst counts the messages a copy delivered first.
 //
 // # Reliable channel
 //

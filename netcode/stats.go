@@ -115,8 +115,11 @@ type Stats struct {
 	// side's messages (commands at the host, events at the client) whose copy on
 	// the unreliable channel arrived before the reliable message; Uncopied this
 	// side's messages sent on the reliable channel only, because they were larger
-	// than CopyBytes or the copies waiting for acknowledgement were full.
-	CopiesFirst, Uncopied uint64
+	// than CopyBytes or the copies waiting for acknowledgement were full;
+	// CopiesHeld the copies messages this side held back because its unreliable
+	// channel had more than one packet unsent (congestion: copies would delay
+	// inputs, acks and snapshots).
+	CopiesFirst, Uncopied, CopiesHeld uint64
 }
 
 // Dropped returns the drop count for one reason.
@@ -138,7 +141,7 @@ type counters struct {
 	rates                                     [5]atomic.Uint64
 	restarts, restartsFailed, resumes         atomic.Uint64
 	resumeLost, quietRestarts                 atomic.Uint64
-	copiesFirst, uncopied                     atomic.Uint64
+	copiesFirst, uncopied, copiesHeld         atomic.Uint64
 
 	mu     sync.Mutex // guards last and lastAt
 	last   [5]uint64
@@ -211,6 +214,7 @@ func (c *counters) stats() Stats {
 		QuietRestarts:  c.quietRestarts.Load(),
 		CopiesFirst:    c.copiesFirst.Load(),
 		Uncopied:       c.uncopied.Load(),
+		CopiesHeld:     c.copiesHeld.Load(),
 	}
 	s.BytesInPerSec = math.Float64frombits(c.rates[0].Load())
 	s.BytesOutPerSec = math.Float64frombits(c.rates[1].Load())

@@ -45,9 +45,11 @@ func markdownFiles(t *testing.T) []string {
 	return files
 }
 
-// skipDir reports whether a directory holds no files of the module's own.
+// skipDir reports whether a directory holds no files of the module's own
+// (third_party: copies of other projects' modules, kept as they are upstream).
 func skipDir(name string) bool {
-	return name == "testdata" || name == "node_modules" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
+	return name == "testdata" || name == "node_modules" || name == "third_party" ||
+		strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
 }
 
 var markerRE = regexp.MustCompile(`^<!-- snippet: (\S+)((?: \S+)*) -->$`)

@@ -323,21 +323,7 @@ func TestCopyBytes(t *testing.T) {
 // command copies back rather than queue them ahead of its inputs and acks (which
 // made inputs reach the host seconds late at 10% loss and 100 ms RTT).
 func TestCopiesYieldToBacklog(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	nw := netsim.ForTest(t, netsim.Config{Seed: 4})
-	reg := testRegistry(t)
-	srv, err := NewServer(ServerConfig{Registry: reg, Transport: TransportConfig{Net: nw.MustNet(t)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, _ := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: nw.MustNet(t)}})
-	defer c.Close()
-	// 16 kbit/s: 2 KB a second, far below what the loop below sends.
-	if err := nw.SetConfig(netsim.Config{Seed: 4, Bandwidth: 16_000}); err != nil {
-		t.Fatal(err)
-	}
+	c := congestedClient(t, 4)
 	if err := c.Send(cmdMsg{Seq: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -483,21 +483,7 @@ func TestCommandPacing(t *testing.T) {
 // unreliable channel does not queue without bound: updates beyond the bound are
 // dropped (they are superseded, and inputs repeat until applied).
 func TestClientUnreliableBackpressure(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	nw := netsim.ForTest(t, netsim.Config{Seed: 3})
-	reg := testRegistry(t)
-	srv, err := NewServer(ServerConfig{Registry: reg, Transport: TransportConfig{Net: nw.MustNet(t)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, _ := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: nw.MustNet(t)}})
-	defer c.Close()
-	// 16 kbit/s: 2 KB a second, far below what the loop below sends.
-	if err := nw.SetConfig(netsim.Config{Seed: 3, Bandwidth: 16_000}); err != nil {
-		t.Fatal(err)
-	}
+	c := congestedClient(t, 3)
 	input := make([]byte, MaxInputBytes)
 	var most uint64
 	for i := 0; i < 2000; i++ {
@@ -512,4 +498,25 @@ func TestClientUnreliableBackpressure(t *testing.T) {
 	if n := c.Stats().Dropped(DropBackpressure); n == 0 {
 		t.Fatalf("no update dropped for backpressure (held at most %d bytes)", most)
 	}
+}
+
+// congestedClient connects a client over a network that, once connected, carries
+// 16 kbit/s: 2 KB a second, far below what a client sending an input per call sends.
+func congestedClient(t *testing.T, seed int64) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nw := netsim.ForTest(t, netsim.Config{Seed: seed})
+	reg := testRegistry(t)
+	srv, err := NewServer(ServerConfig{Registry: reg, Transport: TransportConfig{Net: nw.MustNet(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	c, _ := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: TransportConfig{Net: nw.MustNet(t)}})
+	t.Cleanup(func() { c.Close() })
+	if err := nw.SetConfig(netsim.Config{Seed: seed, Bandwidth: 16_000}); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -76,41 +76,7 @@ func TestBrowserPlays(t *testing.T) {
 		t.Errorf("host knows the player as %q, want %q", p0.Name, "tester")
 	}
 
-	// Hold a key that walks toward the middle (every spawn point has room that way).
-	code, keyName, vk, dir := "KeyD", "d", int64(68), 1.0
-	if p0.Pos.X > game.Width/2 {
-		code, keyName, vk, dir = "KeyA", "a", int64(65), -1.0
-	}
-	if err := chromedp.Do(bctx, key(input.DispatchKeyEventTypeKeyDown, code, keyName, vk)); err != nil {
-		t.Fatal(err)
-	}
-	moved := waitHost(ctx, t, a.Host, func(s host.Summary) bool {
-		p, ok := s.Player(pid)
-		return ok && (p.Pos.X-p0.Pos.X)*dir > 3
-	})
-	if err := chromedp.Do(bctx, key(input.DispatchKeyEventTypeKeyUp, code, keyName, vk)); err != nil {
-		t.Fatal(err)
-	}
-	p1, _ := moved.Player(pid)
-	t.Logf("host moved player %d from %+v to %+v", pid, p0.Pos, p1.Pos)
-
-	// Once it stands still, the page must draw the player where the host has it.
-	var hostX float64
-	var hostOK bool
-	for range 3 {
-		s := waitHost(ctx, t, a.Host, func(host.Summary) bool { return true })
-		p, _ := s.Player(pid)
-		hostX = p.Pos.X
-		expr := fmt.Sprintf(`window.arenaState.connected && Math.abs(window.arenaState.x - %f) < 0.05`, hostX)
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(5*time.Second))); err == nil {
-			hostOK = true
-			break
-		}
-	}
-	pageX, _ := chromedp.Run(bctx, chromedp.Evaluate[float64](`window.arenaState.x`))
-	if !hostOK {
-		t.Errorf("page shows x = %.2f, host has %.2f", pageX, hostX)
-	}
+	pageX := walkAndMatch(ctx, bctx, t, a.Host, pid, p0, 0.05)
 	if math.Abs(pageX-p0.Pos.X) < 3 {
 		t.Errorf("page x %.2f barely moved from the spawn x %.2f", pageX, p0.Pos.X)
 	}
@@ -314,4 +280,47 @@ func TestBrowserReload(t *testing.T) {
 	}
 	t.Logf("player %d came back with %d kills, %d deaths (before: %d, %d) %v after the reload; lifecycle %+v",
 		pid, after.Kills, after.Deaths, before.Kills, before.Deaths, time.Since(reloaded).Round(time.Millisecond), st)
+}
+
+// walkAndMatch holds a key that walks the page's player pid toward the middle (every
+// spawn point has room that way) until the host has moved it 3 units from p0, lets
+// go, and checks that once it stands still the page shows it within tol of where
+// the host has it. It returns the page's x.
+func walkAndMatch(ctx, bctx context.Context, t *testing.T, h *host.Host, pid game.PlayerID, p0 game.Player, tol float64) float64 {
+	t.Helper()
+	code, keyName, vk, dir := "KeyD", "d", int64(68), 1.0
+	if p0.Pos.X > game.Width/2 {
+		code, keyName, vk, dir = "KeyA", "a", int64(65), -1.0
+	}
+	if err := chromedp.Do(bctx, key(input.DispatchKeyEventTypeKeyDown, code, keyName, vk)); err != nil {
+		t.Fatal(err)
+	}
+	moved := waitHost(ctx, t, h, func(s host.Summary) bool {
+		p, ok := s.Player(pid)
+		return ok && (p.Pos.X-p0.Pos.X)*dir > 3
+	})
+	if err := chromedp.Do(bctx, key(input.DispatchKeyEventTypeKeyUp, code, keyName, vk)); err != nil {
+		t.Fatal(err)
+	}
+	p1, _ := moved.Player(pid)
+	t.Logf("host moved player %d from %+v to %+v", pid, p0.Pos, p1.Pos)
+
+	// Once it stands still, the page must draw the player where the host has it.
+	var hostX float64
+	var same bool
+	for range 3 {
+		s := waitHost(ctx, t, h, func(host.Summary) bool { return true })
+		p, _ := s.Player(pid)
+		hostX = p.Pos.X
+		expr := fmt.Sprintf(`window.arenaState.connected && Math.abs(window.arenaState.x - %f) < %f`, hostX, tol)
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(5*time.Second))); err == nil {
+			same = true
+			break
+		}
+	}
+	pageX, _ := chromedp.Run(bctx, chromedp.Evaluate[float64](`window.arenaState.x`))
+	if !same {
+		t.Errorf("the page shows x = %.2f, the host has %.2f", pageX, hostX)
+	}
+	return pageX
 }

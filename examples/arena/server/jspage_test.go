@@ -2,14 +2,12 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/volleynet/volley/examples/arena/game"
@@ -65,40 +63,7 @@ func TestBrowserJSPlays(t *testing.T) {
 	})
 	p0, _ := start.Player(pid)
 
-	code, keyName, vk, dir := "KeyD", "d", int64(68), 1.0
-	if p0.Pos.X > game.Width/2 {
-		code, keyName, vk, dir = "KeyA", "a", int64(65), -1.0
-	}
-	if err := chromedp.Do(bctx, key(input.DispatchKeyEventTypeKeyDown, code, keyName, vk)); err != nil {
-		t.Fatal(err)
-	}
-	moved := waitHost(ctx, t, a.Host, func(s host.Summary) bool {
-		p, ok := s.Player(pid)
-		return ok && (p.Pos.X-p0.Pos.X)*dir > 3
-	})
-	if err := chromedp.Do(bctx, key(input.DispatchKeyEventTypeKeyUp, code, keyName, vk)); err != nil {
-		t.Fatal(err)
-	}
-	p1, _ := moved.Player(pid)
-	t.Logf("host moved player %d from %+v to %+v", pid, p0.Pos, p1.Pos)
-
-	// Standing still again, the page's (predicted) player must be where the host has it.
-	var hostX float64
-	var same bool
-	for range 3 {
-		s := waitHost(ctx, t, a.Host, func(host.Summary) bool { return true })
-		p, _ := s.Player(pid)
-		hostX = p.Pos.X
-		expr := fmt.Sprintf(`window.arenaState.connected && Math.abs(window.arenaState.x - %f) < 0.005`, hostX)
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(5*time.Second))); err == nil {
-			same = true
-			break
-		}
-	}
-	if !same {
-		pageX, _ := chromedp.Run(bctx, chromedp.Evaluate[float64](`window.arenaState.x`))
-		t.Errorf("the JS page shows x = %.2f, the host has %.2f", pageX, hostX)
-	}
+	walkAndMatch(ctx, bctx, t, a.Host, pid, p0, 0.005)
 	title, err := chromedp.Run(bctx, chromedp.Title())
 	if err != nil || !contains(title, "jstester") {
 		t.Errorf("title = %q (%v), want it to name the player", title, err)

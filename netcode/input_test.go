@@ -178,7 +178,7 @@ func TestInputQueueAllocs(t *testing.T) {
 	for range 10 {
 		step()
 	}
-	if allocs := testing.AllocsPerRun(200, step); allocs != 0 {
+	if allocs := allocsPerRun(200, step); allocs != 0 {
 		t.Fatalf("%v allocations per update and tick", allocs)
 	}
 }

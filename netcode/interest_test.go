@@ -172,7 +172,7 @@ func TestGridAllocs(t *testing.T) {
 	for range 10 {
 		send()
 	}
-	if a := testing.AllocsPerRun(50, send); a != 0 {
+	if a := allocsPerRun(50, send); a != 0 {
 		t.Fatalf("%v allocations per send tick", a)
 	}
 }

@@ -194,7 +194,7 @@ func TestHistoryAllocs(t *testing.T) {
 	for range 100 {
 		step()
 	}
-	if a := testing.AllocsPerRun(200, step); a != 0 {
+	if a := allocsPerRun(200, step); a != 0 {
 		t.Fatalf("%v allocations per tick (record and rewind), want 0", a)
 	}
 }

@@ -40,7 +40,7 @@ func TestTimingHistogram(t *testing.T) {
 // The tick loop observes its timings every tick: no allocation.
 func TestTimingHistogramAllocs(t *testing.T) {
 	var h timingHistogram
-	if n := testing.AllocsPerRun(1000, func() { h.observe(3 * time.Millisecond) }); n != 0 {
+	if n := allocsPerRun(1000, func() { h.observe(3 * time.Millisecond) }); n != 0 {
 		t.Fatalf("observe allocates %v times", n)
 	}
 }

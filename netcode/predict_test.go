@@ -154,7 +154,7 @@ func TestPredictorAllocs(t *testing.T) {
 	for range 300 {
 		step()
 	}
-	if a := testing.AllocsPerRun(300, step); a != 0 {
+	if a := allocsPerRun(300, step); a != 0 {
 		t.Fatalf("%v allocations per tick", a)
 	}
 }

@@ -188,7 +188,7 @@ func TestUpdateAllocs(t *testing.T) {
 	inputs := []inputMsg{{Tick: 1, Data: []byte{1, 2, 3}}, {Tick: 2, Data: []byte{4}}}
 	buf := make([]byte, 0, MaxUnreliableBytes)
 	scratch := make([]inputMsg, 0, 16)
-	n := testing.AllocsPerRun(100, func() {
+	n := allocsPerRun(100, func() {
 		buf = appendUpdate(buf[:0], 1, snapshot.Ack{Latest: 9}, inputs)
 		_, scratch, _ = decodeUpdate(buf, scratch[:0])
 	})

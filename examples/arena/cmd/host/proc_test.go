@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -186,7 +187,8 @@ func field(line, key string) string {
 // sigterm sends SIGTERM and waits for the process to exit, returning its exit error.
 func (p *proc) sigterm(ctx context.Context) error {
 	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	// A process that a first SIGTERM is already draining may have exited.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		p.t.Fatal(err)
 	}
 	select {

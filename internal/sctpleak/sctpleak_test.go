@@ -193,3 +193,68 @@ func TestFailedHandshakeLateAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestHandshakeOutlastsShortRTOMax: with the RTO capped at 150 ms for data (as
+// netcode sets it), the handshake still survives 3 s of silence. Upstream caps the
+// handshake's timers with the same RTOMax, so it gave up after about 1.5 s: a
+// stalled machine or a short outage while connecting ended the connection. The
+// patch lets those timers back off to 1 s.
+func TestHandshakeOutlastsShortRTOMax(t *testing.T) {
+	quiet := logging.NewDefaultLoggerFactory()
+	quiet.DefaultLogLevel = logging.LogLevelDisabled
+	connA, relayA := net.Pipe()
+	connB, relayB := net.Pipe()
+	silentUntil := time.Now().Add(3 * time.Second)
+	var relays sync.WaitGroup
+	pipe := func(from, to net.Conn) {
+		defer relays.Done()
+		buf := make([]byte, 1<<16)
+		for {
+			n, err := from.Read(buf)
+			if err != nil {
+				return
+			}
+			if time.Now().Before(silentUntil) {
+				continue // the outage: dropped
+			}
+			if _, err := to.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}
+	relays.Add(2)
+	go pipe(relayA, relayB)
+	go pipe(relayB, relayA)
+	defer func() {
+		for _, c := range []net.Conn{connA, connB, relayA, relayB} {
+			_ = c.Close()
+		}
+		relays.Wait()
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type result struct {
+		assoc *sctp.Association
+		err   error
+	}
+	done := make(chan result, 2)
+	for _, c := range []struct {
+		name string
+		conn net.Conn
+	}{{"A", connA}, {"B", connB}} {
+		go func() {
+			a, err := sctp.ClientContext(ctx, sctp.WithNetConn(c.conn), sctp.WithName(c.name),
+				sctp.WithRTOMax(150), sctp.WithLoggerFactory(quiet))
+			done <- result{a, err}
+		}()
+	}
+	for range 2 {
+		r := <-done
+		if r.err != nil {
+			t.Errorf("handshake across a 3 s outage with RTOMax 150 ms: %v", r.err)
+			continue
+		}
+		defer r.assoc.Close()
+	}
+}

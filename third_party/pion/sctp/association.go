@@ -823,6 +823,7 @@ func createAssociationFromConfigWithTsn(cfg *Config, tsn uint32) *Association {
 	}
 
 	rtoMax := cfg.RTOMax
+	const handshakeRTOMaxFloor = 1000 // ms; Volley patch
 	interleaving := cfg.interleaving
 	if interleaving == nil {
 		interleaving = &interleavingSettings{}
@@ -905,8 +906,15 @@ func createAssociationFromConfigWithTsn(cfg *Config, tsn uint32) *Association {
 		assoc.name, assoc.CWND(), assoc.ssthresh, assoc.inflightQueue.getNumBytes())
 
 	assoc.srtt.Store(float64(0))
-	assoc.t1Init = newRTXTimer(timerT1Init, assoc, maxInitRetrans, rtoMax)
-	assoc.t1Cookie = newRTXTimer(timerT1Cookie, assoc, maxInitRetrans, rtoMax)
+	// Volley patch: the handshake's timers back off to at least 1 s, so that a low
+	// RTOMax (meant for data) does not make the handshake give up after about 1.5 s
+	// of loss or a stalled peer (see PATCHED.md).
+	handshakeRTOMax := rtoMax
+	if rtoMax > 0 && rtoMax < handshakeRTOMaxFloor {
+		handshakeRTOMax = handshakeRTOMaxFloor
+	}
+	assoc.t1Init = newRTXTimer(timerT1Init, assoc, maxInitRetrans, handshakeRTOMax)
+	assoc.t1Cookie = newRTXTimer(timerT1Cookie, assoc, maxInitRetrans, handshakeRTOMax)
 	assoc.t2Shutdown = newRTXTimer(timerT2Shutdown, assoc, noMaxRetrans, rtoMax)
 	assoc.t3RTX = newRTXTimer(timerT3RTX, assoc, noMaxRetrans, rtoMax)
 	assoc.tReconfig = newRTXTimer(timerReconfig, assoc, noMaxRetrans, rtoMax)

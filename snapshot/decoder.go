@@ -250,7 +250,6 @@ type tabField struct {
 	maxQ  uint32
 	bits  uint8
 	k     uint8
-	zrun  uint8              // fields from this one on with k = 0 (at most 255)
 	w     [codeClasses]uint8 // the code's class widths
 	wide  bool
 	angle bool
@@ -314,15 +313,6 @@ func (d *Decoder) parseTable(br *bitIn, common int64) error {
 			} else {
 				tb.fields = append(tb.fields, tf)
 			}
-		}
-		run := 0
-		for j := len(tb.fields) - 1; j >= 0; j-- {
-			if tb.fields[j].k == 0 {
-				run = min(run+1, 255)
-			} else {
-				run = 0
-			}
-			tb.fields[j].zrun = uint8(run)
 		}
 		d.tabOf[typ] = int16(i + 1)
 	}

@@ -716,8 +716,7 @@ func (e *Encoder) plan(r *encEnt, oldest uint64) bool {
 	var fws [2]fieldWriter // the best so far, and the candidate
 	best := 0
 	try := func(from uint64, overhead uint32, isCommon bool) {
-		fw := &fws[1-best]
-		*fw = fieldWriter{}
+		fw := &fws[1-best] // codeDelta sets all of it
 		v, c := e.codeDelta(r, et, from, fw)
 		if c += overhead; c < cost {
 			cost, u, best = c, v, 1-best
@@ -793,7 +792,6 @@ func (e *Encoder) sample(r *encEnt, et *encType, oldest uint64) {
 		if dist > 0 {
 			c = base + 4 // unusable: an explicit, unpredicted delta
 			if p := r.base - dist; dist < r.base && e.usable(r, p, oldest) {
-				fw = fieldWriter{}
 				_, c = e.codeDelta(r, et, p, &fw)
 			}
 		}

@@ -573,11 +573,7 @@ func tabDiff(f *tabField, b1, b0 uint32) int64 {
 	if !f.angle {
 		return int64(b1) - int64(b0)
 	}
-	d := int64(uint64(b1-b0) & (1<<f.bits - 1))
-	if d >= 1<<(f.bits-1) {
-		d -= 1 << f.bits
-	}
-	return d
+	return signedDiff(b1, b0, uint(f.bits))
 }
 
 func tabAdd(f *tabField, b1 uint32, step int64) uint32 {
@@ -646,12 +642,14 @@ func predDiff(f *decField, b1, b0 uint32) int64 {
 	if !f.angle {
 		return int64(b1) - int64(b0)
 	}
-	bits := uint(f.bits)
-	d := int64(uint64(b1-b0) & (1<<bits - 1))
-	if d >= 1<<(bits-1) {
-		d -= 1 << bits
-	}
-	return d
+	return signedDiff(b1, b0, uint(f.bits))
+}
+
+// signedDiff is b1-b0 modulo 2^nbits (1..32) as a signed number: the difference
+// sign-extended from bit nbits-1, without a branch on its sign (which the data decides).
+func signedDiff(b1, b0 uint32, nbits uint) int64 {
+	sh := (32 - nbits) & 31
+	return int64(int32((b1-b0)<<sh) >> sh)
 }
 
 // predAdd is b1 plus a predicted step, wrapped for angles, clamped to the range otherwise.

@@ -17,18 +17,21 @@ var codeSteps = [codeClasses]uint8{0, 0, 1, 2, 4}
 
 // fieldCode is the compiled code of one field for one k.
 type fieldCode struct {
-	bits uint8
-	k    uint8
-	w    [codeClasses]uint8  // class widths
-	lim  [codeClasses]uint64 // class c holds lim[c-1] <= u < lim[c] (lim[-1] = 0)
+	bits  uint8
+	k     uint8
+	w     [codeClasses]uint8  // class widths
+	lim   [codeClasses]uint64 // class c holds lim[c-1] <= u < lim[c] (lim[-1] = 0)
+	start [codeClasses]uint64 // start[c] = lim[c-1], start[0] = 0
+	plain bool                // no width capped at bits: class c > 0 holds the u of bit length k+c (k+4 and up for 4)
 }
 
 func makeFieldCode(k, nbits uint) fieldCode {
-	c := fieldCode{bits: uint8(nbits), k: uint8(k)}
+	c := fieldCode{bits: uint8(nbits), k: uint8(k), plain: k+uint(codeSteps[codeClasses-1]) <= nbits}
 	var lim uint64
 	for i, s := range codeSteps {
 		w := min(k+uint(s), nbits)
 		c.w[i] = uint8(w)
+		c.start[i] = lim
 		lim += 1 << w
 		c.lim[i] = lim
 	}

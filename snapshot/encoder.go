@@ -881,8 +881,13 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		// fieldCode.code, inline: class 0 ("0" u:k) unless u >= 2^k = lim[0].
 		kk := uint(f.k) & 63 // <= 32: the mask spares the shifts' range checks
 		b, k := uint64(x)<<1, 1+kk
-		if uint64(x)>>kk != 0 {
-			c, v := &codes[i], uint64(x)
+		if c, v := &codes[i], uint64(x); c.plain && v < c.lim[codeClasses-1] {
+			// Class by arithmetic: without capped widths and below the escape,
+			// class c holds the residuals of bit length k+c (0 for at most k, 4 for
+			// more than k+3). Residuals vary: a branch on the class mispredicts.
+			cl := uint(min(max(bitLen(x)-int(kk), 0), codeClasses-1))
+			b, k = (1<<cl-1)|(v-c.start[cl])<<(cl+1), cl+1+uint(c.w[cl])
+		} else if uint64(x)>>kk != 0 {
 			switch {
 			case v < c.lim[1]:
 				b, k = 1|(v-c.lim[0])<<2, 2+uint(c.w[1])

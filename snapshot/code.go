@@ -19,21 +19,17 @@ var codeSteps = [codeClasses]uint8{0, 0, 1, 2, 4}
 type fieldCode struct {
 	bits  uint8
 	k     uint8
-	w     [codeClasses]uint8  // class widths
-	lim   [codeClasses]uint64 // class c holds lim[c-1] <= u < lim[c] (lim[-1] = 0)
-	start [codeClasses]uint64 // start[c] = lim[c-1], start[0] = 0
-	plain bool                // no width capped at bits: class c > 0 holds the u of bit length k+c (k+4 and up for 4)
+	w     [codeClasses]uint8      // class widths
+	start [codeClasses + 1]uint64 // class c holds start[c] <= u < start[c+1]
+	plain bool                    // no width capped at bits: class c > 0 holds the u of bit length k+c (k+4 and up for 4)
 }
 
 func makeFieldCode(k, nbits uint) fieldCode {
 	c := fieldCode{bits: uint8(nbits), k: uint8(k), plain: k+uint(codeSteps[codeClasses-1]) <= nbits}
-	var lim uint64
 	for i, s := range codeSteps {
 		w := min(k+uint(s), nbits)
 		c.w[i] = uint8(w)
-		c.start[i] = lim
-		lim += 1 << w
-		c.lim[i] = lim
+		c.start[i+1] = c.start[i] + 1<<w
 	}
 	return c
 }
@@ -41,15 +37,10 @@ func makeFieldCode(k, nbits uint) fieldCode {
 // code returns the code of residual u of a field whose new value is cur, first bit
 // lowest, and its length.
 func (c *fieldCode) code(u, cur uint32) (uint64, uint) {
-	if uint64(u) < c.lim[0] {
-		return uint64(u) << 1, 1 + uint(c.w[0])
-	}
-	start := c.lim[0]
-	for i := 1; i < codeClasses; i++ {
-		if uint64(u) < c.lim[i] {
-			return (1<<i - 1) | (uint64(u)-start)<<(i+1), uint(i) + 1 + uint(c.w[i])
+	for i := range codeClasses {
+		if uint64(u) < c.start[i+1] {
+			return (1<<i - 1) | (uint64(u)-c.start[i])<<(i+1), uint(i) + 1 + uint(c.w[i])
 		}
-		start = c.lim[i]
 	}
 	return 1<<codeClasses - 1 | uint64(cur)<<codeClasses, codeClasses + uint(c.bits)
 }

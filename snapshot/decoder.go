@@ -305,9 +305,7 @@ func (d *Decoder) parseTable(br *bitIn, common int64) error {
 			}
 			c := makeFieldCode(k, uint(f.bits))
 			tf := tabField{maxQ: f.maxQ, bits: f.bits, k: c.k, w: c.w, wide: f.wide, angle: f.angle}
-			for c1 := 1; c1 < codeClasses; c1++ {
-				tf.start[c1] = c.lim[c1-1]
-			}
+			copy(tf.start[:], c.start[:codeClasses])
 			if same {
 				tb.fields[j] = tf
 			} else {

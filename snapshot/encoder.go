@@ -878,10 +878,10 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		}
 		x := residual(p, cur[i], uint(f.bits))
 		u[i] = x
-		// fieldCode.code, inline: class 0 ("0" u:k) unless u >= 2^k = lim[0].
+		// fieldCode.code, inline: class 0 ("0" u:k) unless u >= 2^k = start[1].
 		kk := uint(f.k) & 63 // <= 32: the mask spares the shifts' range checks
 		b, k := uint64(x)<<1, 1+kk
-		if c, v := &codes[i], uint64(x); c.plain && v < c.lim[codeClasses-1] {
+		if c, v := &codes[i], uint64(x); c.plain && v < c.start[codeClasses] {
 			// Class by arithmetic: without capped widths and below the escape,
 			// class c holds the residuals of bit length k+c (0 for at most k, 4 for
 			// more than k+3). Residuals vary: a branch on the class mispredicts.
@@ -889,14 +889,14 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 			b, k = (1<<cl-1)|(v-c.start[cl])<<(cl+1), cl+1+uint(c.w[cl])
 		} else if uint64(x)>>kk != 0 {
 			switch {
-			case v < c.lim[1]:
-				b, k = 1|(v-c.lim[0])<<2, 2+uint(c.w[1])
-			case v < c.lim[2]:
-				b, k = 3|(v-c.lim[1])<<3, 3+uint(c.w[2])
-			case v < c.lim[3]:
-				b, k = 7|(v-c.lim[2])<<4, 4+uint(c.w[3])
-			case v < c.lim[4]:
-				b, k = 15|(v-c.lim[3])<<5, 5+uint(c.w[4])
+			case v < c.start[2]:
+				b, k = 1|(v-c.start[1])<<2, 2+uint(c.w[1])
+			case v < c.start[3]:
+				b, k = 3|(v-c.start[2])<<3, 3+uint(c.w[2])
+			case v < c.start[4]:
+				b, k = 7|(v-c.start[3])<<4, 4+uint(c.w[3])
+			case v < c.start[5]:
+				b, k = 15|(v-c.start[4])<<5, 5+uint(c.w[4])
 			default:
 				b, k = 1<<codeClasses-1|uint64(cur[i])<<codeClasses, codeClasses+uint(c.bits)
 			}

@@ -246,10 +246,11 @@ type decTab struct {
 // tabField is a field and its code in one packet, compiled together for the decoding
 // loop.
 type tabField struct {
-	start [codeClasses]uint64 // the code's class starts: class c holds start[c] <= u < start[c]+2^w[c]
+	lim   [codeClasses]uint64 // the code's class ends
 	maxQ  uint32
 	bits  uint8
 	k     uint8
+	zrun  uint8              // fields from this one on with k = 0 (at most 255)
 	w     [codeClasses]uint8 // the code's class widths
 	wide  bool
 	angle bool
@@ -304,13 +305,21 @@ func (d *Decoder) parseTable(br *bitIn, common int64) error {
 				continue
 			}
 			c := makeFieldCode(k, uint(f.bits))
-			tf := tabField{maxQ: f.maxQ, bits: f.bits, k: c.k, w: c.w, wide: f.wide, angle: f.angle}
-			copy(tf.start[:], c.start[:codeClasses])
+			tf := tabField{lim: [codeClasses]uint64(c.start[1:]), maxQ: f.maxQ, bits: f.bits, k: c.k, w: c.w, wide: f.wide, angle: f.angle}
 			if same {
 				tb.fields[j] = tf
 			} else {
 				tb.fields = append(tb.fields, tf)
 			}
+		}
+		run := 0
+		for j := len(tb.fields) - 1; j >= 0; j-- {
+			if tb.fields[j].k == 0 {
+				run = min(run+1, 255)
+			} else {
+				run = 0
+			}
+			tb.fields[j].zrun = uint8(run)
 		}
 		d.tabOf[typ] = int16(i + 1)
 	}
@@ -477,15 +486,83 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 				}
 				b0 = rec.vals[ps*rec.stride:][:n]
 			}
-			var pr *predRatio
+			tfs := tab.fields[:n]
+			// out holds the reference first (b1 or its prediction), then the new values.
 			if b0 != nil {
-				pr = &d.pr
+				pr := &d.pr
+				for i := range tfs {
+					f := &tfs[i]
+					v := b1[i]
+					if f.wide {
+						if dd := tabDiff(f, v, b0[i]); dd != 0 {
+							var step int64
+							switch xx := dd * int64(pr.num); {
+							case pr.exact:
+								step = dd * pr.q
+							case xx < 0:
+								step = (xx - pr.half) / int64(pr.den)
+							default:
+								step = (xx + pr.half) / int64(pr.den)
+							}
+							v = tabAdd(f, v, step)
+						}
+					}
+					out[i] = v
+				}
+			} else {
+				copy(out, b1)
 			}
-			pos, bad := decodeFields(tab.fields[:n], b1, b0, out, pr, br.buf, br.pos, br.end)
-			if bad >= 0 {
-				return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, tab.dt.t.fields[bad].Name, out[bad])
+			// Per field: its code; runs of unchanged fields of k 0 (a "0" each) take
+			// one test. The stream is followed by 8 zero bytes, so a 64-bit load at
+			// any position up to the end is safe; a code that runs past the end is
+			// caught before the next load.
+			pos, end := br.pos, br.end
+			buf := br.buf
+			var x uint64  // the stream from pos on
+			var have uint // bits of x that are the stream's (or its zero padding)
+			for i := 0; i < n; {
+				if have < codeClasses+32 {
+					if pos > end {
+						break
+					}
+					x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
+				}
+				f := &tfs[i]
+				if x&1 == 0 && f.zrun > 0 {
+					run := min(uint(bits.TrailingZeros64(x)), uint(f.zrun), have)
+					x >>= run
+					have -= run
+					pos += run
+					i += int(run)
+					continue
+				}
+				cl := uint(bits.TrailingZeros64(^x))
+				var v uint32
+				var k uint
+				// The masks (no-ops: widths are at most 32, codes at most
+				// codeClasses+32 bits) spare the shifts' range checks.
+				if cl < codeClasses {
+					w := uint(f.w[cl]) & 63
+					u := (x >> (cl + 1)) & (1<<w - 1)
+					if cl > 0 {
+						u += f.lim[cl-1]
+					}
+					v = unresidual(out[i], uint32(u), uint(f.bits))
+					k = cl + 1 + w
+				} else {
+					v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
+					k = codeClasses + uint(f.bits)
+				}
+				x >>= k & 63
+				have -= k
+				pos += k
+				if v > f.maxQ {
+					return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, tab.dt.t.fields[i].Name, v)
+				}
+				out[i] = v
+				i++
 			}
-			if pos > br.end {
+			if pos > end {
 				return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
 			}
 			br.pos = pos
@@ -502,63 +579,6 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		return fmt.Errorf("%w: non-zero padding", ErrCorrupt)
 	}
 	return nil
-}
-
-// decodeFields decodes a delta's field codes from the bit stream in buf (followed by 8
-// zero bytes) at bit position pos into out, against the references b1, or, with pr,
-// their predictions from b0 and b1. It returns the position after the codes (past end
-// if they run past it; the caller checks) and the index of a field whose value is out of
-// range (its value in out), or -1. A function of its own: inside parse, its loop spilled
-// its registers.
-func decodeFields(tfs []tabField, b1, b0, out []uint32, pr *predRatio, buf []byte, pos, end uint) (uint, int) {
-	b1, out = b1[:len(tfs)], out[:len(tfs)]
-	if pr == nil {
-		b0 = b1 // not read: only wide fields of a prediction read b0
-	}
-	b0 = b0[:len(tfs)]
-	// Per field, in one pass: its reference (b1, or its prediction from b0 and b1),
-	// then its code. A 64-bit load at any position up to the end is safe; a code that
-	// runs past the end is caught before the next load.
-	for i := range tfs {
-		if pos > end {
-			break
-		}
-		x := binary.LittleEndian.Uint64(buf[pos>>3:]) >> (pos & 7) // at least 57 bits: codes are at most codeClasses+32
-		f := &tfs[i]
-		v := b1[i]
-		if pr != nil && f.wide {
-			// No test for an unchanged field: its step is 0 (a branch the data
-			// decides costs more than the arithmetic).
-			dd := tabDiff(f, v, b0[i])
-			var step int64
-			switch xx := dd * int64(pr.num); {
-			case pr.exact:
-				step = dd * pr.q
-			case xx < 0:
-				step = (xx - pr.half) / int64(pr.den)
-			default:
-				step = (xx + pr.half) / int64(pr.den)
-			}
-			v = tabAdd(f, v, step)
-		}
-		// The class from the prefix, and the residual without a branch on the
-		// class. The masks (no-ops: widths are at most 32, codes at most
-		// codeClasses+32 bits) spare the shifts' range checks.
-		if cl := uint(bits.TrailingZeros64(^x)); cl < codeClasses {
-			w := uint(f.w[cl]) & 63
-			u := (x>>(cl+1))&(1<<w-1) + f.start[cl]
-			v = unresidual(v, uint32(u), uint(f.bits))
-			pos += cl + 1 + w
-		} else {
-			v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
-			pos += codeClasses + uint(f.bits)
-		}
-		out[i] = v
-		if v > f.maxQ {
-			return pos, i
-		}
-	}
-	return pos, -1
 }
 
 // compileDec compiles a field for decoding and prediction.
@@ -744,12 +764,7 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 			r.grow(len(q), d.stride)
 		}
 		r.slots[slot] = decSlot{seq: ext, tick: tick, typ: en.typ}
-		// A loop: copy's memmove call costs more than these few values.
-		v := r.vals[slot*r.stride:][:len(q)]
-		//lint:ignore S1001 see above
-		for i, x := range q {
-			v[i] = x
-		}
+		copy(r.vals[slot*r.stride:], q)
 	}
 	if !newer {
 		return false

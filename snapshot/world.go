@@ -110,18 +110,8 @@ func (w *World) putFrom(lo int, id EntityID, typ TypeID, q []uint32) int {
 	}
 	if ok {
 		e := &w.ents[i]
-		if e.typ == typ && len(e.q) == len(q) {
-			// Compare and copy in one pass: storing equal values changes nothing.
-			var diff uint32
-			eq := e.q[:len(q)]
-			for j, v := range q {
-				diff |= eq[j] ^ v
-				eq[j] = v
-			}
-			if diff != 0 {
-				e.ver = w.nextVersion() // unchanged values keep their version
-			}
-			return i
+		if e.typ == typ && slices.Equal(e.q, q) {
+			return i // unchanged: same version
 		}
 		e.typ = typ
 		e.ver = w.nextVersion()

@@ -91,7 +91,10 @@ type TransportConfig struct {
 	// SCTPRTOMax caps the SCTP retransmission timeout, so one lost packet on the
 	// reliable channel stalls it for at most about this long. Default 150 ms
 	// (pion's own floor is about 1 s; at 5% loss and 50 ms RTT, 150 ms kept the
-	// command round trip p99 at 228-264 ms where 200 ms gave 212-387 ms).
+	// command round trip p99 at 228-264 ms where 200 ms gave 212-387 ms). On a
+	// longer round trip the timeout is 1.5 × the measured one instead (the
+	// patched pion/sctp in third_party): a shorter one only resends what is still
+	// on its way.
 	SCTPRTOMax time.Duration
 	// DTLSHandshakeTimeout bounds the DTLS handshake. Default 10 s.
 	DTLSHandshakeTimeout time.Duration

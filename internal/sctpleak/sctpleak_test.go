@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,5 +259,299 @@ func TestHandshakeOutlastsShortRTOMax(t *testing.T) {
 			continue
 		}
 		defer r.assoc.Close()
+	}
+}
+
+// delayedPipe joins a and b through a link that delivers every packet delay after it
+// was sent, in order, and counts the bytes carried from a to b once counting is on.
+type delayedPipe struct {
+	counting  atomic.Bool
+	aToBBytes atomic.Int64
+	wg        sync.WaitGroup
+	conns     []net.Conn
+}
+
+func newDelayedPipe(delay time.Duration) (a, b net.Conn, p *delayedPipe) {
+	return newLossyPipe(delay, 0)
+}
+
+// newLossyPipe is newDelayedPipe that also drops each packet with probability loss
+// (seeded, so every run loses the same packets).
+func newLossyPipe(delay time.Duration, loss float64) (a, b net.Conn, p *delayedPipe) {
+	a, relayA := net.Pipe()
+	b, relayB := net.Pipe()
+	p = &delayedPipe{conns: []net.Conn{a, b, relayA, relayB}}
+	type packet struct {
+		due  time.Time
+		data []byte
+	}
+	link := func(from, to net.Conn, count bool, seed uint64) {
+		rng := rand.New(rand.NewPCG(seed, 0))
+		queue := make(chan packet, 1<<14)
+		p.wg.Add(2)
+		go func() {
+			defer p.wg.Done()
+			defer close(queue)
+			buf := make([]byte, 1<<16)
+			for {
+				n, err := from.Read(buf)
+				if err != nil {
+					return
+				}
+				if count && p.counting.Load() {
+					p.aToBBytes.Add(int64(n))
+				}
+				if rng.Float64() < loss {
+					continue
+				}
+				queue <- packet{time.Now().Add(delay), append([]byte(nil), buf[:n]...)}
+			}
+		}()
+		go func() {
+			defer p.wg.Done()
+			timer := time.NewTimer(0)
+			defer timer.Stop()
+			for pkt := range queue {
+				timer.Reset(time.Until(pkt.due)) // the link's delay, not a wait for an event
+				<-timer.C
+				if _, err := to.Write(pkt.data); err != nil {
+					for range queue { // drain so the reader can end
+					}
+					return
+				}
+			}
+		}()
+	}
+	link(relayA, relayB, true, 1)
+	link(relayB, relayA, false, 2)
+	return a, b, p
+}
+
+func (p *delayedPipe) close() {
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.wg.Wait()
+}
+
+// TestDataRTOFollowsLongRoundTrip: with RTOMax 150 ms (as netcode sets it) on a
+// link with a 2 s round trip, reliable messages are sent about once each. Upstream
+// caps the RTO at RTOMax even far below the round trip, so every chunk was resent
+// every 150 ms until its SACK came back (about 13 times), and, since Karn's rule
+// takes no RTT sample from a resent chunk, the RTO never learned better: on a lossy
+// link the association collapsed under its own retransmissions. The patch lets
+// the RTO follow the measured round trip (probed with a HEARTBEAT on each T3
+// timeout) and cap only the backoff beyond it at RTOMax.
+func TestDataRTOFollowsLongRoundTrip(t *testing.T) {
+	const (
+		messages = 240 // 8 s of commands
+		counted  = 120 // the last 4 s: the first round trips teach the RTO
+		size     = 40
+	)
+	quiet := logging.NewDefaultLoggerFactory()
+	quiet.DefaultLogLevel = logging.LogLevelDisabled
+	connA, connB, link := newDelayedPipe(time.Second)
+	defer link.close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	type result struct {
+		assoc *sctp.Association
+		err   error
+	}
+	results := make([]chan result, 2)
+	for i, conn := range []net.Conn{connA, connB} {
+		results[i] = make(chan result, 1)
+		go func() {
+			a, err := sctp.ClientContext(ctx, sctp.WithNetConn(conn), sctp.WithName(string(rune('A'+i))),
+				sctp.WithRTOMax(150), sctp.WithLoggerFactory(quiet))
+			results[i] <- result{a, err}
+		}()
+	}
+	var assocs [2]*sctp.Association
+	for i := range results {
+		r := <-results[i]
+		if r.err != nil {
+			t.Fatalf("handshake over a 2 s round trip: %v", r.err)
+		}
+		assocs[i] = r.assoc
+		defer r.assoc.Close()
+	}
+
+	out, err := assocs[0].OpenStream(1, sctp.PayloadTypeWebRTCBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := make(chan error, 1)
+	go func() {
+		in, err := assocs[1].AcceptStream()
+		if err != nil {
+			received <- err
+			return
+		}
+		buf := make([]byte, 1024)
+		for i := range messages {
+			n, err := in.Read(buf)
+			if err != nil {
+				received <- fmt.Errorf("message %d: %w", i, err)
+				return
+			}
+			if n != size || buf[0] != byte(i) {
+				received <- fmt.Errorf("message %d: got %d bytes starting %d", i, n, buf[0])
+				return
+			}
+		}
+		received <- nil
+	}()
+	pace := time.NewTicker(time.Second / 30) // a game's command rate
+	defer pace.Stop()
+	msg := make([]byte, size)
+	for i := range messages {
+		if i == messages-counted {
+			link.counting.Store(true)
+		}
+		msg[0] = byte(i)
+		if _, err := out.Write(msg); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		<-pace.C
+	}
+	select {
+	case err := <-received:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the messages never all arrived")
+	}
+
+	// Each message once is about 68 bytes on the wire (common header, DATA chunk
+	// header, payload) when none are bundled.
+	sent := link.aToBBytes.Load()
+	limit := int64(3 * counted * (12 + 16 + size))
+	t.Logf("the last %d messages of %d B: %d B on the wire (limit %d); srtt %.0f ms", counted, size, sent, limit, assocs[0].SRTT())
+	if sent > limit {
+		t.Errorf("%d B carried for %d B of messages over a 2 s round trip, want at most %d: chunks resent before their SACKs could return",
+			sent, counted*size, limit)
+	}
+}
+
+// TestLossyLongRoundTrip: at 25% loss both ways and a 2 s round trip (RTOMax 150 ms,
+// as netcode sets it), a game's traffic (a reliable ordered stream of commands and
+// an unordered, never retransmitted stream of updates, 20 of each per second) keeps
+// flowing: every command arrives, in order, and what the unreliable stream holds
+// unacknowledged stays bounded. Upstream, the unreliable stream's lost chunks,
+// abandoned but only forwarded (FORWARD-TSN) up to the next chunk the peer had
+// received, one hole per round trip, filled the congestion window, and a lost
+// retransmission of a command waited for a T3 timer that every advance of the
+// cumulative ack restarted: the streams stalled and the buffered amount grew
+// without end. The patch forwards over chunks already acknowledged and lets RACK
+// judge retransmissions.
+func TestLossyLongRoundTrip(t *testing.T) {
+	const (
+		ticks    = 400 // 20 s at 20 per second
+		cmdSize  = 20
+		updSize  = 30
+		maxHeld  = 6 << 10 // bytes; the patched association held 2.7 KB, upstream over 10 KB
+		interval = time.Second / 20
+	)
+	quiet := logging.NewDefaultLoggerFactory()
+	quiet.DefaultLogLevel = logging.LogLevelDisabled
+	connA, connB, link := newLossyPipe(time.Second, 0.25)
+	defer link.close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	type result struct {
+		assoc *sctp.Association
+		err   error
+	}
+	results := make([]chan result, 2)
+	for i, conn := range []net.Conn{connA, connB} {
+		results[i] = make(chan result, 1)
+		go func() {
+			a, err := sctp.ClientContext(ctx, sctp.WithNetConn(conn), sctp.WithName(string(rune('A'+i))),
+				sctp.WithRTOMax(150), sctp.WithLoggerFactory(quiet))
+			results[i] <- result{a, err}
+		}()
+	}
+	var assocs [2]*sctp.Association
+	for i := range results {
+		r := <-results[i]
+		if r.err != nil {
+			t.Fatalf("handshake over a lossy 2 s round trip: %v", r.err)
+		}
+		assocs[i] = r.assoc
+		defer r.assoc.Close()
+	}
+	cmds, err := assocs[0].OpenStream(1, sctp.PayloadTypeWebRTCBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upds, err := assocs[0].OpenStream(2, sctp.PayloadTypeWebRTCBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upds.SetReliabilityParams(true, sctp.ReliabilityTypeRexmit, 0)
+
+	received := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1024)
+		for n := 0; n < ticks; {
+			s, err := assocs[1].AcceptStream()
+			if err != nil {
+				received <- err
+				return
+			}
+			if s.StreamIdentifier() != 1 {
+				go func() { // drain the updates
+					for {
+						if _, err := s.Read(buf[:0:1024]); err != nil {
+							return
+						}
+					}
+				}()
+				continue
+			}
+			for ; n < ticks; n++ {
+				k, err := s.Read(buf)
+				if err != nil {
+					received <- fmt.Errorf("command %d: %w", n, err)
+					return
+				}
+				if k != cmdSize || binary.BigEndian.Uint16(buf) != uint16(n) {
+					received <- fmt.Errorf("command %d: got %d bytes numbered %d", n, k, binary.BigEndian.Uint16(buf))
+					return
+				}
+			}
+		}
+		received <- nil
+	}()
+	pace := time.NewTicker(interval) // a game's send rate
+	defer pace.Stop()
+	cmd, upd := make([]byte, cmdSize), make([]byte, updSize)
+	var held uint64
+	for i := range ticks {
+		binary.BigEndian.PutUint16(cmd, uint16(i))
+		if _, err := cmds.Write(cmd); err != nil {
+			t.Fatalf("command %d: %v", i, err)
+		}
+		if _, err := upds.Write(upd); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		held = max(held, upds.BufferedAmount())
+		<-pace.C
+	}
+	t.Logf("the unreliable stream held at most %d B unacknowledged (limit %d)", held, maxHeld)
+	if held > maxHeld {
+		t.Errorf("the unreliable stream held up to %d B, want at most %d: lost chunks were not forwarded past", held, maxHeld)
+	}
+	select {
+	case err := <-received:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("not every command arrived within %v", 2*time.Minute)
 	}
 }

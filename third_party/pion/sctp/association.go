@@ -917,6 +917,9 @@ func createAssociationFromConfigWithTsn(cfg *Config, tsn uint32) *Association {
 	assoc.t1Cookie = newRTXTimer(timerT1Cookie, assoc, maxInitRetrans, handshakeRTOMax)
 	assoc.t2Shutdown = newRTXTimer(timerT2Shutdown, assoc, noMaxRetrans, rtoMax)
 	assoc.t3RTX = newRTXTimer(timerT3RTX, assoc, noMaxRetrans, rtoMax)
+	// Volley patch: data retransmissions back off to the measured RTO when that is
+	// above RTOMax (see rtoManager.setNewRTT).
+	assoc.t3RTX.rtoCap = assoc.rtoMgr.getRTOCap
 	assoc.tReconfig = newRTXTimer(timerReconfig, assoc, noMaxRetrans, rtoMax)
 	assoc.ackTimer = newAckTimer(assoc)
 
@@ -3317,16 +3320,7 @@ func (a *Association) finishAcknowledgement(
 		}
 
 		// RFC 3758 Sec 3.5 C2
-		for i := a.advancedPeerTSNAckPoint + 1; ; i++ {
-			c, ok := a.inflightQueue.get(i)
-			if !ok {
-				break
-			}
-			if !c.abandoned() {
-				break
-			}
-			a.advancedPeerTSNAckPoint = i
-		}
+		a.advanceAdvancedPeerTSNAckPoint()
 
 		// RFC 3758 Sec 3.5 C3
 		if sna32GT(a.advancedPeerTSNAckPoint, a.cumulativeTSNAckPoint) {
@@ -3608,6 +3602,29 @@ func (a *Association) handleAbort(c *chunkAbort) error {
 
 // createForwardTSN generates a FORWARD TSN chunk reporting ordered streams only.
 // The caller should hold the lock.
+// advanceAdvancedPeerTSNAckPoint moves the Advanced.Peer.Ack.Point over the
+// abandoned chunks that follow it (RFC 3758 Sec 3.5 C2), and, as a Volley patch,
+// over chunks the peer has already acknowledged in a gap block: the peer holds
+// those, so a FORWARD-TSN may cover them. Upstream stopped at the first one, so each
+// FORWARD-TSN skipped only up to the next received chunk and every later hole
+// took another round trip; at 25% loss on an unreliable channel the abandoned
+// chunks filled the congestion window faster than they were forwarded and the
+// association stalled.
+//
+// The caller should hold the lock.
+func (a *Association) advanceAdvancedPeerTSNAckPoint() {
+	for i := a.advancedPeerTSNAckPoint + 1; ; i++ {
+		c, ok := a.inflightQueue.get(i)
+		if !ok {
+			break
+		}
+		if !c.abandoned() && !c.acked {
+			break
+		}
+		a.advancedPeerTSNAckPoint = i
+	}
+}
+
 func (a *Association) createForwardTSN() *chunkForwardTSN {
 	// RFC 3758: report the highest SSN per ordered stream (3.5 C4); unordered is excluded (3.2).
 	streamMap := map[uint16]uint16{} // to report only once per SI
@@ -3616,7 +3633,8 @@ func (a *Association) createForwardTSN() *chunkForwardTSN {
 		if !ok {
 			break
 		}
-		if chunkPayload.unordered {
+		// Volley patch: chunks the peer acknowledged are not skipped messages.
+		if chunkPayload.unordered || chunkPayload.acked {
 			continue
 		}
 
@@ -4594,16 +4612,7 @@ func (a *Association) onRetransmissionTimeout(id int, nRtos uint) { //nolint:cyc
 		//  the procedures outlined in C2 - C5.
 		if a.partialReliabilityEnabled() {
 			// RFC 3758 Sec 3.5 C2
-			for i := a.advancedPeerTSNAckPoint + 1; ; i++ {
-				c, ok := a.inflightQueue.get(i)
-				if !ok {
-					break
-				}
-				if !c.abandoned() {
-					break
-				}
-				a.advancedPeerTSNAckPoint = i
-			}
+			a.advanceAdvancedPeerTSNAckPoint()
 
 			// RFC 3758 Sec 3.5 C3
 			if sna32GT(a.advancedPeerTSNAckPoint, a.cumulativeTSNAckPoint) {
@@ -4626,6 +4635,10 @@ func (a *Association) onRetransmissionTimeout(id int, nRtos uint) { //nolint:cyc
 		*/
 
 		a.inflightQueue.markAllToRetrasmit()
+		// Volley patch: probe the round trip with a timestamped HEARTBEAT. While the
+		// RTO is below the RTT every chunk is resent before its SACK returns, so
+		// Karn's rule leaves no RTT sample and the RTO would never grow past RTOMax.
+		a.sendActiveHeartbeatLocked()
 		a.awakeWriteLoop()
 
 		return
@@ -4951,9 +4964,14 @@ func (a *Association) onRackAfterSACK( // nolint:gocognit,cyclop,gocyclo
 				continue
 			}
 
-			if chunk.retransmit || chunk.nSent > 1 {
-				// Either already scheduled for retransmit or not an original send:
-				// skip but keep in list in case it's still outstanding.
+			// Volley patch: a retransmission is judged like an original send (by
+			// its own send time, as RFC 8985 does). Upstream skipped chunks sent
+			// more than once, so a lost retransmission waited for the T3 timer,
+			// which every advance of the cumulative ack restarts: at 25% loss and
+			// a 2 s round trip the reliable stream stalled for tens of seconds.
+			if chunk.retransmit {
+				// Already scheduled for retransmit: skip but keep in list in case
+				// it's still outstanding.
 				chunk = next
 
 				continue
@@ -5072,7 +5090,7 @@ func (a *Association) onRackTimeoutLocked() { //nolint:cyclop
 
 			continue
 		}
-		if chunk.retransmit || chunk.nSent > 1 {
+		if chunk.retransmit { // Volley patch: retransmissions too (see onRackAfterSACK)
 			chunk = next
 
 			continue

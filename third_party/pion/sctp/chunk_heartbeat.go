@@ -87,7 +87,9 @@ func (h *chunkHeartbeat) unmarshal(raw []byte) error { //nolint:cyclop
 	return nil
 }
 
-func (h *chunkHeartbeat) Marshal() ([]byte, error) {
+// Volley patch: lower-case marshal, as the chunk interface names it; upstream's Marshal
+// left the interface to chunkHeader.marshal, which sent every HEARTBEAT empty.
+func (h *chunkHeartbeat) marshal() ([]byte, error) {
 	// exactly one Heartbeat Info param is required.
 	if len(h.params) != 1 {
 		return nil, ErrHeartbeatMarshalNoInfo

@@ -73,9 +73,28 @@ func (m *rtoManager) setNewRTT(rtt float64) float64 {
 		m.rttvar = (1-rtoBeta)*m.rttvar + rtoBeta*(math.Abs(m.srtt-rtt))
 		m.srtt = (1-rtoAlpha)*m.srtt + rtoAlpha*rtt
 	}
-	m.rto = math.Min(math.Max(m.srtt+4*m.rttvar, rtoMin), m.rtoMax)
+	// Volley patch: RTOMax never caps the RTO below 1.5 × srtt: a timer shorter
+	// than the round trip only resends what is still on its way, and Karn's rule
+	// then leaves no RTT sample to correct it.
+	m.rto = math.Min(math.Max(m.srtt+4*m.rttvar, rtoMin), math.Max(m.rtoMax, m.rttFloor()))
 
 	return m.srtt
+}
+
+// getRTOCap returns the most the retransmission timer backs off to: RTOMax, or
+// 1.5 × srtt when that is higher (Volley patch, see setNewRTT).
+func (m *rtoManager) getRTOCap() float64 {
+	m.mutex.RLock()
+	defer m.mutex.RUnlock()
+
+	return math.Max(m.rtoMax, m.rttFloor())
+}
+
+// rttFloor is the least RTO that RTOMax may cap to (Volley patch): 1.5 × srtt. The
+// half round trip of margin covers a delayed SACK (pion delays one up to 200 ms)
+// at long round trips; at short ones RTOMax, typically above it, decides.
+func (m *rtoManager) rttFloor() float64 {
+	return 1.5 * m.srtt
 }
 
 // getRTO simply returns the current RTO in msec.
@@ -132,6 +151,7 @@ type rtxTimer struct {
 	id         int
 	maxRetrans uint
 	rtoMax     float64
+	rtoCap     func() float64 // Volley patch: when set, the backoff cap instead of rtoMax
 	mutex      sync.Mutex
 	rto        float64
 	nRtos      uint
@@ -161,7 +181,11 @@ func newRTXTimer(id int, observer rtxTimerObserver, maxRetrans uint,
 }
 
 func (t *rtxTimer) calculateNextTimeout() time.Duration {
-	timeout := calculateNextTimeout(t.rto, t.nRtos, t.rtoMax)
+	rtoMax := t.rtoMax
+	if t.rtoCap != nil {
+		rtoMax = t.rtoCap()
+	}
+	timeout := calculateNextTimeout(t.rto, t.nRtos, rtoMax)
 
 	return time.Duration(timeout) * time.Millisecond
 }

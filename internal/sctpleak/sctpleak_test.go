@@ -334,6 +334,42 @@ func (p *delayedPipe) close() {
 	p.wg.Wait()
 }
 
+// connectPair runs the handshake of two associations over a and b, both with RTOMax
+// 150 ms as netcode sets it, and closes them when the test ends.
+func connectPair(t *testing.T, ctx context.Context, a, b net.Conn) [2]*sctp.Association {
+	t.Helper()
+	quiet := logging.NewDefaultLoggerFactory()
+	quiet.DefaultLogLevel = logging.LogLevelDisabled
+	type result struct {
+		assoc *sctp.Association
+		err   error
+	}
+	results := make([]chan result, 2)
+	for i, conn := range []net.Conn{a, b} {
+		results[i] = make(chan result, 1)
+		go func() {
+			a, err := sctp.ClientContext(ctx, sctp.WithNetConn(conn), sctp.WithName(string(rune('A'+i))),
+				sctp.WithRTOMax(150), sctp.WithLoggerFactory(quiet))
+			results[i] <- result{a, err}
+		}()
+	}
+	var assocs [2]*sctp.Association
+	var errs []error
+	for i := range results {
+		r := <-results[i]
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		assocs[i] = r.assoc
+		t.Cleanup(func() { _ = r.assoc.Close() })
+	}
+	if len(errs) > 0 {
+		t.Fatalf("handshake: %v", errors.Join(errs...))
+	}
+	return assocs
+}
+
 // TestDataRTOFollowsLongRoundTrip: with RTOMax 150 ms (as netcode sets it) on a
 // link with a 2 s round trip, reliable messages are sent about once each. Upstream
 // caps the RTO at RTOMax even far below the round trip, so every chunk was resent
@@ -348,35 +384,11 @@ func TestDataRTOFollowsLongRoundTrip(t *testing.T) {
 		counted  = 120 // the last 4 s: the first round trips teach the RTO
 		size     = 40
 	)
-	quiet := logging.NewDefaultLoggerFactory()
-	quiet.DefaultLogLevel = logging.LogLevelDisabled
 	connA, connB, link := newDelayedPipe(time.Second)
 	defer link.close()
-
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	type result struct {
-		assoc *sctp.Association
-		err   error
-	}
-	results := make([]chan result, 2)
-	for i, conn := range []net.Conn{connA, connB} {
-		results[i] = make(chan result, 1)
-		go func() {
-			a, err := sctp.ClientContext(ctx, sctp.WithNetConn(conn), sctp.WithName(string(rune('A'+i))),
-				sctp.WithRTOMax(150), sctp.WithLoggerFactory(quiet))
-			results[i] <- result{a, err}
-		}()
-	}
-	var assocs [2]*sctp.Association
-	for i := range results {
-		r := <-results[i]
-		if r.err != nil {
-			t.Fatalf("handshake over a 2 s round trip: %v", r.err)
-		}
-		assocs[i] = r.assoc
-		defer r.assoc.Close()
-	}
+	assocs := connectPair(t, ctx, connA, connB)
 
 	out, err := assocs[0].OpenStream(1, sctp.PayloadTypeWebRTCBinary)
 	if err != nil {
@@ -455,35 +467,11 @@ func TestLossyLongRoundTrip(t *testing.T) {
 		maxHeld  = 6 << 10 // bytes; the patched association held 2.7 KB, upstream over 10 KB
 		interval = time.Second / 20
 	)
-	quiet := logging.NewDefaultLoggerFactory()
-	quiet.DefaultLogLevel = logging.LogLevelDisabled
 	connA, connB, link := newLossyPipe(time.Second, 0.25)
 	defer link.close()
-
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	type result struct {
-		assoc *sctp.Association
-		err   error
-	}
-	results := make([]chan result, 2)
-	for i, conn := range []net.Conn{connA, connB} {
-		results[i] = make(chan result, 1)
-		go func() {
-			a, err := sctp.ClientContext(ctx, sctp.WithNetConn(conn), sctp.WithName(string(rune('A'+i))),
-				sctp.WithRTOMax(150), sctp.WithLoggerFactory(quiet))
-			results[i] <- result{a, err}
-		}()
-	}
-	var assocs [2]*sctp.Association
-	for i := range results {
-		r := <-results[i]
-		if r.err != nil {
-			t.Fatalf("handshake over a lossy 2 s round trip: %v", r.err)
-		}
-		assocs[i] = r.assoc
-		defer r.assoc.Close()
-	}
+	assocs := connectPair(t, ctx, connA, connB)
 	cmds, err := assocs[0].OpenStream(1, sctp.PayloadTypeWebRTCBinary)
 	if err != nil {
 		t.Fatal(err)

@@ -106,6 +106,7 @@ type soakSample struct {
 	Leaves     uint64        // sessions ended politely so far
 	Kills      uint64        // sessions killed so far
 	Failures   uint64        // joins that failed or sessions that ended on their own
+	CutShort   uint64        // joins still connecting when the run ended (the host may have a session)
 	HeapBytes  uint64        // live heap and stacks after two collections
 	Goroutines int
 	FDs        int
@@ -224,6 +225,7 @@ type soakRun struct {
 	leaves atomic.Uint64
 	kills  atomic.Uint64
 	nfail  atomic.Uint64
+	cut    atomic.Uint64
 
 	mu    sync.Mutex
 	fails map[string]uint64 // failures by error text
@@ -237,6 +239,7 @@ func (s *soakRun) sample() soakSample {
 		Leaves:     s.leaves.Load(),
 		Kills:      s.kills.Load(),
 		Failures:   s.nfail.Load(),
+		CutShort:   s.cut.Load(),
 		HeapBytes:  liveHeap(),
 		Goroutines: runtime.NumGoroutine(),
 		FDs:        openFDs(),
@@ -412,8 +415,14 @@ func (s *soakRun) slot(ctx context.Context, i int) {
 	for ctx.Err() == nil {
 		life := s.cfg.LifeMin + time.Duration(rng.Int64N(int64(s.cfg.LifeMax-s.cfg.LifeMin)+1))
 		kill := rng.Float64() < s.cfg.KillShare
-		if err := s.session(ctx, i, rng, life, kill); err != nil && ctx.Err() == nil {
-			s.fail(err)
+		if err := s.session(ctx, i, rng, life, kill); err != nil {
+			if ctx.Err() == nil {
+				s.fail(err)
+			} else {
+				// The run ended while it joined: the host may already hold the
+				// session and will see it leave, though it never counted as a join.
+				s.cut.Add(1)
+			}
 		}
 		// A short pause between sessions; a killed player's machine stays dark
 		// during it, so nothing of the old session reaches the host.

@@ -49,8 +49,11 @@ func TestSoakChurn(t *testing.T) {
 	for _, n := range r.Departures {
 		departed += n
 	}
-	if departed < a.Joins || departed > a.Joins+a.Failures {
-		t.Errorf("the host saw %d departures (%v) of %d sessions", departed, r.Departures, a.Joins)
+	// A join that fails, or that the end of the run cuts short, may still have left
+	// a session on the host.
+	if departed < a.Joins || departed > a.Joins+a.Failures+a.CutShort {
+		t.Errorf("the host saw %d departures (%v) of %d sessions (%d failed, %d cut short by the end of the run)",
+			departed, r.Departures, a.Joins, a.Failures, a.CutShort)
 	}
 	if r.Departures["peer timed out"] < a.Kills {
 		t.Errorf("%d sessions killed, but the host timed out only %d (%v)", a.Kills, r.Departures["peer timed out"], r.Departures)

@@ -62,6 +62,14 @@ func (l *hostLife) setIdent(ident *identity) {
 	l.mu.Unlock()
 }
 
+// unsetIdent undoes setIdent for a takeover that failed: the session is again a
+// resumption waiting on ident, which abandon gives back.
+func (l *hostLife) unsetIdent(ident *identity) {
+	l.mu.Lock()
+	l.ident, l.resumeOf = nil, ident
+	l.mu.Unlock()
+}
+
 // abandon gives back an identity claimed by a resumption that did not complete.
 func (l *hostLife) abandon() {
 	l.mu.Lock()

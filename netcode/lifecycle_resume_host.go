@@ -271,6 +271,18 @@ func (l *serverLife) takeOver(sess *session, ident *identity, h ackMsg, w *welco
 	if err != nil {
 		return nil, err
 	}
+	// The session holds the identity before the welcome leaves: the client answers
+	// it at once with the commands to resend, and commandIn must number them against
+	// the identity (it waits on ident.mu until this takeover ends). Numbered against
+	// the bare session, the first was dropped as out of sequence, and every command
+	// after it too. A failed takeover gives the claim back for abandon to release.
+	sess.life.setIdent(ident)
+	done := false
+	defer func() {
+		if !done {
+			sess.life.unsetIdent(ident)
+		}
+	}()
 	sess.life.welcomed.Store(true)
 	if err := sess.sendReliable(msg); err != nil {
 		return nil, err
@@ -282,6 +294,9 @@ func (l *serverLife) takeOver(sess *session, ident *identity, h ackMsg, w *welco
 		}
 	}
 	ident.evSent = ident.evOut
+	if s.cfg.observeTakeOver != nil {
+		s.cfg.observeTakeOver()
+	}
 	// Commands the old connection delivered but the tick has not collected yet
 	// go first: the client resends only those after them.
 	old.mu.Lock()
@@ -300,7 +315,7 @@ func (l *serverLife) takeOver(sess *session, ident *identity, h ackMsg, w *welco
 	}
 	ident.suspended, ident.dead = false, false
 	delete(l.suspended, ident.id)
-	sess.life.setIdent(ident)
+	done = true
 	sess.stats.resumes.Store(old.stats.resumes.Load() + 1)
 	s.sessions[ident.id] = sess
 	l.changes = append(l.changes, lifeChange{kind: changeResumed, ident: ident, sess: sess, old: old})

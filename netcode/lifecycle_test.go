@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,6 +276,80 @@ func TestResumeAfterHardClose(t *testing.T) {
 	}
 	if want := fmt.Sprintf("[suspended %d resumed %d]", id, id); fmt.Sprint(rec.events) != want || len(rec.joined) != 1 || len(rec.left) != 0 {
 		t.Fatalf("game saw %v, joins %v, departures %v; want %s, one join, no departure", rec.events, rec.joined, rec.left, want)
+	}
+}
+
+// TestResumeCommandDuringTakeOver holds the host's takeover open until the resumed
+// client's first resent command has reached the new connection: the client sends it
+// as soon as the welcome arrives, and on a loaded machine it can arrive before the
+// takeover ends. The command, and those after it, must still reach the game once
+// each and in order. (Numbered before the session held its identity, the command
+// was dropped as out of sequence and every later one with it: CI run 49 of issue 10.)
+func TestResumeCommandDuringTakeOver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	reg := testRegistry(t)
+	rec := newLifeRecorder()
+	var resuming atomic.Bool
+	arrived := make(chan struct{}, 1)
+	cfg := ServerConfig{Registry: reg, Transport: loopback(), Step: rec.step(counterGame(t, reg, rec.recorder))}
+	cfg.observeReliable = func(kind byte) {
+		if kind == kindCommand && resuming.Load() {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+		}
+	}
+	held := make(chan bool, 1)
+	cfg.observeTakeOver = func() {
+		select {
+		case <-arrived:
+			held <- true
+		case <-ctx.Done():
+			held <- false
+		}
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	a, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: loopback()})
+	if err := a.Send(cmdMsg{Seq: 0}); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, 20*time.Second, "the first command", func() bool { return len(rec.commands[id]) == 1 })
+	kill(a)
+	rec.waitFor(t, 20*time.Second, "the game to see the suspension", func() bool { return len(rec.suspended) == 1 })
+	st := a.ResumeState()
+	if st == nil {
+		t.Fatalf("no resume state after %v", a.Err())
+	}
+	body, err := msgpackMarshal(cmdMsg{Seq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Unacked = append(st.Unacked, body)
+	st.Commands++
+
+	resuming.Store(true)
+	b, _, err := tryConnect(ctx, srv, ClientConfig{Registry: reg, Transport: loopback(), Resume: st})
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	defer b.Close()
+	if !<-held {
+		t.Fatal("the resent command never reached the host while the takeover was held")
+	}
+	if err := b.Send(cmdMsg{Seq: 2}); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, 20*time.Second, "the resent command and the next one", func() bool { return len(rec.commands[id]) >= 3 })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if fmt.Sprint(rec.commands[id]) != "[0 1 2]" {
+		t.Fatalf("commands %v, want [0 1 2]", rec.commands[id])
 	}
 }
 

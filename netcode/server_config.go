@@ -167,6 +167,12 @@ type ServerConfig struct {
 	// observeDrain, if set (tests), runs in Drain once admission has stopped and
 	// before the goodbyes.
 	observeDrain func()
+	// observeTakeOver, if set (tests), runs in a resumption's takeover once the
+	// welcome and the missed events are sent, before the takeover ends.
+	observeTakeOver func()
+	// observeReliable, if set (tests), sees the kind of every message on a
+	// session's reliable channel before it is handled.
+	observeReliable func(kind byte)
 	// ignoreReliableCommands (tests) ignores every command on the reliable
 	// channel: commands then arrive only as copies.
 	ignoreReliableCommands bool

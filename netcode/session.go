@@ -512,6 +512,9 @@ func (sess *session) onReliable(msg webrtc.DataChannelMessage) {
 		sess.badMessage(DropMalformed, fmt.Errorf("%w: empty or text message", ErrMalformed))
 		return
 	}
+	if sess.srv.cfg.observeReliable != nil {
+		sess.srv.cfg.observeReliable(b[0])
+	}
 	switch b[0] {
 	case kindCommand:
 		if !sess.srv.cfg.ignoreReliableCommands {

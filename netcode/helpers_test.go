@@ -41,6 +41,10 @@ func init() {
 	// exercise the liveness timeout must not be cut by it.
 	defaultTimeout = 30 * time.Second
 	defaultHandshakeTimeout = 30 * time.Second
+	// An ICE restart that a stall started (the host went quiet) must not fail
+	// because a second stall outlasted one attempt (CI run 52:
+	// TestLoopbackSixteenClients, "4 ICE restarts failed" at load 11).
+	defaultRestartTimeout = 30 * time.Second
 }
 
 func loopback() TransportConfig {

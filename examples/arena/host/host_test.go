@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/volleynet/volley/examples/arena/bot"
 	"github.com/volleynet/volley/examples/arena/client"
 	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/host"
+	"github.com/volleynet/volley/internal/leakcheck"
 	"github.com/volleynet/volley/internal/netsim"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/signaling"
@@ -30,7 +29,7 @@ func TestBotsOverLossyNetwork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays for 20 s")
 	}
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the network's cleanup closes it
+	t.Cleanup(func() { leakcheck.VerifyNone(t) }) // after the network's cleanup closes it
 	const (
 		bots     = 8
 		playTime = 20 * time.Second

@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
+	"github.com/volleynet/volley/internal/leakcheck"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // Player is the test entity.
 type Player struct {

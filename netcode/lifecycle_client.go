@@ -106,6 +106,12 @@ func (l *clientLife) busy() bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.running {
+		return true
+	}
+	if l.c.sigw.closed() {
+		return false // no restart can come (see step)
+	}
 	return l.attempts > 0 || !iceUp(l.ice) && l.ice != webrtc.ICEConnectionStateNew
 }
 
@@ -179,7 +185,10 @@ func (l *clientLife) step(now time.Time) time.Duration {
 		}
 	}
 	start := false
-	if !l.running && !l.closed && l.cfg.enabled() {
+	// A restart needs the signaling path: once it has closed (the player left the
+	// lobby), an offer would reach nobody, and applying it would tear down an ICE
+	// session that may still recover by itself. The liveness timeout judges then.
+	if !l.running && !l.closed && l.cfg.enabled() && !c.sigw.closed() {
 		if l.attempts == 0 && !l.requested && iceUp(l.ice) {
 			quiet, d := l.quietLook(now)
 			if quiet {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/volleynet/volley/internal/netsim"
+	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
 )
 
@@ -119,6 +120,65 @@ func testBlackhole(t *testing.T, clientRestart, hostRestart RestartConfig, clien
 	}
 	if len(rec.left) > 0 {
 		t.Fatalf("departures %+v, want none", rec.left)
+	}
+}
+
+// TestNoRestartWithoutSignaling closes the signaling path (the player left the
+// lobby), then blackholes the network long enough for ICE to call the connection
+// disconnected and the client to want a restart. No restart starts: its offer would
+// reach nobody, and applying it would tear down the ICE session. When the network
+// returns, ICE recovers by itself and commands flow again. (CI run 56:
+// TestLobbyDrainWithGames, a player that had left the draining lobby restarted on
+// a stall and ended after "4 ICE restarts failed".)
+func TestNoRestartWithoutSignaling(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nw := netsim.ForTest(t, netsim.Config{Delay: 5 * time.Millisecond, Seed: 5})
+	reg := testRegistry(t)
+	rec := newRecorder()
+	fast := TransportConfig{ICEDisconnectedTimeout: time.Second, ICEKeepaliveInterval: 200 * time.Millisecond}
+	hostTr, clientTr := fast, fast
+	hostTr.Net, clientTr.Net = nw.MustNet(t), nw.MustNet(t)
+	srv, err := NewServer(ServerConfig{Registry: reg, Transport: hostTr, Step: counterGame(t, reg, rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hostSig, clientSig := signaling.Pipe()
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := srv.Accept(ctx, hostSig)
+		accepted <- err
+	}()
+	c, err := Dial(ctx, ClientConfig{Registry: reg, Transport: clientTr, Restart: RestartConfig{After: 200 * time.Millisecond}}, clientSig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := <-accepted; err != nil {
+		t.Fatal(err)
+	}
+	id := c.ID()
+	waitWorld(t, c, 20*time.Second, "a first snapshot", func(*snapshot.World) bool { return true })
+
+	clientSig.Close()
+	pollUntil(t, 20*time.Second, "the client to see its signaling path closed", c.sigw.closed)
+	nw.SetLoss(1)
+	pollUntil(t, 20*time.Second, "ICE to call the connection down", func() bool { return c.State() == LinkRestarting })
+	// Past RestartConfig.After, a restart would have started: the outage itself.
+	<-time.After(time.Second)
+	nw.SetLoss(0)
+	if err := c.Send(cmdMsg{Seq: 0}); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, 30*time.Second, "a command after the outage", func() bool { return len(rec.commands[id]) == 1 })
+	waitWorld(t, c, 20*time.Second, "the command's effect in a snapshot", func(w *snapshot.World) bool {
+		var p Player
+		ok, err := w.Get(snapshot.EntityID(id), &p)
+		return ok && err == nil && p.X == 1
+	})
+	if st := c.Stats(); st.Restarts != 0 || c.Err() != nil {
+		t.Fatalf("client after the outage: %d restarts, err %v; want none and connected", st.Restarts, c.Err())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 
@@ -22,7 +23,13 @@ type sigWriter struct {
 	ready bool
 	early []signaling.Signal
 	out   chan signaling.Signal
+	// gone is set once the signaling path has closed (a send failed, or the
+	// reader saw it close): nothing can reach the other side any more.
+	gone atomic.Bool
 }
+
+// closed reports whether the signaling path has closed.
+func (w *sigWriter) closed() bool { return w.gone.Load() }
 
 func newSigWriter() *sigWriter {
 	return &sigWriter{out: make(chan signaling.Signal, maxQueuedSignals)}
@@ -95,6 +102,9 @@ func (w *sigWriter) run(ctx context.Context, sig signaling.Signaler) {
 		select {
 		case s := <-w.out:
 			if err := sig.SendSignal(ctx, s); err != nil {
+				if ctx.Err() == nil {
+					w.gone.Store(true)
+				}
 				return
 			}
 		case <-ctx.Done():

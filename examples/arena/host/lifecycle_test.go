@@ -27,7 +27,10 @@ func TestBotsSurviveNetworkSwitch(t *testing.T) {
 	fast := netcode.TransportConfig{ICEDisconnectedTimeout: time.Second, ICEKeepaliveInterval: 200 * time.Millisecond}
 	hostTr := fast
 	hostTr.Net = nw.MustNet(t)
-	h, err := host.New(host.Config{Netcode: netcode.ServerConfig{Transport: hostTr}})
+	// The restarts are under test, not the host's liveness timeout: on a loaded
+	// machine a restart can take longer than the default 5 s, and the host would
+	// suspend the bot meanwhile (CI runs 56 and 57).
+	h, err := host.New(host.Config{Netcode: netcode.ServerConfig{Transport: hostTr, Timeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

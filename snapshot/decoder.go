@@ -488,81 +488,19 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			}
 			tfs := tab.fields[:n]
 			// out holds the reference first (b1 or its prediction), then the new values.
+			// Both loops are functions of their own: inside parse, their variables
+			// would be spilled to the stack, and a field's code depends on the
+			// previous one's through them.
 			if b0 != nil {
-				pr := &d.pr
-				for i := range tfs {
-					f := &tfs[i]
-					v := b1[i]
-					if f.wide {
-						if dd := tabDiff(f, v, b0[i]); dd != 0 {
-							var step int64
-							switch xx := dd * int64(pr.num); {
-							case pr.exact:
-								step = dd * pr.q
-							case xx < 0:
-								step = (xx - pr.half) / int64(pr.den)
-							default:
-								step = (xx + pr.half) / int64(pr.den)
-							}
-							v = tabAdd(f, v, step)
-						}
-					}
-					out[i] = v
-				}
+				predictTab(tfs, b1, b0, out, &d.pr)
 			} else {
 				copy(out, b1)
 			}
-			// Per field: its code; runs of unchanged fields of k 0 (a "0" each) take
-			// one test. The stream is followed by 8 zero bytes, so a 64-bit load at
-			// any position up to the end is safe; a code that runs past the end is
-			// caught before the next load.
-			pos, end := br.pos, br.end
-			buf := br.buf
-			var x uint64  // the stream from pos on
-			var have uint // bits of x that are the stream's (or its zero padding)
-			for i := 0; i < n; {
-				if have < codeClasses+32 {
-					if pos > end {
-						break
-					}
-					x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
-				}
-				f := &tfs[i]
-				if x&1 == 0 && f.zrun > 0 {
-					run := min(uint(bits.TrailingZeros64(x)), uint(f.zrun), have)
-					x >>= run
-					have -= run
-					pos += run
-					i += int(run)
-					continue
-				}
-				cl := uint(bits.TrailingZeros64(^x))
-				var v uint32
-				var k uint
-				// The masks (no-ops: widths are at most 32, codes at most
-				// codeClasses+32 bits) spare the shifts' range checks.
-				if cl < codeClasses {
-					w := uint(f.w[cl]) & 63
-					u := (x >> (cl + 1)) & (1<<w - 1)
-					if cl > 0 {
-						u += f.lim[cl-1]
-					}
-					v = unresidual(out[i], uint32(u), uint(f.bits))
-					k = cl + 1 + w
-				} else {
-					v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
-					k = codeClasses + uint(f.bits)
-				}
-				x >>= k & 63
-				have -= k
-				pos += k
-				if v > f.maxQ {
-					return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, tab.dt.t.fields[i].Name, v)
-				}
-				out[i] = v
-				i++
+			pos, bad := decodeCodes(br.buf, br.pos, br.end, tfs, out)
+			if bad >= 0 {
+				return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, tab.dt.t.fields[bad].Name, out[bad])
 			}
-			if pos > end {
+			if pos > br.end {
 				return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
 			}
 			br.pos = pos
@@ -579,6 +517,88 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		return fmt.Errorf("%w: non-zero padding", ErrCorrupt)
 	}
 	return nil
+}
+
+// predictTab writes into out the prediction of each field of tfs from b0 (pr.den ticks
+// before b1) to pr.num ticks after b1, as predictDec does.
+func predictTab(tfs []tabField, b1, b0, out []uint32, pr *predRatio) {
+	b1, b0, out = b1[:len(tfs)], b0[:len(tfs)], out[:len(tfs)]
+	for i := range tfs {
+		f := &tfs[i]
+		v := b1[i]
+		if f.wide {
+			if dd := tabDiff(f, v, b0[i]); dd != 0 {
+				var step int64
+				switch xx := dd * int64(pr.num); {
+				case pr.exact:
+					step = dd * pr.q
+				case xx < 0:
+					step = (xx - pr.half) / int64(pr.den)
+				default:
+					step = (xx + pr.half) / int64(pr.den)
+				}
+				v = tabAdd(f, v, step)
+			}
+		}
+		out[i] = v
+	}
+}
+
+// decodeCodes decodes the codes of fields tfs from the bit stream in buf (followed by 8
+// zero bytes), from bit pos; out holds each field's reference and receives its new
+// value. It returns the position after the codes (past end if they run past the
+// stream's end) and the index of a field whose value is out of range (-1: none).
+//
+// Per field: its code; runs of unchanged fields of k 0 (a "0" each) take one test. A
+// 64-bit load at any position up to end is safe; a code that runs past the end is
+// caught before the next load.
+func decodeCodes(buf []byte, pos, end uint, tfs []tabField, out []uint32) (uint, int) {
+	out = out[:len(tfs)]
+	var x uint64  // the stream from pos on
+	var have uint // bits of x that are the stream's (or its zero padding)
+	for i := 0; i < len(tfs); {
+		if have < codeClasses+32 {
+			if pos > end {
+				break
+			}
+			x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
+		}
+		f := &tfs[i]
+		if x&1 == 0 && f.zrun > 0 {
+			run := min(uint(bits.TrailingZeros64(x)), uint(f.zrun), have)
+			x >>= run
+			have -= run
+			pos += run
+			i += int(run)
+			continue
+		}
+		cl := uint(bits.TrailingZeros64(^x))
+		var v uint32
+		var k uint
+		// The masks (no-ops: widths are at most 32, codes at most
+		// codeClasses+32 bits) spare the shifts' range checks.
+		if cl < codeClasses {
+			w := uint(f.w[cl]) & 63
+			u := (x >> (cl + 1)) & (1<<w - 1)
+			if cl > 0 {
+				u += f.lim[cl-1]
+			}
+			v = unresidual(out[i], uint32(u), uint(f.bits))
+			k = cl + 1 + w
+		} else {
+			v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
+			k = codeClasses + uint(f.bits)
+		}
+		x >>= k & 63
+		have -= k
+		pos += k
+		out[i] = v
+		if v > f.maxQ {
+			return pos, i
+		}
+		i++
+	}
+	return pos, -1
 }
 
 // compileDec compiles a field for decoding and prediction.

@@ -246,11 +246,13 @@ type decTab struct {
 // tabField is a field and its code in one packet, compiled together for the decoding
 // loop.
 type tabField struct {
-	lim   [codeClasses]uint64 // the code's class ends
+	start [codeClasses]uint64 // the code's class starts (start[0] is 0)
 	maxQ  uint32
 	bits  uint8
 	k     uint8
-	zrun  uint8              // fields from this one on with k = 0 (at most 255)
+	// clen[b] is the length of the code whose first 5 bits are b (lowest first):
+	// the class prefix (c ones and a zero, or codeClasses ones) decides it.
+	clen  [1 << codeClasses]uint8
 	w     [codeClasses]uint8 // the code's class widths
 	wide  bool
 	angle bool
@@ -305,21 +307,19 @@ func (d *Decoder) parseTable(br *bitIn, common int64) error {
 				continue
 			}
 			c := makeFieldCode(k, uint(f.bits))
-			tf := tabField{lim: [codeClasses]uint64(c.start[1:]), maxQ: f.maxQ, bits: f.bits, k: c.k, w: c.w, wide: f.wide, angle: f.angle}
+			tf := tabField{start: [codeClasses]uint64(c.start[:codeClasses]), maxQ: f.maxQ, bits: f.bits, k: c.k, w: c.w, wide: f.wide, angle: f.angle}
+			for b := range tf.clen {
+				if cl := bits.TrailingZeros(^uint(b)); cl < codeClasses {
+					tf.clen[b] = uint8(cl + 1 + int(c.w[cl]))
+				} else {
+					tf.clen[b] = codeClasses + f.bits
+				}
+			}
 			if same {
 				tb.fields[j] = tf
 			} else {
 				tb.fields = append(tb.fields, tf)
 			}
-		}
-		run := 0
-		for j := len(tb.fields) - 1; j >= 0; j-- {
-			if tb.fields[j].k == 0 {
-				run = min(run+1, 255)
-			} else {
-				run = 0
-			}
-			tb.fields[j].zrun = uint8(run)
 		}
 		d.tabOf[typ] = int16(i + 1)
 	}
@@ -549,14 +549,16 @@ func predictTab(tfs []tabField, b1, b0, out []uint32, pr *predRatio) {
 // value. It returns the position after the codes (past end if they run past the
 // stream's end) and the index of a field whose value is out of range (-1: none).
 //
-// Per field: its code; runs of unchanged fields of k 0 (a "0" each) take one test. A
-// 64-bit load at any position up to end is safe; a code that runs past the end is
-// caught before the next load.
+// Every field's code is decoded the same way, without a branch on its class or on
+// whether the field changed: the data decide those, and such branches mispredict
+// (skipping runs of unchanged fields, and adding a class's start only above class 0,
+// cost more than they saved). A 64-bit load at any position up to end is safe; a code
+// that runs past the end is caught before the next load.
 func decodeCodes(buf []byte, pos, end uint, tfs []tabField, out []uint32) (uint, int) {
 	out = out[:len(tfs)]
 	var x uint64  // the stream from pos on
 	var have uint // bits of x that are the stream's (or its zero padding)
-	for i := 0; i < len(tfs); {
+	for i := range tfs {
 		if have < codeClasses+32 {
 			if pos > end {
 				break
@@ -564,30 +566,20 @@ func decodeCodes(buf []byte, pos, end uint, tfs []tabField, out []uint32) (uint,
 			x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
 		}
 		f := &tfs[i]
-		if x&1 == 0 && f.zrun > 0 {
-			run := min(uint(bits.TrailingZeros64(x)), uint(f.zrun), have)
-			x >>= run
-			have -= run
-			pos += run
-			i += int(run)
-			continue
-		}
+		// The code's length from a table: on the chain from one field's code
+		// to the next, a load is shorter than finding the class and its width.
+		// The class is needed for the value only.
+		k := uint(f.clen[x&(1<<codeClasses-1)])
 		cl := uint(bits.TrailingZeros64(^x))
 		var v uint32
-		var k uint
 		// The masks (no-ops: widths are at most 32, codes at most
 		// codeClasses+32 bits) spare the shifts' range checks.
 		if cl < codeClasses {
 			w := uint(f.w[cl]) & 63
-			u := (x >> (cl + 1)) & (1<<w - 1)
-			if cl > 0 {
-				u += f.lim[cl-1]
-			}
+			u := (x>>(cl+1))&(1<<w-1) + f.start[cl]
 			v = unresidual(out[i], uint32(u), uint(f.bits))
-			k = cl + 1 + w
 		} else {
 			v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
-			k = codeClasses + uint(f.bits)
 		}
 		x >>= k & 63
 		have -= k
@@ -596,7 +588,6 @@ func decodeCodes(buf []byte, pos, end uint, tfs []tabField, out []uint32) (uint,
 		if v > f.maxQ {
 			return pos, i
 		}
-		i++
 	}
 	return pos, -1
 }

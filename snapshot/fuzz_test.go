@@ -180,8 +180,27 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{1, 1, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{1, 0xff, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		dec, _ := primed(t)
+		dec, next := primed(t)
+		before := NewWorld(dec.reg)
+		before.CopyFrom(dec.World())
+		ack := dec.Ack()
 		if _, err := dec.Decode(pkt); err != nil {
+			// A rejected packet changes nothing: not the world, not the ack, not
+			// the baselines (the next honest packets decode as if it never came).
+			if !dec.World().Equal(before) || dec.Ack() != ack {
+				t.Fatalf("rejected packet (%v) changed state", err)
+			}
+			ref, _ := primed(t)
+			for i, p := range next {
+				_, err1 := dec.Decode(p)
+				_, err2 := ref.Decode(p)
+				if (err1 == nil) != (err2 == nil) {
+					t.Fatalf("next packet %d after a rejected one: %v, without it: %v", i, err1, err2)
+				}
+			}
+			if !dec.World().Equal(ref.World()) || dec.Ack() != ref.Ack() {
+				t.Fatal("a rejected packet changed how the next packets decode")
+			}
 			return
 		}
 		checkValid(t, dec)

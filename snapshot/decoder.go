@@ -48,10 +48,13 @@ type Decoder struct {
 	body    []byte // the packet's bit stream and 8 zero bytes (see bitIn)
 	entries []decEntry
 	vals    []uint32
-	types   [256]decType // the registry's types, compiled for decoding on first use
-	tab     []decTab     // the packet's type table
-	tabOf   [256]int16   // index+1 in tab of each type listed (0: not listed)
-	pr      predRatio    // the last prediction's tick ratio (most predictions share it)
+	// direct lists the records whose slot for this packet parse wrote (see parse); a
+	// rejected packet invalidates those slots again.
+	direct []*decEnt
+	types  [256]decType // the registry's types, compiled for decoding on first use
+	tab    []decTab     // the packet's type table
+	tabOf  [256]int16   // index+1 in tab of each type listed (0: not listed)
+	pr     predRatio    // the last prediction's tick ratio (most predictions share it)
 }
 
 // recRef is one entry of Decoder.recs: the ID is kept beside the pointer so that finding
@@ -66,8 +69,11 @@ type decEntry struct {
 	id  EntityID
 	op  uint8
 	typ TypeID
-	n   uint8  // values (a type has at most maxFieldCount fields)
-	off uint32 // into Decoder.vals (a packet has fewer values than bits)
+	n   uint8 // values (a type has at most maxFieldCount fields)
+	// direct: parse decoded the values straight into the record's slot for this
+	// packet (see Decoder.direct); otherwise they are at off in Decoder.vals.
+	direct bool
+	off    uint32 // into Decoder.vals (a packet has fewer values than bits)
 }
 
 // decSlot describes the version of an entity stored in one slot (one cache line holds
@@ -193,8 +199,18 @@ func (d *Decoder) Decode(pkt []byte) (PacketInfo, error) {
 		d.stride = max(d.reg.maxFields, 1)
 	}
 	if err := d.parse(pkt[HeaderLen:], ext, info.Tick, &info); err != nil {
+		// Forget the versions parse stored: the slots held nothing any packet
+		// can still name (see parse), and now hold nothing at all.
+		slot := int(uint64(ext) % decSlots)
+		for _, r := range d.direct {
+			r.slots[slot] = decSlot{}
+		}
+		clear(d.direct)
+		d.direct = d.direct[:0]
 		return info, err
 	}
+	clear(d.direct)
+	d.direct = d.direct[:0]
 	d.noteReceived(info.Seq, ext)
 	d.hint = 0
 	for i := range d.entries {
@@ -343,6 +359,14 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 	d.entries = d.entries[:0]
 	d.vals = d.vals[:0]
 	recs := d.recs
+	// A delta's values may go straight into its record's slot for this packet (one
+	// copy fewer) when that slot's version is dead whatever becomes of this packet:
+	// the slot holds a version at least decSlots (2·History) packets older than this
+	// one, and if this packet is at most one past the newest, every packet that can
+	// still be used names baselines newer than that. (A packet further ahead would
+	// make older packets stale only if it is applied.)
+	direct := d.have && ext <= d.newExt+1
+	es := int(uint64(ext) % decSlots)
 	c := 0 // recs[c] is the first record whose ID is not below the last entry's
 	prev := int64(-1)
 	newRecs := 0
@@ -400,7 +424,7 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		}
 		d.entries = d.entries[:len(d.entries)+1]
 		en := &d.entries[len(d.entries)-1]
-		en.rec, en.id, en.op, en.typ, en.n, en.off = rec, EntityID(id), op, 0, 0, uint32(len(d.vals))
+		en.rec, en.id, en.op, en.typ, en.n, en.direct, en.off = rec, EntityID(id), op, 0, 0, false, uint32(len(d.vals))
 		if rec == nil {
 			newRecs++
 			if len(recs)+newRecs > MaxDecoderEntities {
@@ -468,9 +492,17 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			fs := tab.dt.fields
 			n := len(fs)
 			b1 := rec.vals[slot*rec.stride:][:n]
-			off := len(d.vals)
-			d.vals = slices.Grow(d.vals, n)[:off+n]
-			out := d.vals[off:][:n]
+			var out []uint32
+			if direct && rec.slots[es].seq < ext && n <= rec.stride {
+				out = rec.vals[es*rec.stride:][:n]
+				rec.slots[es] = decSlot{seq: ext, tick: tick, typ: en.typ}
+				d.direct = append(d.direct, rec)
+				en.direct = true
+			} else {
+				off := len(d.vals)
+				d.vals = slices.Grow(d.vals, n)[:off+n]
+				out = d.vals[off:][:n]
+			}
 			var b0 []uint32 // the prediction source, when predicted
 			if pd != 0 {    // predicted from an older version and the baseline
 				ps := int(uint64(ext-pd) % decSlots)
@@ -768,9 +800,11 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 		}
 		return false
 	}
-	q := d.vals[en.off:][:en.n]
 	slot := int(uint64(ext) % decSlots)
-	if r.slots[slot].seq < ext {
+	var q []uint32
+	if en.direct { // parse stored the version
+		q = r.vals[slot*r.stride:][:en.n]
+	} else if q = d.vals[en.off:][:en.n]; r.slots[slot].seq < ext {
 		if r.vals == nil || len(q) > r.stride {
 			r.grow(len(q), d.stride)
 		}

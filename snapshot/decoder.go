@@ -561,13 +561,10 @@ func predictTab(tfs []tabField, b1, b0, out []uint32, pr *predRatio) {
 		if f.wide {
 			if dd := tabDiff(f, v, b0[i]); dd != 0 {
 				var step int64
-				switch xx := dd * int64(pr.num); {
-				case pr.exact:
+				if pr.exact {
 					step = dd * pr.q
-				case xx < 0:
-					step = (xx - pr.half) / int64(pr.den)
-				default:
-					step = (xx + pr.half) / int64(pr.den)
+				} else {
+					step = roundDiv(dd*int64(pr.num), pr.half, int64(pr.den))
 				}
 				v = tabAdd(f, v, step)
 			}
@@ -685,17 +682,19 @@ func predictDec(fs []decField, b1, b0, out []uint32, num, den uint32) {
 		p := b1[i]
 		if f.wide {
 			if d := predDiff(f, p, b0[i]); d != 0 {
-				x := d * int64(num) // |d| < 2^32, num <= 2^16: no overflow
-				if x < 0 {
-					x = (x - half) / int64(den)
-				} else {
-					x = (x + half) / int64(den)
-				}
-				p = predAdd(f, p, x)
+				// |d| < 2^32, num <= 2^16: no overflow
+				p = predAdd(f, p, roundDiv(d*int64(num), half, int64(den)))
 			}
 		}
 		out[i] = p
 	}
+}
+
+// roundDiv is x/den rounded half away from zero (half is den/2), without a branch on
+// x's sign: the data decide it, and the branch mispredicts.
+func roundDiv(x, half, den int64) int64 {
+	s := x >> 63 // 0 or -1
+	return (x + (half ^ s) - s) / den
 }
 
 // predDiff is b1-b0 as predict takes it: modulo 2^bits as a signed number for angles.

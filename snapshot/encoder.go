@@ -884,13 +884,10 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		if pred && f.wide {
 			if d := predDiff(f, p, b0[i]); d != 0 {
 				var step int64
-				switch x := d * int64(pr.num); {
-				case pr.exact:
+				if pr.exact {
 					step = d * pr.q
-				case x < 0:
-					step = (x - pr.half) / int64(pr.den)
-				default:
-					step = (x + pr.half) / int64(pr.den)
+				} else {
+					step = roundDiv(d*int64(pr.num), pr.half, int64(pr.den))
 				}
 				p = predAdd(f, p, step)
 			}

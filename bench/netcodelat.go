@@ -52,6 +52,7 @@ func probeRegistry() (*snapshot.Registry, error) {
 // netcodeOpts says how a netcode latency session runs.
 type netcodeOpts struct {
 	Duration      time.Duration
+	MinCommands   int // commands to send even if Duration ends first (a loaded machine sends fewer)
 	TickRate      int
 	SendRate      int
 	Players       int // arena trace players in the world, for realistic snapshots
@@ -252,6 +253,7 @@ func measureNetcode(ctx context.Context, l *link, o netcodeOpts) (netcodeResults
 	defer end.Stop()
 	var sendErr error
 	buf := make([]byte, 4)
+	ended := false // Duration is over; sending goes on until MinCommands are sent
 send:
 	for {
 		select {
@@ -264,6 +266,9 @@ send:
 			cmu.Unlock()
 			if err := cli.Send(pingCmd{Seq: seq}); err != nil {
 				sendErr = fmt.Errorf("command: %w", err)
+				break send
+			}
+			if ended && int(seq) >= o.MinCommands {
 				break send
 			}
 		case <-inTick.C:
@@ -279,7 +284,10 @@ send:
 				break send
 			}
 		case <-end.C:
-			break send
+			if int(cmdSeq) >= o.MinCommands {
+				break send
+			}
+			ended = true
 		case <-cli.Done():
 			sendErr = fmt.Errorf("client disconnected: %w", cli.Err())
 			break send

@@ -27,8 +27,10 @@ func TestNetcodeLatencySmoke(t *testing.T) {
 				}
 				defer l.Close()
 			}
-			o := netcodeOpts{Duration: time.Second, TickRate: 60, SendRate: 30, Players: 4,
-				CmdInterval: 50 * time.Millisecond, InputInterval: 50 * time.Millisecond, Drain: 5 * time.Second, Name: tc.name}
+			// At least 10 commands however slowly a loaded machine sends them (CI run
+			// 55 sent 9 in the second), and a drain that ends once every answer is in.
+			o := netcodeOpts{Duration: time.Second, MinCommands: 10, TickRate: 60, SendRate: 30, Players: 4,
+				CmdInterval: 50 * time.Millisecond, InputInterval: 50 * time.Millisecond, Drain: 30 * time.Second, Name: tc.name}
 			r, err := measureNetcode(ctx, l, o)
 			if err != nil {
 				t.Fatal(err)

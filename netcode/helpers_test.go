@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
+	"github.com/volleynet/volley/internal/leakcheck"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // Player is the test entity.
 type Player struct {
@@ -41,6 +40,10 @@ func init() {
 	// exercise the liveness timeout must not be cut by it.
 	defaultTimeout = 30 * time.Second
 	defaultHandshakeTimeout = 30 * time.Second
+	// An ICE restart that a stall started (the host went quiet) must not fail
+	// because a second stall outlasted one attempt (CI run 52:
+	// TestLoopbackSixteenClients, "4 ICE restarts failed" at load 11).
+	defaultRestartTimeout = 30 * time.Second
 }
 
 func loopback() TransportConfig {

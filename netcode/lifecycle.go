@@ -47,7 +47,7 @@ func (r RestartConfig) withDefaults() RestartConfig {
 		r.Attempts = 4
 	}
 	if r.Timeout <= 0 {
-		r.Timeout = 5 * time.Second
+		r.Timeout = defaultRestartTimeout
 	}
 	if r.Backoff <= 0 {
 		r.Backoff = 500 * time.Millisecond

@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"go.uber.org/goleak"
 
 	"github.com/volleynet/volley/internal/browsertest"
+	"github.com/volleynet/volley/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 const helloPage = `<!doctype html><script src="wasm_exec.js"></script><script>
 const go = new Go();

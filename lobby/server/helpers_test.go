@@ -12,11 +12,11 @@ import (
 
 	"github.com/gorilla/websocket"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/volleynet/volley/internal/leakcheck"
 	"github.com/volleynet/volley/lobby"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 const waitTimeout = 10 * time.Second
 

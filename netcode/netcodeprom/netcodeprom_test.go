@@ -9,15 +9,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"go.uber.org/goleak"
 
+	"github.com/volleynet/volley/internal/leakcheck"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/netcode/netcodeprom"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 type ball struct {
 	X float32 `snap:"float,min=-100,max=100,prec=0.01"`

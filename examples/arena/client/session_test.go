@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/volleynet/volley/examples/arena/client"
 	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/host"
+	"github.com/volleynet/volley/internal/leakcheck"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/signaling"
 )
@@ -38,7 +37,7 @@ func connect(ctx context.Context, t *testing.T, h *host.Host, name string) *clie
 // must learn each other's names, and once she stops, her predicted position, Bob's
 // interpolated view of her and the host must agree.
 func TestSessions(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leakcheck.VerifyNone(t)
 	h, err := host.New(host.Config{Netcode: netcode.ServerConfig{Transport: loopback}})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +55,7 @@ func TestSessions(t *testing.T) {
 // TestLocalSession is TestSessions with alice hosting: she plays on a local client
 // (ConnectLocal, no network) in the host's process, bob over WebRTC.
 func TestLocalSession(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leakcheck.VerifyNone(t)
 	h, err := host.New(host.Config{Netcode: netcode.ServerConfig{Transport: loopback}})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +141,7 @@ func hasName(f *client.Frame, name string) bool {
 
 // TestRefusal: a player refused by a full arena host learns so at once, in words.
 func TestRefusal(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leakcheck.VerifyNone(t)
 	h, err := host.New(host.Config{Netcode: netcode.ServerConfig{Transport: loopback, MaxClients: 1}})
 	if err != nil {
 		t.Fatal(err)

@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/volleynet/volley/examples/arena/game"
 	"github.com/volleynet/volley/examples/arena/host"
+	"github.com/volleynet/volley/internal/leakcheck"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/signaling"
 )
@@ -16,7 +15,7 @@ import (
 // TestBadClient connects a raw netcode client that sends malformed inputs and
 // commands: the host counts them, keeps the player, and still applies its good input.
 func TestBadClient(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leakcheck.VerifyNone(t)
 	loopback := netcode.TransportConfig{ICE: netcode.ICEConfig{LoopbackOnly: true}}
 	h, err := host.New(host.Config{Netcode: netcode.ServerConfig{Transport: loopback}})
 	if err != nil {

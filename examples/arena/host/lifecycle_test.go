@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/volleynet/volley/examples/arena/bot"
 	"github.com/volleynet/volley/examples/arena/host"
+	"github.com/volleynet/volley/internal/leakcheck"
 	"github.com/volleynet/volley/internal/netsim"
 	"github.com/volleynet/volley/netcode"
 	"github.com/volleynet/volley/signaling"
@@ -22,7 +21,7 @@ import (
 // restart: no bot session ends, the host keeps the same four players, and their
 // updates flow again.
 func TestBotsSurviveNetworkSwitch(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the network's cleanup closes it
+	t.Cleanup(func() { leakcheck.VerifyNone(t) }) // after the network's cleanup closes it
 	const bots = 4
 	nw := netsim.ForTest(t, netsim.Config{Delay: 10 * time.Millisecond, Seed: 3})
 	fast := netcode.TransportConfig{ICEDisconnectedTimeout: time.Second, ICEKeepaliveInterval: 200 * time.Millisecond}

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/volleynet/volley/internal/leakcheck"
 	"github.com/volleynet/volley/lobby"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())

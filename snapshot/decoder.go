@@ -48,10 +48,13 @@ type Decoder struct {
 	body    []byte // the packet's bit stream and 8 zero bytes (see bitIn)
 	entries []decEntry
 	vals    []uint32
-	types   [256]decType // the registry's types, compiled for decoding on first use
-	tab     []decTab     // the packet's type table
-	tabOf   [256]int16   // index+1 in tab of each type listed (0: not listed)
-	pr      predRatio    // the last prediction's tick ratio (most predictions share it)
+	// direct lists the records whose slot for this packet parse wrote (see parse); a
+	// rejected packet invalidates those slots again.
+	direct []*decEnt
+	types  [256]decType // the registry's types, compiled for decoding on first use
+	tab    []decTab     // the packet's type table
+	tabOf  [256]int16   // index+1 in tab of each type listed (0: not listed)
+	pr     predRatio    // the last prediction's tick ratio (most predictions share it)
 }
 
 // recRef is one entry of Decoder.recs: the ID is kept beside the pointer so that finding
@@ -66,8 +69,11 @@ type decEntry struct {
 	id  EntityID
 	op  uint8
 	typ TypeID
-	n   uint8  // values (a type has at most maxFieldCount fields)
-	off uint32 // into Decoder.vals (a packet has fewer values than bits)
+	n   uint8 // values (a type has at most maxFieldCount fields)
+	// direct: parse decoded the values straight into the record's slot for this
+	// packet (see Decoder.direct); otherwise they are at off in Decoder.vals.
+	direct bool
+	off    uint32 // into Decoder.vals (a packet has fewer values than bits)
 }
 
 // decSlot describes the version of an entity stored in one slot (one cache line holds
@@ -193,8 +199,18 @@ func (d *Decoder) Decode(pkt []byte) (PacketInfo, error) {
 		d.stride = max(d.reg.maxFields, 1)
 	}
 	if err := d.parse(pkt[HeaderLen:], ext, info.Tick, &info); err != nil {
+		// Forget the versions parse stored: the slots held nothing any packet
+		// can still name (see parse), and now hold nothing at all.
+		slot := int(uint64(ext) % decSlots)
+		for _, r := range d.direct {
+			r.slots[slot] = decSlot{}
+		}
+		clear(d.direct)
+		d.direct = d.direct[:0]
 		return info, err
 	}
+	clear(d.direct)
+	d.direct = d.direct[:0]
 	d.noteReceived(info.Seq, ext)
 	d.hint = 0
 	for i := range d.entries {
@@ -246,11 +262,13 @@ type decTab struct {
 // tabField is a field and its code in one packet, compiled together for the decoding
 // loop.
 type tabField struct {
-	lim   [codeClasses]uint64 // the code's class ends
+	start [codeClasses]uint64 // the code's class starts (start[0] is 0)
 	maxQ  uint32
 	bits  uint8
 	k     uint8
-	zrun  uint8              // fields from this one on with k = 0 (at most 255)
+	// clen[b] is the length of the code whose first 5 bits are b (lowest first):
+	// the class prefix (c ones and a zero, or codeClasses ones) decides it.
+	clen  [1 << codeClasses]uint8
 	w     [codeClasses]uint8 // the code's class widths
 	wide  bool
 	angle bool
@@ -305,21 +323,19 @@ func (d *Decoder) parseTable(br *bitIn, common int64) error {
 				continue
 			}
 			c := makeFieldCode(k, uint(f.bits))
-			tf := tabField{lim: [codeClasses]uint64(c.start[1:]), maxQ: f.maxQ, bits: f.bits, k: c.k, w: c.w, wide: f.wide, angle: f.angle}
+			tf := tabField{start: [codeClasses]uint64(c.start[:codeClasses]), maxQ: f.maxQ, bits: f.bits, k: c.k, w: c.w, wide: f.wide, angle: f.angle}
+			for b := range tf.clen {
+				if cl := bits.TrailingZeros(^uint(b)); cl < codeClasses {
+					tf.clen[b] = uint8(cl + 1 + int(c.w[cl]))
+				} else {
+					tf.clen[b] = codeClasses + f.bits
+				}
+			}
 			if same {
 				tb.fields[j] = tf
 			} else {
 				tb.fields = append(tb.fields, tf)
 			}
-		}
-		run := 0
-		for j := len(tb.fields) - 1; j >= 0; j-- {
-			if tb.fields[j].k == 0 {
-				run = min(run+1, 255)
-			} else {
-				run = 0
-			}
-			tb.fields[j].zrun = uint8(run)
 		}
 		d.tabOf[typ] = int16(i + 1)
 	}
@@ -343,6 +359,14 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 	d.entries = d.entries[:0]
 	d.vals = d.vals[:0]
 	recs := d.recs
+	// A delta's values may go straight into its record's slot for this packet (one
+	// copy fewer) when that slot's version is dead whatever becomes of this packet:
+	// the slot holds a version at least decSlots (2·History) packets older than this
+	// one, and if this packet is at most one past the newest, every packet that can
+	// still be used names baselines newer than that. (A packet further ahead would
+	// make older packets stale only if it is applied.)
+	direct := d.have && ext <= d.newExt+1
+	es := int(uint64(ext) % decSlots)
 	c := 0 // recs[c] is the first record whose ID is not below the last entry's
 	prev := int64(-1)
 	newRecs := 0
@@ -400,7 +424,7 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		}
 		d.entries = d.entries[:len(d.entries)+1]
 		en := &d.entries[len(d.entries)-1]
-		en.rec, en.id, en.op, en.typ, en.n, en.off = rec, EntityID(id), op, 0, 0, uint32(len(d.vals))
+		en.rec, en.id, en.op, en.typ, en.n, en.direct, en.off = rec, EntityID(id), op, 0, 0, false, uint32(len(d.vals))
 		if rec == nil {
 			newRecs++
 			if len(recs)+newRecs > MaxDecoderEntities {
@@ -468,9 +492,17 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			fs := tab.dt.fields
 			n := len(fs)
 			b1 := rec.vals[slot*rec.stride:][:n]
-			off := len(d.vals)
-			d.vals = slices.Grow(d.vals, n)[:off+n]
-			out := d.vals[off:][:n]
+			var out []uint32
+			if direct && rec.slots[es].seq < ext && n <= rec.stride {
+				out = rec.vals[es*rec.stride:][:n]
+				rec.slots[es] = decSlot{seq: ext, tick: tick, typ: en.typ}
+				d.direct = append(d.direct, rec)
+				en.direct = true
+			} else {
+				off := len(d.vals)
+				d.vals = slices.Grow(d.vals, n)[:off+n]
+				out = d.vals[off:][:n]
+			}
 			var b0 []uint32 // the prediction source, when predicted
 			if pd != 0 {    // predicted from an older version and the baseline
 				ps := int(uint64(ext-pd) % decSlots)
@@ -488,81 +520,19 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			}
 			tfs := tab.fields[:n]
 			// out holds the reference first (b1 or its prediction), then the new values.
+			// Both loops are functions of their own: inside parse, their variables
+			// would be spilled to the stack, and a field's code depends on the
+			// previous one's through them.
 			if b0 != nil {
-				pr := &d.pr
-				for i := range tfs {
-					f := &tfs[i]
-					v := b1[i]
-					if f.wide {
-						if dd := tabDiff(f, v, b0[i]); dd != 0 {
-							var step int64
-							switch xx := dd * int64(pr.num); {
-							case pr.exact:
-								step = dd * pr.q
-							case xx < 0:
-								step = (xx - pr.half) / int64(pr.den)
-							default:
-								step = (xx + pr.half) / int64(pr.den)
-							}
-							v = tabAdd(f, v, step)
-						}
-					}
-					out[i] = v
-				}
+				predictTab(tfs, b1, b0, out, &d.pr)
 			} else {
 				copy(out, b1)
 			}
-			// Per field: its code; runs of unchanged fields of k 0 (a "0" each) take
-			// one test. The stream is followed by 8 zero bytes, so a 64-bit load at
-			// any position up to the end is safe; a code that runs past the end is
-			// caught before the next load.
-			pos, end := br.pos, br.end
-			buf := br.buf
-			var x uint64  // the stream from pos on
-			var have uint // bits of x that are the stream's (or its zero padding)
-			for i := 0; i < n; {
-				if have < codeClasses+32 {
-					if pos > end {
-						break
-					}
-					x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
-				}
-				f := &tfs[i]
-				if x&1 == 0 && f.zrun > 0 {
-					run := min(uint(bits.TrailingZeros64(x)), uint(f.zrun), have)
-					x >>= run
-					have -= run
-					pos += run
-					i += int(run)
-					continue
-				}
-				cl := uint(bits.TrailingZeros64(^x))
-				var v uint32
-				var k uint
-				// The masks (no-ops: widths are at most 32, codes at most
-				// codeClasses+32 bits) spare the shifts' range checks.
-				if cl < codeClasses {
-					w := uint(f.w[cl]) & 63
-					u := (x >> (cl + 1)) & (1<<w - 1)
-					if cl > 0 {
-						u += f.lim[cl-1]
-					}
-					v = unresidual(out[i], uint32(u), uint(f.bits))
-					k = cl + 1 + w
-				} else {
-					v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
-					k = codeClasses + uint(f.bits)
-				}
-				x >>= k & 63
-				have -= k
-				pos += k
-				if v > f.maxQ {
-					return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, tab.dt.t.fields[i].Name, v)
-				}
-				out[i] = v
-				i++
+			pos, bad := decodeCodes(br.buf, br.pos, br.end, tfs, out)
+			if bad >= 0 {
+				return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, tab.dt.t.fields[bad].Name, out[bad])
 			}
-			if pos > end {
+			if pos > br.end {
 				return fmt.Errorf("%w: in entity %d", ErrTruncated, id)
 			}
 			br.pos = pos
@@ -579,6 +549,76 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		return fmt.Errorf("%w: non-zero padding", ErrCorrupt)
 	}
 	return nil
+}
+
+// predictTab writes into out the prediction of each field of tfs from b0 (pr.den ticks
+// before b1) to pr.num ticks after b1, as predictDec does.
+func predictTab(tfs []tabField, b1, b0, out []uint32, pr *predRatio) {
+	b1, b0, out = b1[:len(tfs)], b0[:len(tfs)], out[:len(tfs)]
+	for i := range tfs {
+		f := &tfs[i]
+		v := b1[i]
+		if f.wide {
+			if dd := tabDiff(f, v, b0[i]); dd != 0 {
+				var step int64
+				if pr.exact {
+					step = dd * pr.q
+				} else {
+					step = roundDiv(dd*int64(pr.num), pr.half, int64(pr.den))
+				}
+				v = tabAdd(f, v, step)
+			}
+		}
+		out[i] = v
+	}
+}
+
+// decodeCodes decodes the codes of fields tfs from the bit stream in buf (followed by 8
+// zero bytes), from bit pos; out holds each field's reference and receives its new
+// value. It returns the position after the codes (past end if they run past the
+// stream's end) and the index of a field whose value is out of range (-1: none).
+//
+// Every field's code is decoded the same way, without a branch on its class or on
+// whether the field changed: the data decide those, and such branches mispredict
+// (skipping runs of unchanged fields, and adding a class's start only above class 0,
+// cost more than they saved). A 64-bit load at any position up to end is safe; a code
+// that runs past the end is caught before the next load.
+func decodeCodes(buf []byte, pos, end uint, tfs []tabField, out []uint32) (uint, int) {
+	out = out[:len(tfs)]
+	var x uint64  // the stream from pos on
+	var have uint // bits of x that are the stream's (or its zero padding)
+	for i := range tfs {
+		if have < codeClasses+32 {
+			if pos > end {
+				break
+			}
+			x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
+		}
+		f := &tfs[i]
+		// The code's length from a table: on the chain from one field's code
+		// to the next, a load is shorter than finding the class and its width.
+		// The class is needed for the value only.
+		k := uint(f.clen[x&(1<<codeClasses-1)])
+		cl := uint(bits.TrailingZeros64(^x))
+		var v uint32
+		// The masks (no-ops: widths are at most 32, codes at most
+		// codeClasses+32 bits) spare the shifts' range checks.
+		if cl < codeClasses {
+			w := uint(f.w[cl]) & 63
+			u := (x>>(cl+1))&(1<<w-1) + f.start[cl]
+			v = unresidual(out[i], uint32(u), uint(f.bits))
+		} else {
+			v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
+		}
+		x >>= k & 63
+		have -= k
+		pos += k
+		out[i] = v
+		if v > f.maxQ {
+			return pos, i
+		}
+	}
+	return pos, -1
 }
 
 // compileDec compiles a field for decoding and prediction.
@@ -642,17 +682,19 @@ func predictDec(fs []decField, b1, b0, out []uint32, num, den uint32) {
 		p := b1[i]
 		if f.wide {
 			if d := predDiff(f, p, b0[i]); d != 0 {
-				x := d * int64(num) // |d| < 2^32, num <= 2^16: no overflow
-				if x < 0 {
-					x = (x - half) / int64(den)
-				} else {
-					x = (x + half) / int64(den)
-				}
-				p = predAdd(f, p, x)
+				// |d| < 2^32, num <= 2^16: no overflow
+				p = predAdd(f, p, roundDiv(d*int64(num), half, int64(den)))
 			}
 		}
 		out[i] = p
 	}
+}
+
+// roundDiv is x/den rounded half away from zero (half is den/2), without a branch on
+// x's sign: the data decide it, and the branch mispredicts.
+func roundDiv(x, half, den int64) int64 {
+	s := x >> 63 // 0 or -1
+	return (x + (half ^ s) - s) / den
 }
 
 // predDiff is b1-b0 as predict takes it: modulo 2^bits as a signed number for angles.
@@ -757,9 +799,11 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 		}
 		return false
 	}
-	q := d.vals[en.off:][:en.n]
 	slot := int(uint64(ext) % decSlots)
-	if r.slots[slot].seq < ext {
+	var q []uint32
+	if en.direct { // parse stored the version
+		q = r.vals[slot*r.stride:][:en.n]
+	} else if q = d.vals[en.off:][:en.n]; r.slots[slot].seq < ext {
 		if r.vals == nil || len(q) > r.stride {
 			r.grow(len(q), d.stride)
 		}

@@ -371,7 +371,10 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 	e.tick = tick
 	e.startSend(oldest)
 
-	// 1. Merge the world (ascending IDs) with our records (ascending IDs).
+	// 1. Merge the world (ascending IDs) with our records (ascending IDs), and
+	// tally what is to send on the way (one pass over the records, not several).
+	var tl tally
+	tl.prevID = -1
 	out := e.recs2[:0]
 	recs := e.recs
 	ri := 0
@@ -381,6 +384,7 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 			ri++
 			if e.goneFromWorld(r) {
 				out = append(out, r)
+				tl.add(e, r)
 			}
 		}
 		var r *encEnt
@@ -395,6 +399,7 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 			if weight == 0 { // not for this client: as if gone from the world
 				if have && e.goneFromWorld(r) {
 					out = append(out, r)
+					tl.add(e, r)
 				}
 				continue
 			}
@@ -417,43 +422,29 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 		if e.plan(r, oldest) {
 			r.prio += weight
 		}
+		tl.add(e, r)
 	}
 	for ; ri < len(recs); ri++ {
 		r := recs[ri]
 		if e.goneFromWorld(r) {
 			out = append(out, r)
+			tl.add(e, r)
 		}
 	}
 	e.recs, e.recs2 = out, recs[:0]
-
-	var total uint64
-	var maxCost uint32
-	pending := 0
-	prevID := int64(-1)
-	for _, r := range e.recs {
-		if r.cost == 0 {
-			continue
-		}
-		total += uint64(r.cost) + uint64(gapBits(uint32(int64(r.id)-prevID-1)))
-		prevID = int64(r.id)
-		maxCost = max(maxCost, r.cost)
-		pending++
-	}
-	maxCost += 35 + 8 // with the longest ID gap and a type index
+	total, pending := tl.total, tl.pending
+	maxCost := tl.maxCost + 35 + 8 // with the longest ID gap and a type index
 
 	// 2. Choose what goes now. Everything, if it fits with room for packing slack;
 	// otherwise the highest accumulated priorities.
 	maxPk, lastPayload := e.packetBudget(o.MaxBytes)
 	capacity := uint64(e.payload)*uint64(maxPk-1) + uint64(lastPayload)
 	slack := uint64(maxCost) * uint64(maxPk)
-	if total+slack <= capacity {
-		for _, r := range e.recs {
-			r.selected = r.cost > 0
-		}
-	} else {
+	if total+slack > capacity { // (otherwise tally selected everything and listed its types)
 		c := e.cands[:0]
 		for _, r := range e.recs {
 			if r.cost > 0 {
+				r.selected = false
 				c = append(c, r)
 			}
 		}
@@ -468,6 +459,14 @@ func (e *Encoder) EncodeWith(dst [][]byte, w *World, tick uint32, o EncodeOption
 		}
 		clear(c)
 		e.cands = c[:0]
+		for _, et := range e.typeList {
+			et.inTable = false
+		}
+		for _, r := range e.recs {
+			if r.selected && !r.removing {
+				e.types[r.typ].inTable = true
+			}
+		}
 	}
 	e.buildTable()
 
@@ -600,14 +599,34 @@ func (e *Encoder) encType(t *Type) *encType {
 	return et
 }
 
-// buildTable lists the types of this send's selected deltas and wholes (ascending
-// type IDs) and computes the table's bits and a whole entry's type index width.
-func (e *Encoder) buildTable() {
-	for _, r := range e.recs {
-		if r.selected && !r.removing {
-			e.types[r.typ].inTable = true
-		}
+// tally sums up, record by record in ascending IDs, what a send has to send.
+type tally struct {
+	total   uint64 // bits of every entry to send, with its ID gap
+	maxCost uint32 // bits of the largest entry, without its ID gap
+	pending int    // entries to send
+	prevID  int64  // the last entry's ID (-1: none yet)
+}
+
+// add counts r, and selects it (and lists its type in the table) if it has something
+// to send: everything goes unless it does not fit.
+func (t *tally) add(e *Encoder, r *encEnt) {
+	if r.cost == 0 {
+		return
 	}
+	t.total += uint64(r.cost) + uint64(gapBits(uint32(int64(r.id)-t.prevID-1)))
+	t.prevID = int64(r.id)
+	t.maxCost = max(t.maxCost, r.cost)
+	t.pending++
+	r.selected = true
+	if !r.removing {
+		e.types[r.typ].inTable = true
+	}
+}
+
+// buildTable lists the types marked inTable (those of this send's selected deltas
+// and wholes) in ascending type IDs, and computes the table's bits and a whole
+// entry's type index width.
+func (e *Encoder) buildTable() {
 	e.table = e.table[:0]
 	e.tableBits = 0
 	for _, et := range e.typeList {
@@ -865,13 +884,10 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 		if pred && f.wide {
 			if d := predDiff(f, p, b0[i]); d != 0 {
 				var step int64
-				switch x := d * int64(pr.num); {
-				case pr.exact:
+				if pr.exact {
 					step = d * pr.q
-				case x < 0:
-					step = (x - pr.half) / int64(pr.den)
-				default:
-					step = (x + pr.half) / int64(pr.den)
+				} else {
+					step = roundDiv(d*int64(pr.num), pr.half, int64(pr.den))
 				}
 				p = predAdd(f, p, step)
 			}

@@ -10,12 +10,19 @@ import (
 // primedPackets returns a registry, the packets of five sends (each acknowledged) after
 // which a decoder holds baselines, and the packets of the next send.
 func primedPackets(t testing.TB) (*Registry, [][]byte, [][]byte) {
-	r := testRegistry(t)
+	r, prime, next, _ := primedSends(t)
+	return r, prime, next
+}
+
+// primedSends is primedPackets, and the packets of the send after next (with next
+// acknowledged, so they name next's packets as baselines).
+func primedSends(t testing.TB) (r *Registry, prime, next, after [][]byte) {
+	r = testRegistry(t)
 	w := NewWorld(r)
 	enc := NewEncoder(r, EncoderConfig{MaxPacketBytes: 300})
 	dec := NewDecoder(r)
 	rng := rand.New(rand.NewPCG(9, 9))
-	var prime, pkts [][]byte
+	var pkts [][]byte
 	for s := 0; s < 5; s++ {
 		mutate(rng, w, 30, 0.3)
 		pkts, _ = enc.Encode(nil, w, uint32(s))
@@ -28,8 +35,29 @@ func primedPackets(t testing.TB) (*Registry, [][]byte, [][]byte) {
 		enc.Ack(dec.Ack())
 	}
 	mutate(rng, w, 30, 0.3)
-	pkts, _ = enc.Encode(nil, w, 99)
-	return r, prime, pkts
+	next, _ = enc.Encode(nil, w, 99)
+	for _, p := range next {
+		if _, err := dec.Decode(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc.Ack(dec.Ack())
+	// Every entity changes, so that after's deltas name every baseline next left.
+	var ids []EntityID
+	w.Range(func(id EntityID, _ TypeID, _ []uint32) bool {
+		ids = append(ids, id)
+		return true
+	})
+	for _, id := range ids {
+		typ, old, _ := w.Quantized(id)
+		q := append([]uint32(nil), old...)
+		q[0] = (q[0] + 1) % (r.Type(typ).fields[0].maxQ + 1)
+		if err := w.SetQuantized(id, typ, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _ = enc.Encode(nil, w, 101)
+	return r, prime, next, after
 }
 
 // primed returns a decoder that has received the packets of primedPackets (so deltas
@@ -157,6 +185,39 @@ func stream(f func(w *bitWriter)) []byte {
 	return w.flush()
 }
 
+// TestRejectedPacketKeepsBaselines cuts the next send's packets at every length: each
+// cut packet is rejected, and afterwards the whole packets and those of the send after
+// (deltas against them) decode exactly as on a decoder that never saw the cut one.
+func TestRejectedPacketKeepsBaselines(t *testing.T) {
+	r, prime, next, after := primedSends(t)
+	decodeAll := func(d *Decoder, pkts [][]byte) {
+		t.Helper()
+		for _, p := range pkts {
+			if _, err := d.Decode(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ref := NewDecoder(r)
+	decodeAll(ref, prime)
+	decodeAll(ref, next)
+	decodeAll(ref, after)
+	for i, p := range next {
+		for n := HeaderLen; n < len(p); n++ {
+			d := NewDecoder(r)
+			decodeAll(d, prime)
+			if _, err := d.Decode(p[:n]); err == nil {
+				continue // a cut at the end of an entry may still be a valid packet
+			}
+			decodeAll(d, next)
+			decodeAll(d, after)
+			if !d.World().Equal(ref.World()) || d.Ack() != ref.Ack() {
+				t.Fatalf("packet %d cut to %d bytes and rejected: later packets decode differently", i, n)
+			}
+		}
+	}
+}
+
 // checkValid asserts the decoder's world only holds in-range values of known types.
 func checkValid(t *testing.T, d *Decoder) {
 	d.World().Range(func(id EntityID, typ TypeID, q []uint32) bool {
@@ -180,8 +241,28 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{1, 1, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{1, 0xff, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		dec, _ := primed(t)
+		dec, next := primed(t)
+		before := NewWorld(dec.reg)
+		before.CopyFrom(dec.World())
+		ack := dec.Ack()
 		if _, err := dec.Decode(pkt); err != nil {
+			// A rejected packet changes nothing: not the world, not the ack, not
+			// the baselines (the next two honest sends decode as if it never came).
+			if !dec.World().Equal(before) || dec.Ack() != ack {
+				t.Fatalf("rejected packet (%v) changed state", err)
+			}
+			ref, _ := primed(t)
+			_, _, _, after := primedSends(t)
+			for i, p := range append(next, after...) {
+				_, err1 := dec.Decode(p)
+				_, err2 := ref.Decode(p)
+				if (err1 == nil) != (err2 == nil) {
+					t.Fatalf("next packet %d after a rejected one: %v, without it: %v", i, err1, err2)
+				}
+			}
+			if !dec.World().Equal(ref.World()) || dec.Ack() != ref.Ack() {
+				t.Fatal("a rejected packet changed how later packets decode")
+			}
 			return
 		}
 		checkValid(t, dec)

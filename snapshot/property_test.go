@@ -345,3 +345,19 @@ func TestConcurrentEncoders(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundDiv checks roundDiv against the rounding it replaced (a branch on the sign).
+func TestRoundDiv(t *testing.T) {
+	for _, den := range []int64{1, 2, 3, 4, 6, 7, 8, 1 << 16} {
+		half := den / 2
+		for _, x := range []int64{0, 1, -1, 2, -2, 3, -3, 5, -5, 7, -7, den, -den, den + half, -den - half, 1<<48 - 1, -(1<<48 - 1)} {
+			want := (x + half) / den
+			if x < 0 {
+				want = (x - half) / den
+			}
+			if got := roundDiv(x, half, den); got != want {
+				t.Fatalf("roundDiv(%d, %d, %d) = %d, want %d", x, half, den, got, want)
+			}
+		}
+	}
+}

@@ -14,10 +14,10 @@ type RestartConfig struct {
 	// once. Default 1 s on the client. The host waits twice as long, so that the
 	// client, which usually sees the trouble first, normally starts the restart.
 	After time.Duration
-	// A restart needs the signaling path: a client whose signaling has closed
-	// (it left the lobby) starts none, since applying an offer that reaches nobody
-	// would tear down an ICE session that may still recover by itself; its
-	// Timeout then judges the connection.
+	// A restart needs the signaling path: once it has closed (the player left
+	// the lobby), neither the client nor the host starts one, since applying an
+	// offer that reaches nobody would tear down an ICE session that may still
+	// recover by itself; the liveness Timeout then judges the connection.
 	//
 	// Attempts bounds consecutive restart attempts; when the last one fails the
 	// client ends with ErrConnectionLost (it may then resume, see

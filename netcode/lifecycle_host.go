@@ -182,10 +182,13 @@ func (l *hostLife) watch() {
 			continue
 		case running:
 			wait = startedAt.Add(l.cfg.Timeout).Sub(now)
-		case attempts >= l.cfg.Attempts || l.clientRestarts.Load() || !l.welcomed.Load():
+		case attempts >= l.cfg.Attempts || l.clientRestarts.Load() || !l.welcomed.Load() || sess.sigw.closed():
 			// The client restarts ICE itself (its first ack, which may come
 			// after ICE first flickers, says so), or it has not been welcomed
-			// yet, or the attempts are spent: the timeout or the client decides.
+			// yet, or the attempts are spent, or the signaling path has closed
+			// (an offer would reach nobody, and applying it would tear down an
+			// ICE session that may recover by itself): the timeout or the
+			// client decides.
 			wait = l.cfg.Timeout
 		case ice == webrtc.ICEConnectionStateDisconnected && now.Sub(since) < l.cfg.After:
 			wait = since.Add(l.cfg.After).Sub(now)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/volleynet/volley/internal/netsim"
 	"github.com/volleynet/volley/signaling"
 	"github.com/volleynet/volley/snapshot"
@@ -124,13 +126,26 @@ func testBlackhole(t *testing.T, clientRestart, hostRestart RestartConfig, clien
 }
 
 // TestNoRestartWithoutSignaling closes the signaling path (the player left the
-// lobby), then blackholes the network long enough for ICE to call the connection
-// disconnected and the client to want a restart. No restart starts: its offer would
-// reach nobody, and applying it would tear down the ICE session. When the network
-// returns, ICE recovers by itself and commands flow again. (CI run 56:
-// TestLobbyDrainWithGames, a player that had left the draining lobby restarted on
-// a stall and ended after "4 ICE restarts failed".)
+// lobby), then blackholes the network until ICE calls the connection disconnected on
+// both sides, and past the time a restart would start. No restart starts, on the
+// client or (for a client that does not restart ICE itself) on the host: its offer
+// would reach nobody, and applying it would tear down the ICE session. When the
+// network returns, ICE recovers by itself and commands flow again. (CI run 56:
+// TestLobbyDrainWithGames, a player that had left the draining lobby restarted on a
+// stall and ended after "4 ICE restarts failed".)
 func TestNoRestartWithoutSignaling(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		client, host RestartConfig
+	}{
+		{"client restarts", RestartConfig{After: 200 * time.Millisecond}, RestartConfig{}},
+		{"host restarts", RestartConfig{Attempts: -1}, RestartConfig{After: 200 * time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testNoRestartWithoutSignaling(t, tc.client, tc.host) })
+	}
+}
+
+func testNoRestartWithoutSignaling(t *testing.T, clientRestart, hostRestart RestartConfig) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	nw := netsim.ForTest(t, netsim.Config{Delay: 5 * time.Millisecond, Seed: 5})
@@ -139,7 +154,7 @@ func TestNoRestartWithoutSignaling(t *testing.T) {
 	fast := TransportConfig{ICEDisconnectedTimeout: time.Second, ICEKeepaliveInterval: 200 * time.Millisecond}
 	hostTr, clientTr := fast, fast
 	hostTr.Net, clientTr.Net = nw.MustNet(t), nw.MustNet(t)
-	srv, err := NewServer(ServerConfig{Registry: reg, Transport: hostTr, Step: counterGame(t, reg, rec)})
+	srv, err := NewServer(ServerConfig{Registry: reg, Transport: hostTr, Restart: hostRestart, Step: counterGame(t, reg, rec)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +165,7 @@ func TestNoRestartWithoutSignaling(t *testing.T) {
 		_, err := srv.Accept(ctx, hostSig)
 		accepted <- err
 	}()
-	c, err := Dial(ctx, ClientConfig{Registry: reg, Transport: clientTr, Restart: RestartConfig{After: 200 * time.Millisecond}}, clientSig)
+	c, err := Dial(ctx, ClientConfig{Registry: reg, Transport: clientTr, Restart: clientRestart}, clientSig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +175,21 @@ func TestNoRestartWithoutSignaling(t *testing.T) {
 	}
 	id := c.ID()
 	waitWorld(t, c, 20*time.Second, "a first snapshot", func(*snapshot.World) bool { return true })
+	srv.mu.Lock()
+	sess := srv.sessions[id]
+	srv.mu.Unlock()
+	hostICE := func() webrtc.ICEConnectionState {
+		sess.life.mu.Lock()
+		defer sess.life.mu.Unlock()
+		return sess.life.ice
+	}
 
 	clientSig.Close()
-	pollUntil(t, 20*time.Second, "the client to see its signaling path closed", c.sigw.closed)
+	pollUntil(t, 20*time.Second, "both sides to see the signaling path closed", func() bool { return c.sigw.closed() && sess.sigw.closed() })
 	nw.SetLoss(1)
-	pollUntil(t, 20*time.Second, "ICE to call the connection down", func() bool { return c.State() == LinkRestarting })
+	pollUntil(t, 20*time.Second, "ICE to call the connection down on both sides", func() bool {
+		return c.State() == LinkRestarting && !iceUp(hostICE())
+	})
 	// Past RestartConfig.After, a restart would have started: the outage itself.
 	<-time.After(time.Second)
 	nw.SetLoss(0)
@@ -177,8 +202,9 @@ func TestNoRestartWithoutSignaling(t *testing.T) {
 		ok, err := w.Get(snapshot.EntityID(id), &p)
 		return ok && err == nil && p.X == 1
 	})
-	if st := c.Stats(); st.Restarts != 0 || c.Err() != nil {
-		t.Fatalf("client after the outage: %d restarts, err %v; want none and connected", st.Restarts, c.Err())
+	hst, _ := srv.ClientStats(id)
+	if st := c.Stats(); st.Restarts != 0 || hst.Restarts != 0 || c.Err() != nil {
+		t.Fatalf("after the outage: client %d restarts, host %d, client err %v; want none and connected", st.Restarts, hst.Restarts, c.Err())
 	}
 }
 

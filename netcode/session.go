@@ -277,6 +277,9 @@ func (sess *session) readSignals(sig signaling.Signaler) {
 	for {
 		sg, err := sig.RecvSignal(sess.ctx)
 		if err != nil {
+			if errors.Is(err, signaling.ErrClosed) {
+				sess.sigw.gone.Store(true)
+			}
 			if sess.ctx.Err() == nil && !sess.isReady() {
 				sess.end(fmt.Errorf("%w: %w", errPeerLeft, err))
 			}

@@ -318,9 +318,7 @@ func (c *Client) readSignals(sig signaling.Signaler, answered chan<- error) {
 	for {
 		sg, err := sig.RecvSignal(c.ctx)
 		if err != nil {
-			if errors.Is(err, signaling.ErrClosed) {
-				c.sigw.gone.Store(true)
-			}
+			c.sigw.readerSaw(err)
 			if !haveAnswer {
 				answered <- fmt.Errorf("%w: waiting for answer: %w", ErrSignaling, err)
 			}

@@ -225,9 +225,9 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // defaultTimeout, defaultHandshakeTimeout and defaultRestartTimeout are the defaults
 // of ServerConfig.Timeout, ClientConfig.Timeout, ServerConfig.HandshakeTimeout and
-// RestartConfig.Timeout. They are variables so that this package's tests, which must pass on a loaded machine
-// where a process can stall for seconds, lengthen them for the tests that do not
-// exercise them (those that do set the field).
+// RestartConfig.Timeout. They are variables so that this package's tests, which must
+// pass on a loaded machine where a process can stall for seconds, lengthen them for
+// the tests that do not exercise them (those that do set the field).
 var (
 	defaultTimeout          = 5 * time.Second
 	defaultHandshakeTimeout = 10 * time.Second

@@ -69,9 +69,10 @@ func TestICERestartBlackhole(t *testing.T) {
 	}
 }
 
-func testBlackhole(t *testing.T, clientRestart, hostRestart RestartConfig, clientStarts bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+// blackholeHost starts a counterGame host on a simulated network with fast ICE
+// timeouts, for tests that blackhole the network; it returns the network and the
+// client's transport on it. The host closes when the test ends.
+func blackholeHost(t *testing.T, hostRestart RestartConfig) (*netsim.Network, *snapshot.Registry, *recorder, *Server, TransportConfig) {
 	nw := netsim.ForTest(t, netsim.Config{Delay: 5 * time.Millisecond, Seed: 5})
 	reg := testRegistry(t)
 	rec := newRecorder()
@@ -82,7 +83,14 @@ func testBlackhole(t *testing.T, clientRestart, hostRestart RestartConfig, clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
+	return nw, reg, rec, srv, clientTr
+}
+
+func testBlackhole(t *testing.T, clientRestart, hostRestart RestartConfig, clientStarts bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nw, reg, rec, srv, clientTr := blackholeHost(t, hostRestart)
 	c, id := connect(ctx, t, srv, ClientConfig{Registry: reg, Transport: clientTr, Restart: clientRestart})
 	defer c.Close()
 	waitWorld(t, c, 20*time.Second, "a first snapshot", func(*snapshot.World) bool { return true })
@@ -148,17 +156,7 @@ func TestNoRestartWithoutSignaling(t *testing.T) {
 func testNoRestartWithoutSignaling(t *testing.T, clientRestart, hostRestart RestartConfig) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	nw := netsim.ForTest(t, netsim.Config{Delay: 5 * time.Millisecond, Seed: 5})
-	reg := testRegistry(t)
-	rec := newRecorder()
-	fast := TransportConfig{ICEDisconnectedTimeout: time.Second, ICEKeepaliveInterval: 200 * time.Millisecond}
-	hostTr, clientTr := fast, fast
-	hostTr.Net, clientTr.Net = nw.MustNet(t), nw.MustNet(t)
-	srv, err := NewServer(ServerConfig{Registry: reg, Transport: hostTr, Restart: hostRestart, Step: counterGame(t, reg, rec)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	nw, reg, rec, srv, clientTr := blackholeHost(t, hostRestart)
 	hostSig, clientSig := signaling.Pipe()
 	accepted := make(chan error, 1)
 	go func() {

@@ -277,9 +277,7 @@ func (sess *session) readSignals(sig signaling.Signaler) {
 	for {
 		sg, err := sig.RecvSignal(sess.ctx)
 		if err != nil {
-			if errors.Is(err, signaling.ErrClosed) {
-				sess.sigw.gone.Store(true)
-			}
+			sess.sigw.readerSaw(err)
 			if sess.ctx.Err() == nil && !sess.isReady() {
 				sess.end(fmt.Errorf("%w: %w", errPeerLeft, err))
 			}

@@ -2,6 +2,7 @@ package netcode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,13 @@ type sigWriter struct {
 
 // closed reports whether the signaling path has closed.
 func (w *sigWriter) closed() bool { return w.gone.Load() }
+
+// readerSaw records a receive error: a closed path means nothing can be signaled.
+func (w *sigWriter) readerSaw(err error) {
+	if errors.Is(err, signaling.ErrClosed) {
+		w.gone.Store(true)
+	}
+}
 
 func newSigWriter() *sigWriter {
 	return &sigWriter{out: make(chan signaling.Signal, maxQueuedSignals)}

@@ -446,7 +446,10 @@ export class Session {
   }
 
   private sendUnreliable(b: Uint8Array<ArrayBuffer>): void {
-    if (this.unrel.readyState !== "open") return;
+    // Once the session is leaving (bye sent) or over, the channels are not touched
+    // again: the host is closing them, and some WebRTC stacks (@roamhq/wrtc, Node's
+    // libwebrtc binding) crash when send or readyState races a channel's close.
+    if (this.endReason || this.unrel.readyState !== "open") return;
     try {
       this.unrel.send(b);
       this.count(b.length, false);

@@ -232,6 +232,51 @@ test("bye reasons: kicked by the host; a client that closes leaves cleanly", { t
   assert.match(left ?? "", /client left/);
 });
 
+test("a leaving client touches its channels no more after the bye", { timeout: 60_000 }, async () => {
+  // libwebrtc's Node binding crashes the process when send or readyState races a
+  // channel's close on its signaling thread, and the host closes the channels as soon
+  // as it reads the bye. So after the bye nothing may use them. The bye is held back
+  // here until three more snapshots have arrived, each of which would be acked.
+  let byeSent = false,
+    after = 0,
+    release;
+  const snapshotsSinceBye = new Promise((r) => (release = r));
+  class Recording extends wrtc.RTCPeerConnection {
+    createDataChannel(label, init) {
+      const ch = super.createDataChannel(label, init);
+      const send = ch.send.bind(ch);
+      let seen = 0;
+      ch.addEventListener("message", () => {
+        if (byeSent && ++seen === 3) release();
+      });
+      ch.send = (m) => {
+        if (byeSent) after++;
+        if (m[0] !== 0x13) return send(m); // Kind.bye
+        byeSent = true;
+        void snapshotsSinceBye.then(() => {
+          try {
+            send(m);
+          } catch {
+            // The session gave up waiting and closed the connection.
+          }
+        });
+      };
+      return ch;
+    }
+  }
+  const lc = await LobbyClient.connect(env.lobby, { WebSocket });
+  try {
+    await lc.join(env.echo);
+    const s = await connect({ schema: Schema.parse(env.echoSchema), signaler: lc.hostSignaler(), rtc: { RTCPeerConnection: Recording }, iceServers: lc.iceServers });
+    await waitFor(s, "our entity", () => s.latest()?.world.has(s.id));
+    await s.close();
+    assert.ok(byeSent, "the bye was sent");
+    assert.equal(after, 0, "channel sends after the bye");
+  } finally {
+    lc.close();
+  }
+});
+
 test("rooms carry their game; list and quickJoin filter on it", { timeout: 60_000 }, async () => {
   const lc = await LobbyClient.connect(env.lobby, { WebSocket });
   try {

@@ -48,13 +48,14 @@ after(async () => {
 });
 
 // waitFor resolves once cond() is true, re-checking whenever the session decodes a
-// snapshot (the event the conditions depend on), for at most ms.
+// snapshot (the event the conditions depend on), for at most ms. what may be a
+// function, called on a timeout to say what was awaited and what was seen.
 function waitFor(s, what, cond, ms = 20_000) {
   return new Promise((resolve, reject) => {
     let off = () => {};
     const timer = setTimeout(() => {
       off();
-      reject(new Error(`timed out waiting for ${what}`));
+      reject(new Error(`timed out waiting for ${typeof what === "function" ? what() : what}`));
     }, ms);
     const check = async () => {
       let ok;
@@ -105,10 +106,20 @@ test("joins the arena, walks right, and converges to the host's state", { timeou
     let sent = 0;
     let last = 0;
     const stop = every(16, () => {
-      if (sent < 60) last = s.sendInput(input(sent++ < 40 ? ButtonRight : 0));
+      if (sent < 60) {
+        last = s.sendInput(input(sent++ < 40 ? ButtonRight : 0));
+        return;
+      }
+      // On a loaded machine the last input may arrive after its tick ran; the host
+      // drops it as late, and a snapshot past that tick says so. Stand again then.
+      const tick = s.latest()?.tick;
+      if (!(s.lastAppliedInput() >= last) && tick > last) last = s.sendInput(input(0));
     });
     try {
-      await waitFor(s, "the host to apply our inputs", () => sent === 60 && s.lastAppliedInput() >= last);
+      const seen = () =>
+        `the host to apply our inputs: ${sent} sent, the last for tick ${last}, host applied ${s.lastAppliedInput()}, ` +
+        `stamping now for ${s.inputTick()}, clock ${JSON.stringify(s.clock())}, stats ${JSON.stringify(s.stats())}`;
+      await waitFor(s, seen, () => sent >= 60 && s.lastAppliedInput() >= last);
     } finally {
       stop();
     }
@@ -184,24 +195,30 @@ test("inputs are applied once each on their tick; the world converges", { timeou
   const { lc, s } = await join(env.echo, Schema.parse(env.echoSchema));
   try {
     await waitFor(s, "our entity", () => s.latest()?.world.has(s.id));
-    let n = 0,
-      last = 0;
+    let n = 0;
+    const ticks = new Set(); // a second input stamped for the same tick replaces the first
     const stop = every(20, () => {
       if (n < 30) {
-        last = s.sendInput(Uint8Array.of(5));
+        ticks.add(s.sendInput(Uint8Array.of(5)));
         n++;
       }
     });
     try {
-      await waitFor(s, "the host to apply the last input", () => n === 30 && s.lastAppliedInput() >= last);
+      await waitFor(s, "the host to apply or count late every input", async () => {
+        if (n < 30) return false;
+        const h = (await request({ op: "echo" }))[s.id];
+        return h.inputs + h.late + h.future >= ticks.size;
+      });
     } finally {
       stop();
     }
     const host = (await request({ op: "echo" }))[s.id];
     await waitFor(s, "our world to show the host's X", () => Math.abs(s.latest().world.read(s.id).X - host.x) < 1e-9);
-    // Every input was applied or counted late by the host: X = 5 × applied.
+    // Each input was applied once (X = 5 × applied), or counted late by the host: a
+    // loaded machine may deliver some after their tick ran, and none may be lost.
     assert.equal(host.x, 5 * host.inputs);
-    assert.ok(host.inputs >= 27, `${host.inputs} of 30 inputs applied`);
+    assert.equal(host.inputs + host.late, ticks.size, `${host.inputs} applied + ${host.late} late (${host.future} too far ahead) of ${ticks.size} ticks stamped`);
+    assert.ok(host.inputs > 0, "no input applied");
   } finally {
     await s.close();
     lc.close();

@@ -43,6 +43,8 @@ type Counter struct {
 type echoClient struct {
 	Commands []int   `json:"commands"`
 	Inputs   int     `json:"inputs"`
+	Late     uint64  `json:"late"`   // inputs that arrived after their tick ran (the host's drop count)
+	Future   uint64  `json:"future"` // inputs stamped too far ahead (the host's drop count)
 	X        float32 `json:"x"`
 	Left     string  `json:"left,omitempty"` // the departure reason
 }
@@ -215,6 +217,11 @@ func run() error {
 			resp = a.Host.Summary()
 		case "echo":
 			g.mu.Lock()
+			for id, c := range g.clients {
+				if st, ok := srv.ClientStats(id); ok {
+					c.Late, c.Future = st.Drops[netcode.DropLateInput], st.Drops[netcode.DropFutureInput]
+				}
+			}
 			b, _ := json.Marshal(g.clients)
 			g.mu.Unlock()
 			resp = json.RawMessage(b)

@@ -262,6 +262,15 @@ test("a leaving client touches its channels no more after the bye", { timeout: 6
     createDataChannel(label, init) {
       const ch = super.createDataChannel(label, init);
       const send = ch.send.bind(ch);
+      let proto = ch;
+      while (proto && !Object.getOwnPropertyDescriptor(proto, "readyState")) proto = Object.getPrototypeOf(proto);
+      const readyState = Object.getOwnPropertyDescriptor(proto, "readyState").get;
+      Object.defineProperty(ch, "readyState", {
+        get() {
+          if (byeSent) after++;
+          return readyState.call(ch);
+        },
+      });
       let seen = 0;
       ch.addEventListener("message", () => {
         if (byeSent && ++seen === 3) release();
@@ -288,7 +297,7 @@ test("a leaving client touches its channels no more after the bye", { timeout: 6
     await waitFor(s, "our entity", () => s.latest()?.world.has(s.id));
     await s.close();
     assert.ok(byeSent, "the bye was sent");
-    assert.equal(after, 0, "channel sends after the bye");
+    assert.equal(after, 0, "channel sends and readyState reads after the bye");
   } finally {
     lc.close();
   }

@@ -48,13 +48,10 @@ type Decoder struct {
 	body    []byte // the packet's bit stream and 8 zero bytes (see bitIn)
 	entries []decEntry
 	vals    []uint32
-	// direct lists the records whose slot for this packet parse wrote (see parse); a
-	// rejected packet invalidates those slots again.
-	direct []*decEnt
-	types  [256]decType // the registry's types, compiled for decoding on first use
-	tab    []decTab     // the packet's type table
-	tabOf  [256]int16   // index+1 in tab of each type listed (0: not listed)
-	pr     predRatio    // the last prediction's tick ratio (most predictions share it)
+	types   [256]decType // the registry's types, compiled for decoding on first use
+	tab     []decTab     // the packet's type table
+	tabOf   [256]int16   // index+1 in tab of each type listed (0: not listed)
+	pr      predRatio    // the last prediction's tick ratio (most predictions share it)
 }
 
 // recRef is one entry of Decoder.recs: the ID is kept beside the pointer so that finding
@@ -202,19 +199,27 @@ func (d *Decoder) Decode(pkt []byte) (PacketInfo, error) {
 		// Forget the versions parse stored: the slots held nothing any packet
 		// can still name (see parse), and now hold nothing at all.
 		slot := int(uint64(ext) % decSlots)
-		for _, r := range d.direct {
-			r.slots[slot] = decSlot{}
+		for i := range d.entries {
+			if en := &d.entries[i]; en.direct {
+				en.rec.slots[slot] = decSlot{}
+			}
 		}
-		clear(d.direct)
-		d.direct = d.direct[:0]
 		return info, err
 	}
-	clear(d.direct)
-	d.direct = d.direct[:0]
 	d.noteReceived(info.Seq, ext)
 	d.hint = 0
+	slot := int(uint64(ext) % decSlots)
 	for i := range d.entries {
-		if d.apply(&d.entries[i], ext, info.Tick) {
+		en := &d.entries[i]
+		// The usual entry, inline: a delta parse stored, newer than the entity's
+		// current version in the world.
+		if r := en.rec; en.direct && r.inWorld && ext > r.last {
+			r.last, r.tick = ext, info.Tick
+			d.hint = d.world.update(d.hint, en.id, en.typ, r.vals[slot*r.stride:][:en.n])
+			info.Applied++
+			continue
+		}
+		if d.apply(en, ext, info.Tick) {
 			info.Applied++
 		}
 	}
@@ -367,7 +372,7 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 	// make older packets stale only if it is applied.)
 	direct := d.have && ext <= d.newExt+1
 	es := int(uint64(ext) % decSlots)
-	c := 0 // recs[c] is the first record whose ID is not below the last entry's
+	c := 0 // recs[c] is the first record whose ID is above the last entry's
 	prev := int64(-1)
 	newRecs := 0
 	common := int64(br.read(5)) // baseline distance of common entries
@@ -392,7 +397,7 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		}
 		x >>= op + 1
 		n := uint(op) + 1
-		op = [4]uint8{opCommon, opDelta, opWhole, opRemove}[op]
+		op = [4]uint8{opCommon, opDelta, opWhole, opRemove}[op&3]
 		var gap uint32
 		switch {
 		case x&1 == 0:
@@ -414,8 +419,13 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 		}
 		prev = id
 		var rec *decEnt
-		if c = seekRec(recs, c, EntityID(id)); c < len(recs) && recs[c].id == EntityID(id) {
+		// Most entries are of the record after the last entry's.
+		if c < len(recs) && recs[c].id == EntityID(id) {
 			rec = recs[c].r
+			c++
+		} else if c = seekRec(recs, c, EntityID(id)); c < len(recs) && recs[c].id == EntityID(id) {
+			rec = recs[c].r
+			c++
 		}
 		// Field by field: a composite literal built on the stack and copied in
 		// stalls on store forwarding.
@@ -496,7 +506,6 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 			if direct && rec.slots[es].seq < ext && n <= rec.stride {
 				out = rec.vals[es*rec.stride:][:n]
 				rec.slots[es] = decSlot{seq: ext, tick: tick, typ: en.typ}
-				d.direct = append(d.direct, rec)
 				en.direct = true
 			} else {
 				off := len(d.vals)
@@ -519,16 +528,16 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 				b0 = rec.vals[ps*rec.stride:][:n]
 			}
 			tfs := tab.fields[:n]
-			// out holds the reference first (b1 or its prediction), then the new values.
-			// Both loops are functions of their own: inside parse, their variables
-			// would be spilled to the stack, and a field's code depends on the
-			// previous one's through them.
+			// The field loops are functions of their own: inside parse, their
+			// variables would be spilled to the stack, and a field's code depends
+			// on the previous one's through them.
+			var pos uint
+			var bad int
 			if b0 != nil {
-				predictTab(tfs, b1, b0, out, &d.pr)
+				pos, bad = decodePredicted(br.buf, br.pos, br.end, tfs, b1, b0, out, &d.pr)
 			} else {
-				copy(out, b1)
+				pos, bad = decodeCodes(br.buf, br.pos, br.end, tfs, b1, out)
 			}
-			pos, bad := decodeCodes(br.buf, br.pos, br.end, tfs, out)
 			if bad >= 0 {
 				return fmt.Errorf("%w: entity %d field %s = %d", ErrCorrupt, id, tab.dt.t.fields[bad].Name, out[bad])
 			}
@@ -551,40 +560,18 @@ func (d *Decoder) parse(body []byte, ext int64, tick uint32, info *PacketInfo) e
 	return nil
 }
 
-// predictTab writes into out the prediction of each field of tfs from b0 (pr.den ticks
-// before b1) to pr.num ticks after b1, as predictDec does.
-func predictTab(tfs []tabField, b1, b0, out []uint32, pr *predRatio) {
-	b1, b0, out = b1[:len(tfs)], b0[:len(tfs)], out[:len(tfs)]
-	for i := range tfs {
-		f := &tfs[i]
-		v := b1[i]
-		if f.wide {
-			if dd := tabDiff(f, v, b0[i]); dd != 0 {
-				var step int64
-				if pr.exact {
-					step = dd * pr.q
-				} else {
-					step = roundDiv(dd*int64(pr.num), pr.half, int64(pr.den))
-				}
-				v = tabAdd(f, v, step)
-			}
-		}
-		out[i] = v
-	}
-}
-
 // decodeCodes decodes the codes of fields tfs from the bit stream in buf (followed by 8
-// zero bytes), from bit pos; out holds each field's reference and receives its new
-// value. It returns the position after the codes (past end if they run past the
-// stream's end) and the index of a field whose value is out of range (-1: none).
+// zero bytes), from bit pos, against references ref (the baseline), into out. It
+// returns the position after the codes (past end if they run past the stream's end)
+// and the index of a field whose value is out of range (-1: none).
 //
 // Every field's code is decoded the same way, without a branch on its class or on
 // whether the field changed: the data decide those, and such branches mispredict
 // (skipping runs of unchanged fields, and adding a class's start only above class 0,
 // cost more than they saved). A 64-bit load at any position up to end is safe; a code
 // that runs past the end is caught before the next load.
-func decodeCodes(buf []byte, pos, end uint, tfs []tabField, out []uint32) (uint, int) {
-	out = out[:len(tfs)]
+func decodeCodes(buf []byte, pos, end uint, tfs []tabField, ref, out []uint32) (uint, int) {
+	ref, out = ref[:len(tfs)], out[:len(tfs)]
 	var x uint64  // the stream from pos on
 	var have uint // bits of x that are the stream's (or its zero padding)
 	for i := range tfs {
@@ -606,7 +593,56 @@ func decodeCodes(buf []byte, pos, end uint, tfs []tabField, out []uint32) (uint,
 		if cl < codeClasses {
 			w := uint(f.w[cl]) & 63
 			u := (x>>(cl+1))&(1<<w-1) + f.start[cl]
-			v = unresidual(out[i], uint32(u), uint(f.bits))
+			v = unresidual(ref[i], uint32(u), uint(f.bits))
+		} else {
+			v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
+		}
+		x >>= k & 63
+		have -= k
+		pos += k
+		out[i] = v
+		if v > f.maxQ {
+			return pos, i
+		}
+	}
+	return pos, -1
+}
+
+// decodePredicted is decodeCodes against the prediction from b0 (pr.den ticks before
+// b1) to pr.num ticks after b1, as predictDec computes it. Prediction and decoding
+// share one loop, so each value goes from registers to out once. (The field's decoding
+// is written out in both loops: as a function it is not inlined, and costs 5%.)
+func decodePredicted(buf []byte, pos, end uint, tfs []tabField, b1, b0, out []uint32, pr *predRatio) (uint, int) {
+	b1, b0, out = b1[:len(tfs)], b0[:len(tfs)], out[:len(tfs)]
+	var x uint64
+	var have uint
+	for i := range tfs {
+		f := &tfs[i]
+		ref := b1[i]
+		if f.wide {
+			if dd := tabDiff(f, ref, b0[i]); dd != 0 {
+				var step int64
+				if pr.exact {
+					step = dd * pr.q
+				} else {
+					step = roundDiv(dd*int64(pr.num), pr.half, int64(pr.den))
+				}
+				ref = tabAdd(f, ref, step)
+			}
+		}
+		if have < codeClasses+32 {
+			if pos > end {
+				break
+			}
+			x, have = binary.LittleEndian.Uint64(buf[pos>>3:])>>(pos&7), 64-pos&7
+		}
+		k := uint(f.clen[x&(1<<codeClasses-1)])
+		cl := uint(bits.TrailingZeros64(^x))
+		var v uint32
+		if cl < codeClasses {
+			w := uint(f.w[cl]) & 63
+			u := (x>>(cl+1))&(1<<w-1) + f.start[cl]
+			v = unresidual(ref, uint32(u), uint(f.bits))
 		} else {
 			v = uint32((x >> codeClasses) & (1<<(f.bits&63) - 1))
 		}
@@ -794,7 +830,7 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 		}
 		if r.inWorld {
 			r.inWorld = false
-			d.world.Remove(en.id)
+			d.hint = d.world.removeFrom(d.hint, en.id)
 			return true
 		}
 		return false
@@ -815,7 +851,7 @@ func (d *Decoder) apply(en *decEntry, ext int64, tick uint32) bool {
 	}
 	r.hasLast, r.last, r.tick = true, ext, tick
 	r.inWorld = true
-	d.hint = d.world.putFrom(d.hint, en.id, en.typ, q)
+	d.hint = d.world.update(d.hint, en.id, en.typ, q)
 	return true
 }
 

@@ -96,18 +96,7 @@ func (w *World) put(id EntityID, typ TypeID, q []uint32) { w.putFrom(0, id, typ,
 // store entities in ascending ID order pass the previous result); it returns the
 // entity's index.
 func (w *World) putFrom(lo int, id EntityID, typ TypeID, q []uint32) int {
-	var i int
-	var ok bool
-	// Packets skip unchanged entities: look a few entities ahead before searching.
-	for end := min(lo+4, len(w.ents)); lo < end && w.ents[lo].id < id; lo++ {
-	}
-	if lo < len(w.ents) && w.ents[lo].id == id {
-		i, ok = lo, true
-	} else {
-		lo = min(lo, len(w.ents))
-		i, ok = slices.BinarySearchFunc(w.ents[lo:], id, cmpEnt)
-		i += lo
-	}
+	i, ok := w.findFrom(lo, id)
 	if ok {
 		e := &w.ents[i]
 		if e.typ == typ && slices.Equal(e.q, q) {
@@ -140,17 +129,67 @@ func (w *World) putFrom(lo int, id EntityID, typ TypeID, q []uint32) int {
 	return i
 }
 
-// Remove deletes an entity and reports whether it existed.
-func (w *World) Remove(id EntityID) bool {
-	i, ok := w.find(id)
-	if !ok {
-		return false
+// findFrom is find for an entity whose index is known to be at least lo.
+func (w *World) findFrom(lo int, id EntityID) (int, bool) {
+	// Packets skip unchanged entities: look a few entities ahead before searching.
+	for end := min(lo+4, len(w.ents)); lo < end && w.ents[lo].id < id; lo++ {
 	}
+	if lo < len(w.ents) && w.ents[lo].id == id {
+		return lo, true
+	}
+	lo = min(lo, len(w.ents))
+	i, ok := slices.BinarySearchFunc(w.ents[lo:], id, cmpEnt)
+	return lo + i, ok
+}
+
+// update is putFrom for a caller that stores entities in ascending ID order and
+// passes the previous result: it returns the index after the entity's. The usual
+// case, the entity at lo with its type unchanged, is compared and copied in one pass.
+func (w *World) update(lo int, id EntityID, typ TypeID, q []uint32) int {
+	if lo < len(w.ents) {
+		if e := &w.ents[lo]; e.id == id && e.typ == typ && len(e.q) == len(q) {
+			// Without a branch on whether a value changed: that follows the
+			// data, and such a branch mispredicts.
+			eq := e.q[:len(q)]
+			var diff uint32
+			for j, v := range q {
+				diff |= eq[j] ^ v
+				eq[j] = v
+			}
+			if diff != 0 {
+				e.ver = w.nextVersion()
+			}
+			return lo + 1
+		}
+	}
+	return w.putFrom(lo, id, typ, q) + 1
+}
+
+// removeFrom is Remove for an entity whose index is at least lo; it returns the index
+// the next (higher) ID would have.
+func (w *World) removeFrom(lo int, id EntityID) int {
+	i, ok := w.findFrom(lo, id)
+	if ok {
+		w.removeAt(i)
+	}
+	return i
+}
+
+// removeAt deletes the entity at index i, keeping its value storage for later adds.
+func (w *World) removeAt(i int) {
 	if len(w.free) < 1024 {
 		w.free = append(w.free, w.ents[i].q[:0])
 	}
 	w.ents = slices.Delete(w.ents, i, i+1)
-	return true
+}
+
+// Remove deletes an entity and reports whether it existed.
+func (w *World) Remove(id EntityID) bool {
+	i, ok := w.find(id)
+	if ok {
+		w.removeAt(i)
+	}
+	return ok
 }
 
 // Get dequantizes entity id into dst (a pointer to its registered struct). It reports

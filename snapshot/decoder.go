@@ -874,21 +874,28 @@ func (r *decEnt) grow(n, most int) {
 
 // purge forgets removed entities once no packet that could mention them is usable.
 func (d *Decoder) purge() {
+	// Tombs are listed in the order of their removals, so only the oldest are
+	// looked at: the walk stops at the first one still recent. (One whose entity
+	// came back and went again, or whose removal arrived out of order, may wait
+	// behind it, at most History packets longer.)
 	j := 0
-	for _, r := range d.tombs {
-		switch {
-		case r.inWorld:
+	for ; j < len(d.tombs); j++ {
+		r := d.tombs[j]
+		if r.inWorld {
 			r.listed = false
-		case d.newExt-r.last >= History:
-			r.listed = false
-			d.gone = append(d.gone, r)
-		default:
-			d.tombs[j] = r
-			j++
+			continue
 		}
+		if d.newExt-r.last < History {
+			break
+		}
+		r.listed = false
+		d.gone = append(d.gone, r)
 	}
-	clear(d.tombs[j:])
-	d.tombs = d.tombs[:j]
+	if j > 0 {
+		n := copy(d.tombs, d.tombs[j:])
+		clear(d.tombs[n:])
+		d.tombs = d.tombs[:n]
+	}
 	if len(d.gone) == 0 {
 		return
 	}

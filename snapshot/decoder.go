@@ -625,7 +625,7 @@ func decodePredicted(buf []byte, pos, end uint, tfs []tabField, b1, b0, out []ui
 				if pr.exact {
 					step = dd * pr.q
 				} else {
-					step = roundDiv(dd*int64(pr.num), pr.half, int64(pr.den))
+					step = pr.step(dd * int64(pr.num))
 				}
 				ref = tabAdd(f, ref, step)
 			}
@@ -684,10 +684,44 @@ type predRatio struct {
 	num, den uint32
 	exact    bool  // num/den is whole: the step is d·q
 	q, half  int64 // num/den, den/2
+	// Otherwise a division by den is a multiplication by m and a shift by 64+s
+	// (see step): a 64-bit division takes several times as long, and a ratio that
+	// is not whole divides every moving field.
+	m uint64
+	s uint
 }
 
+// predRatioBits bounds the magnitude of the numerators step divides: a difference
+// below 2^32 times num (at most maxPredictTicks = 2^16), plus den/2, is below 2^49.
+const predRatioBits = 49
+
 func newPredRatio(num, den uint32) predRatio {
-	return predRatio{num: num, den: den, exact: num%den == 0, q: int64(num / den), half: int64(den / 2)}
+	p := predRatio{num: num, den: den, exact: num%den == 0, q: int64(num / den), half: int64(den / 2)}
+	if p.exact { // (otherwise den >= 2)
+		return p
+	}
+	// Granlund and Montgomery: if 2^(N+l) <= m·den <= 2^(N+l) + 2^l, then
+	// floor(n/den) = floor(n·m / 2^(N+l)) for every n < 2^N. N+l >= 64 here, so the
+	// quotient is in the high word of the product.
+	if den&(den-1) == 0 { // a power of two: m = 2^64/den exactly
+		p.m = 1 << (64 - uint(bits.TrailingZeros32(den)))
+		return p
+	}
+	l := uint(bits.Len32(den - 1)) // 2^(l-1) < den < 2^l
+	n := max(predRatioBits, 64-l)
+	q, _ := bits.Div64(1<<(n+l-64), 0, uint64(den))
+	p.m, p.s = q+1, n+l-64
+	return p
+}
+
+// step is x/den rounded half away from zero, for |x| < 2^48 (a difference times num),
+// as roundDiv(x, half, den) computes it, without a division.
+func (p *predRatio) step(x int64) int64 {
+	s := x >> 63 // 0 or -1: x ± den/2 has the sign of x
+	a := x + (p.half ^ s) - s
+	hi, _ := bits.Mul64(uint64((a^s)-s), p.m)
+	q := int64(hi >> (p.s & 63))
+	return (q ^ s) - s
 }
 
 // predictDec extrapolates each field of at least 5 bits linearly from b0 (den ticks

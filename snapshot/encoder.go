@@ -887,7 +887,7 @@ func (e *Encoder) codeDelta(r *encEnt, et *encType, from uint64, fw *fieldWriter
 				if pr.exact {
 					step = d * pr.q
 				} else {
-					step = roundDiv(d*int64(pr.num), pr.half, int64(pr.den))
+					step = pr.step(d * int64(pr.num))
 				}
 				p = predAdd(f, p, step)
 			}

@@ -361,3 +361,45 @@ func TestRoundDiv(t *testing.T) {
 		}
 	}
 }
+
+// TestPredRatioStep checks predRatio.step, a multiplication, against roundDiv for
+// denominators of every kind (powers of two, just above and below them, the largest,
+// random ones) and numerators at the edges of the range and around multiples of den.
+func TestPredRatioStep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	dens := []uint32{2, 3, 4, 5, 6, 7, 9, 10, 12, 255, 256, 257, 1000, 1 << 15, 1<<15 + 1, 1<<16 - 1, 1 << 16}
+	for range 200 {
+		dens = append(dens, 2+rng.Uint32N(1<<16-1))
+	}
+	checks := 0
+	for _, den := range dens {
+		p := newPredRatio(1, den)
+		if p.exact {
+			t.Fatalf("1/%d taken as whole", den)
+		}
+		half := int64(den / 2)
+		try := func(x int64) {
+			checks++
+			if got, want := p.step(x), roundDiv(x, half, int64(den)); got != want {
+				t.Fatalf("step(%d) over %d = %d, want %d", x, den, got, want)
+			}
+		}
+		const most = 1<<48 - 1 // a difference below 2^32 times num <= 2^16
+		for _, x := range []int64{0, 1, 2, half - 1, half, half + 1, int64(den) - 1, int64(den), int64(den) + half, most, most - half, most - int64(den)} {
+			try(x)
+			try(-x)
+		}
+		for k := int64(1); k*int64(den) <= most; k = k*3 + 1 {
+			for _, x := range []int64{k*int64(den) - half - 1, k*int64(den) - half, k*int64(den) + half - 1, k*int64(den) + half, k * int64(den)} {
+				try(x)
+				try(-x)
+			}
+		}
+		for range 2000 {
+			x := rng.Int64N(most + 1)
+			try(x)
+			try(-x)
+		}
+	}
+	t.Logf("%d checks", checks)
+}

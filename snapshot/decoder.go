@@ -195,10 +195,10 @@ func (d *Decoder) Decode(pkt []byte) (PacketInfo, error) {
 	if d.stride == 0 {
 		d.stride = max(d.reg.maxFields, 1)
 	}
+	slot := int(uint64(ext) % decSlots) // this packet's slot in every record
 	if err := d.parse(pkt[HeaderLen:], ext, info.Tick, &info); err != nil {
 		// Forget the versions parse stored: the slots held nothing any packet
 		// can still name (see parse), and now hold nothing at all.
-		slot := int(uint64(ext) % decSlots)
 		for i := range d.entries {
 			if en := &d.entries[i]; en.direct {
 				en.rec.slots[slot] = decSlot{}
@@ -208,7 +208,6 @@ func (d *Decoder) Decode(pkt []byte) (PacketInfo, error) {
 	}
 	d.noteReceived(info.Seq, ext)
 	d.hint = 0
-	slot := int(uint64(ext) % decSlots)
 	for i := range d.entries {
 		en := &d.entries[i]
 		// The usual entry, inline: a delta parse stored, newer than the entity's
